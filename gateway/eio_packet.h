@@ -1,0 +1,46 @@
+/*
+ * eio_packet.h: the Engine.IO v4 packet codec (no I/O).
+ */
+#ifndef EIO_PACKET_H
+#define EIO_PACKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw.h"
+
+enum eio_type {
+	EIO_OPEN = 0, EIO_CLOSE = 1, EIO_PING = 2, EIO_PONG = 3,
+	EIO_MESSAGE = 4, EIO_UPGRADE = 5, EIO_NOOP = 6,
+};
+
+#define EIO_SEP '\x1e'
+
+/* One decoded inbound packet; data borrows the input. */
+struct eio_in {
+	int type;
+	int binary;		/* a binary message (WebSocket binary frame or 'b' base64) */
+	const char *data;
+	size_t len;
+};
+
+/*
+ * Encode an outbound packet once: the WebSocket frame header, then the type
+ * digit and data (text), or the raw bytes (binary message).
+ */
+struct gw_buf *eio_pkt_new(int type, const void *data, size_t len, int binary);
+/* Size of the polling form of an encoded packet ("4hello" or "b<base64>"). */
+size_t eio_pkt_poll_len(const struct gw_buf *b);
+
+/* Decode a text packet (WebSocket text frame, or one polling segment that is not 'b'). */
+int eio_decode_text(const char *p, size_t n, struct eio_in *out, const char **why);
+
+/*
+ * Split a polling body in place.  Calls fn for every packet; 'b' segments
+ * are base64-decoded in place.  Returns 0, or -1 with *why on the first bad
+ * packet (earlier packets were delivered).
+ */
+typedef int (*eio_packet_fn)(void *arg, const struct eio_in *pkt);
+int eio_decode_payload(char *body, size_t n, eio_packet_fn fn, void *arg, const char **why);
+
+#endif

@@ -1,0 +1,163 @@
+/*
+ * eio_poll.c: the HTTP long-polling transport.  One GET may be parked per
+ * session; packets queued for it are joined with \x1e into one response,
+ * binary ones as "b" + base64.  The encoded packets are shared buffers:
+ * the response references them (no copy) except for base64 forms.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "eio_session.h"
+
+/* The shared "\x1e" separator (static: never freed). */
+static struct gw_buf *
+poll_sep(void)
+{
+	static struct gw_buf *sep;
+
+	if (sep == NULL) {
+		sep = gw_buf_from("\x1e", 1);
+		sep->refs = UINT32_MAX;
+	}
+	return sep;
+}
+
+/* Take the parked GET off the session. */
+static struct gw_conn *
+poll_unpark(struct eio_session *s)
+{
+	struct gw_conn *c = s->get;
+
+	s->get = NULL;
+	c->sess = NULL;
+	return c;
+}
+
+/* Answer the parked GET with a single one-character packet ("1", "6"). */
+void
+eio_poll_answer_one(struct eio_session *s, int type)
+{
+	struct gw_conn *c = poll_unpark(s);
+	char body = (char)('0' + type);
+
+	gw_http_respond(c, 200, NULL, NULL, &body, 1);
+}
+
+/* Answer the parked GET with every queued packet. */
+void
+eio_poll_flush(struct eio_session *s)
+{
+	struct eio_pktq *q = &s->q;
+	struct gw_slice *sl;
+	struct gw_buf **extra;
+	size_t total = 0;
+	uint32_t i, nsl = 0, nextra = 0;
+	struct gw_conn *c;
+
+	if (s->get == NULL || q->n == 0)
+		return;
+	c = poll_unpark(s);
+	sl = gw_xmalloc(2 * q->n * sizeof *sl);
+	extra = gw_xmalloc(q->n * sizeof *extra);
+	for (i = 0; i < q->n; i++) {
+		struct gw_buf *p = q->v[i];
+
+		if (i > 0) {
+			sl[nsl++] = (struct gw_slice){ poll_sep(), 0, 1 };
+			total++;
+		}
+		if (p->flags & GW_BUF_BINARY) {
+			size_t n = p->len - p->hdr;
+			struct gw_buf *b = gw_buf_new(1 + GW_B64_ENC_LEN(n));
+
+			b->data[0] = 'b';
+			gw_b64_encode(b->data + 1, (const unsigned char *)p->data + p->hdr, n);
+			extra[nextra++] = b;
+			sl[nsl++] = (struct gw_slice){ b, 0, b->len };
+			total += b->len;
+		} else {
+			sl[nsl++] = (struct gw_slice){ p, p->hdr, p->len };
+			total += p->len - p->hdr;
+		}
+	}
+	gw_http_respond_slices(c, 200, NULL, sl, (int)nsl, total);
+	for (i = 0; i < nextra; i++)
+		gw_buf_unref(extra[i]);
+	for (i = 0; i < q->n; i++)
+		gw_buf_unref(q->v[i]);
+	free(sl);
+	free(extra);
+	free(q->v);
+	memset(q, 0, sizeof *q);
+}
+
+/* A GET on an existing session: answer now or park it. */
+void
+eio_poll_get(struct eio_session *s, struct gw_conn *c)
+{
+	if (s->get != NULL) {
+		/* Two GETs at once: refuse the second and close the session. */
+		gw_http_error(c, 400, 3, "Bad request");
+		gw_info("session %s: overlapping polling GET from %s, closing", s->sid, c->peer);
+		eio_session_close(s, "transport error");
+		return;
+	}
+	s->get = c;
+	c->sess = s;
+	if (s->state == EIO_S_UPGRADING)
+		eio_poll_answer_one(s, EIO_NOOP);
+	else if (s->q.n > 0)
+		eio_poll_flush(s);
+}
+
+struct post_ctx {
+	struct eio_session *s;
+	struct gw_conn *c;
+};
+
+/* One packet of a POST body. */
+static int
+post_packet(void *arg, const struct eio_in *pkt)
+{
+	struct post_ctx *pc = arg;
+
+	if (pc->s->state == EIO_S_CLOSED)
+		return 0;
+	eio_session_packet(pc->s, pc->c, pkt);
+	return 0;
+}
+
+/* A POST on an existing session: decode and handle its packets. */
+void
+eio_poll_post(struct eio_session *s, struct gw_conn *c, struct http_req *req)
+{
+	struct post_ctx pc = { s, c };
+	const char *why = NULL;
+
+	if (eio_decode_payload(req->body, req->body_len, post_packet, &pc, &why) < 0) {
+		gw_info("session %s: bad polling payload from %s: %s", s->sid, c->peer, why);
+		gw_http_error(c, 400, 3, "Bad request");
+		eio_session_close(s, "parse error");
+		return;
+	}
+	gw_http_respond(c, 200, "text/html", NULL, "ok", 2);
+}
+
+/* A request on this session exceeded maxPayload: close the session. */
+void
+eio_poll_oversized(struct gw *gw, const struct http_req *req, const char *peer)
+{
+	char sid[64];
+	struct eio_session *s;
+
+	if (req == NULL || req->path_len == 0)
+		return;
+	if (http_req_query(req, "sid", sid, sizeof sid) == NULL)
+		return;
+	s = eio_session_find(gw, sid);
+	if (s == NULL)
+		return;
+	gw_warn("session %s: payload from %s larger than maxPayload (%u bytes), closing",
+	    s->sid, peer, gw->conf.max_payload);
+	eio_session_close(s, "transport error");
+}

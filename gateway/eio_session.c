@@ -1,0 +1,476 @@
+/*
+ * eio_session.c: Engine.IO v4 sessions: the sid table, the handshake,
+ * request routing by sid, inbound packets, heartbeats and closing.
+ *
+ * Heartbeat (server pings, v4): pingInterval after open (or after the last
+ * pong) the server sends "2" and expects "3" within pingTimeout; one timer
+ * per session does both.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eio_session.h"
+#include "gw_bridge.h"
+
+/* Engine.IO error codes, as the reference server numbers them. */
+enum {
+	EIO_ERR_TRANSPORT = 0, EIO_ERR_SID = 1, EIO_ERR_METHOD = 2,
+	EIO_ERR_BAD_REQUEST = 3, EIO_ERR_FORBIDDEN = 4, EIO_ERR_VERSION = 5,
+};
+
+static void session_hb_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* FNV-1a of a sid. */
+static uint32_t
+sid_hash(const char *sid)
+{
+	uint32_t h = 2166136261u;
+
+	while (*sid != '\0')
+		h = (h ^ (unsigned char)*sid++) * 16777619u;
+	return h;
+}
+
+/* Grow the table when it gets dense. */
+static void
+sess_tab_grow(struct gw *gw)
+{
+	uint32_t nsize = gw->sess_tab ? (gw->sess_mask + 1) * 2 : 1024, i;
+	struct eio_session **nt = gw_xcalloc(nsize, sizeof *nt);
+
+	for (i = 0; gw->sess_tab != NULL && i <= gw->sess_mask; i++) {
+		struct eio_session *s = gw->sess_tab[i], *next;
+
+		for (; s != NULL; s = next) {
+			uint32_t b = sid_hash(s->sid) & (nsize - 1);
+
+			next = s->hnext;
+			s->hnext = nt[b];
+			nt[b] = s;
+		}
+	}
+	free(gw->sess_tab);
+	gw->sess_tab = nt;
+	gw->sess_mask = nsize - 1;
+}
+
+/* Look up a live session by sid. */
+struct eio_session *
+eio_session_find(struct gw *gw, const char *sid)
+{
+	struct eio_session *s;
+
+	if (gw->sess_tab == NULL)
+		return NULL;
+	for (s = gw->sess_tab[sid_hash(sid) & gw->sess_mask]; s != NULL; s = s->hnext) {
+		if (strcmp(s->sid, sid) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+/* Remove a session from the table. */
+static void
+sess_tab_remove(struct gw *gw, struct eio_session *s)
+{
+	struct eio_session **pp = &gw->sess_tab[sid_hash(s->sid) & gw->sess_mask];
+
+	for (; *pp != NULL; pp = &(*pp)->hnext) {
+		if (*pp == s) {
+			*pp = s->hnext;
+			s->hnext = NULL;
+			gw->nsess--;
+			return;
+		}
+	}
+}
+
+/* Start the heartbeat timer for the next ping. */
+static void
+session_schedule_ping(struct eio_session *s)
+{
+	struct gw *gw = s->gw;
+
+	s->ping_sent = 0;
+	ev_timer_stop(gw->loop, &s->hb);
+	ev_timer_set(&s->hb, gw->conf.ping_interval / 1000.0, 0.);
+	ev_timer_start(gw->loop, &s->hb);
+}
+
+/* A new session with a fresh sid, in the table. */
+static struct eio_session *
+session_new(struct gw *gw, const struct gw_endpoint *ep, int transport)
+{
+	struct eio_session *s = gw_xcalloc(1, sizeof *s);
+	size_t idlen = strlen(gw->id);
+
+	s->gw = gw;
+	s->ep = ep;
+	s->transport = (uint8_t)transport;
+	memcpy(s->sid, gw->id, idlen);
+	do {
+		if (gw_random_id(s->sid + idlen, EIO_SID_LEN - idlen) < 0) {
+			gw_err("kernel random source failed");
+			abort();
+		}
+	} while (eio_session_find(gw, s->sid) != NULL);
+	ev_init(&s->hb, session_hb_cb);
+	s->hb.data = s;
+	if (gw->nsess + 1 > (gw->sess_tab ? gw->sess_mask + 1 : 0))
+		sess_tab_grow(gw);
+	{
+		uint32_t b = sid_hash(s->sid) & gw->sess_mask;
+
+		s->hnext = gw->sess_tab[b];
+		gw->sess_tab[b] = s;
+	}
+	gw->nsess++;
+	session_schedule_ping(s);
+	return s;
+}
+
+/* The open packet's JSON: exactly the five keys of the spec. */
+static int
+session_open_json(struct eio_session *s, char *dst, size_t cap)
+{
+	struct gw_conf *cf = &s->gw->conf;
+
+	return snprintf(dst, cap, "{\"sid\":\"%s\",\"upgrades\":%s,\"pingInterval\":%u,"
+	    "\"pingTimeout\":%u,\"maxPayload\":%u}", s->sid,
+	    s->transport == EIO_T_POLLING ? "[\"websocket\"]" : "[]",
+	    cf->ping_interval, cf->ping_timeout, cf->max_payload);
+}
+
+/* Create a session for a handshake; NULL (answered) when refused. */
+static struct eio_session *
+session_open(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *ep,
+    int transport)
+{
+	struct gw *gw = c->gw;
+	struct eio_session *s;
+
+	if (!gw_bridge_has_worker(gw, ep)) {
+		char msg[160];
+
+		gw_warn("conn %llu %s: no worker serves %s, handshake refused",
+		    (unsigned long long)c->id, c->peer, ep->path);
+		snprintf(msg, sizeof msg, "No worker available for %s", ep->path);
+		gw_http_error(c, 503, EIO_ERR_BAD_REQUEST, msg);
+		return NULL;
+	}
+	s = session_new(gw, ep, transport);
+	if (gw_bridge_eio_open(gw, s, req, c->peer,
+	    transport == EIO_T_POLLING ? "polling" : "websocket") < 0) {
+		/* Lost the race with the last worker: refuse, free quietly. */
+		sess_tab_remove(gw, s);
+		ev_timer_stop(gw->loop, &s->hb);
+		free(s);
+		gw_http_error(c, 503, EIO_ERR_BAD_REQUEST, "No worker available");
+		return NULL;
+	}
+	gw_debug("session %s opened on %s by conn %llu %s", s->sid, ep->path,
+	    (unsigned long long)c->id, c->peer);
+	return s;
+}
+
+/* Route a polling request or a polling handshake. */
+void
+eio_http_request(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *ep)
+{
+	char transport[16], sid[64], eio[8];
+	struct eio_session *s;
+
+	if (http_req_query(req, "transport", transport, sizeof transport) == NULL ||
+	    (strcmp(transport, "polling") != 0 && strcmp(transport, "websocket") != 0)) {
+		gw_http_error(c, 400, EIO_ERR_TRANSPORT, "Transport unknown");
+		return;
+	}
+	if (http_req_query(req, "sid", sid, sizeof sid) != NULL) {
+		s = eio_session_find(c->gw, sid);
+		if (s == NULL || s->ep != ep) {
+			gw_http_error(c, 400, EIO_ERR_SID, "Session ID unknown");
+			return;
+		}
+		if (strcmp(transport, "polling") != 0 || s->transport != EIO_T_POLLING) {
+			gw_http_error(c, 400, EIO_ERR_BAD_REQUEST, "Bad request");
+			return;
+		}
+		if (req->method == HTTP_GET)
+			eio_poll_get(s, c);
+		else if (req->method == HTTP_POST)
+			eio_poll_post(s, c, req);
+		else
+			gw_http_error(c, 400, EIO_ERR_BAD_REQUEST, "Bad request");
+		return;
+	}
+	if (req->method != HTTP_GET) {
+		gw_http_error(c, 400, EIO_ERR_METHOD, "Bad handshake method");
+		return;
+	}
+	if (http_req_query(req, "EIO", eio, sizeof eio) == NULL || strcmp(eio, "4") != 0) {
+		gw_http_error(c, 400, EIO_ERR_VERSION, "Unsupported protocol version");
+		return;
+	}
+	if (strcmp(transport, "polling") != 0) {
+		/* websocket without an Upgrade header */
+		gw_http_error(c, 400, EIO_ERR_BAD_REQUEST, "Bad request");
+		return;
+	}
+	s = session_open(c, req, ep, EIO_T_POLLING);
+	if (s != NULL) {
+		char open[256];
+		int n = session_open_json(s, open, sizeof open);
+		struct gw_buf *pkt = eio_pkt_new(EIO_OPEN, open, (size_t)n, 0);
+		struct gw_slice sl = { pkt, pkt->hdr, pkt->len };
+
+		gw_http_respond_slices(c, 200, NULL, &sl, 1, pkt->len - pkt->hdr);
+		gw_buf_unref(pkt);
+	}
+}
+
+/* Open a session on a new WebSocket (no sid); returns it or NULL (answered). */
+struct eio_session *
+eio_session_open_ws(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *ep)
+{
+	return session_open(c, req, ep, EIO_T_WS);
+}
+
+/* The open packet for a WebSocket session, sent as its first frame. */
+void
+eio_session_send_open(struct eio_session *s)
+{
+	char open[256];
+	int n = session_open_json(s, open, sizeof open);
+	struct gw_buf *pkt = eio_pkt_new(EIO_OPEN, open, (size_t)n, 0);
+
+	eio_session_send(s, pkt);
+	gw_buf_unref(pkt);
+}
+
+/* Queue one packet on the session's current transport. */
+void
+eio_session_send(struct eio_session *s, struct gw_buf *pkt)
+{
+	struct eio_pktq *q = &s->q;
+
+	if (s->state == EIO_S_CLOSED)
+		return;
+	if (s->transport == EIO_T_WS && s->ws != NULL) {
+		eio_ws_send(s->ws, pkt);
+		return;
+	}
+	if (q->bytes + pkt->len > s->gw->conf.max_outq) {
+		gw_warn("session %s: %zu bytes waiting for the client, closing (slow consumer)",
+		    s->sid, q->bytes);
+		eio_session_close(s, "transport error");
+		return;
+	}
+	if (q->n == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 4;
+		q->v = gw_xrealloc(q->v, q->cap * sizeof *q->v);
+	}
+	q->v[q->n++] = gw_buf_ref(pkt);
+	q->bytes += pkt->len;
+	if (s->get != NULL && s->state == EIO_S_OPEN && !s->flush_listed) {
+		/* Answer before the loop sleeps, with everything queued this turn. */
+		s->flush_listed = 1;
+		s->fnext = s->gw->poll_flush;
+		s->gw->poll_flush = s;
+		gw_wake(s->gw);
+	}
+}
+
+/* Answer parked GETs that have packets waiting. */
+void
+eio_session_flush_polls(struct gw *gw)
+{
+	struct eio_session *s;
+
+	while ((s = gw->poll_flush) != NULL) {
+		gw->poll_flush = s->fnext;
+		s->flush_listed = 0;
+		if (s->state == EIO_S_OPEN && s->get != NULL)
+			eio_poll_flush(s);
+	}
+}
+
+/* Answer a ping from the timer, or close on a missed pong. */
+static void
+session_hb_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct eio_session *s = w->data;
+	struct gw_buf *ping;
+
+	if (s->ping_sent) {
+		gw_debug("session %s: no pong within %u ms", s->sid, s->gw->conf.ping_timeout);
+		eio_session_close(s, "ping timeout");
+		return;
+	}
+	s->ping_sent = 1;
+	ev_timer_set(&s->hb, s->gw->conf.ping_timeout / 1000.0, 0.);
+	ev_timer_start(loop, &s->hb);
+	ping = eio_pkt_new(EIO_PING, NULL, 0, 0);
+	eio_session_send(s, ping);
+	gw_buf_unref(ping);
+}
+
+/* Send a one-packet reply on a probe or transport WebSocket. */
+static void
+session_ws_reply(struct gw_conn *c, int type, const char *data)
+{
+	struct gw_buf *pkt = eio_pkt_new(type, data, strlen(data), 0);
+
+	eio_ws_send(c, pkt);
+	gw_buf_unref(pkt);
+}
+
+/* Finish an upgrade: the WebSocket becomes the transport. */
+static void
+session_upgrade_done(struct eio_session *s)
+{
+	uint32_t i;
+
+	if (s->get != NULL)
+		eio_poll_answer_one(s, EIO_NOOP);
+	s->transport = EIO_T_WS;
+	s->state = EIO_S_OPEN;
+	for (i = 0; i < s->q.n; i++) {
+		eio_ws_send(s->ws, s->q.v[i]);
+		gw_buf_unref(s->q.v[i]);
+	}
+	free(s->q.v);
+	memset(&s->q, 0, sizeof s->q);
+	gw_debug("session %s upgraded to websocket", s->sid);
+}
+
+/* Handle one inbound packet. */
+void
+eio_session_packet(struct eio_session *s, struct gw_conn *c, const struct eio_in *pkt)
+{
+	int probe = s->transport == EIO_T_POLLING && c == s->ws;
+
+	if (s->state == EIO_S_CLOSED)
+		return;
+	if (probe) {
+		/* The upgrade probe: 2probe, then 5. Anything else ends the probe. */
+		if (pkt->type == EIO_PING && pkt->len == 5 && memcmp(pkt->data, "probe", 5) == 0) {
+			session_ws_reply(c, EIO_PONG, "probe");
+			s->state = EIO_S_UPGRADING;
+			if (s->get != NULL)
+				eio_poll_answer_one(s, EIO_NOOP);
+		} else if (pkt->type == EIO_UPGRADE && s->state == EIO_S_UPGRADING) {
+			session_upgrade_done(s);
+		} else {
+			s->ws = NULL;
+			c->sess = NULL;
+			s->state = EIO_S_OPEN;
+			eio_ws_close(c, 1002);
+		}
+		return;
+	}
+	switch (pkt->type) {
+	case EIO_PONG:
+		if (s->ping_sent)
+			session_schedule_ping(s);
+		break;
+	case EIO_PING: {
+		struct gw_buf *pong = eio_pkt_new(EIO_PONG, pkt->data, pkt->len, 0);
+
+		eio_session_send(s, pong);
+		gw_buf_unref(pong);
+		break;
+	}
+	case EIO_MESSAGE:
+		if (s->ep->kind == GW_EP_RAW)
+			gw_bridge_eio_message(s->gw, s, pkt->data, pkt->len, pkt->binary);
+		break;
+	case EIO_CLOSE:
+		s->client_closed = 1;
+		eio_session_close(s, "transport close");
+		break;
+	case EIO_NOOP:
+		break;
+	default:
+		/* open or upgrade outside an upgrade: a protocol error */
+		eio_session_close(s, "parse error");
+		break;
+	}
+}
+
+/* Close the session: tell the worker, answer or close its transports. */
+void
+eio_session_close(struct eio_session *s, const char *reason)
+{
+	struct gw *gw = s->gw;
+	uint32_t i;
+
+	if (s->state == EIO_S_CLOSED)
+		return;
+	s->state = EIO_S_CLOSED;
+	ev_timer_stop(gw->loop, &s->hb);
+	gw_debug("session %s closed: %s", s->sid, reason);
+	if (s->get != NULL) {
+		/* A client close gets a noop; a server close tells the client. */
+		eio_poll_answer_one(s, s->client_closed ? EIO_NOOP : EIO_CLOSE);
+	}
+	if (s->ws != NULL) {
+		struct gw_conn *c = s->ws;
+
+		s->ws = NULL;
+		c->sess = NULL;
+		eio_ws_close(c, 1000);
+	}
+	for (i = 0; i < s->q.n; i++)
+		gw_buf_unref(s->q.v[i]);
+	free(s->q.v);
+	memset(&s->q, 0, sizeof s->q);
+	if (s->ep->kind == GW_EP_RAW)
+		gw_bridge_eio_close(gw, s, reason);
+	sess_tab_remove(gw, s);
+	s->hnext = gw->sess_dead;
+	gw->sess_dead = s;
+	gw_wake(gw);
+}
+
+/* A borrowed connection is closing under the session. */
+void
+eio_session_conn_gone(struct eio_session *s, struct gw_conn *c)
+{
+	if (c == s->get) {
+		s->get = NULL;
+		return;
+	}
+	if (c == s->ws) {
+		s->ws = NULL;
+		if (s->transport == EIO_T_WS) {
+			eio_session_close(s, "transport close");
+		} else if (s->state == EIO_S_UPGRADING) {
+			s->state = EIO_S_OPEN;	/* the probe died: stay on polling */
+		}
+	}
+}
+
+/* Free sessions closed this turn. */
+void
+eio_session_reap(struct gw *gw)
+{
+	struct eio_session *s;
+
+	while ((s = gw->sess_dead) != NULL) {
+		gw->sess_dead = s->hnext;
+		free(s);
+	}
+}
+
+/* Close every session (shutdown). */
+void
+eio_session_close_all(struct gw *gw, const char *reason)
+{
+	uint32_t i;
+
+	for (i = 0; gw->sess_tab != NULL && i <= gw->sess_mask; i++) {
+		while (gw->sess_tab[i] != NULL)
+			eio_session_close(gw->sess_tab[i], reason);
+	}
+}

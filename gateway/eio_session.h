@@ -1,0 +1,95 @@
+/*
+ * eio_session.h: Engine.IO v4 sessions and their transports.
+ *
+ * A session is owned by the sid table in struct gw.  It outlives its
+ * transports: the polling requests and the WebSocket borrow it.  Closing it
+ * removes it from the table, answers a parked GET, closes the WebSocket and
+ * queues it for the reaper.
+ */
+#ifndef EIO_SESSION_H
+#define EIO_SESSION_H
+
+#include "gw.h"
+#include "gw_conn.h"
+#include "eio_packet.h"
+
+enum eio_transport { EIO_T_POLLING = 0, EIO_T_WS = 1 };
+enum eio_state { EIO_S_OPEN = 0, EIO_S_UPGRADING = 1, EIO_S_CLOSED = 2 };
+
+#define EIO_SID_LEN 24	/* gateway id (4) + 20 random url-safe chars (120 bits) */
+
+/*
+ * Packets waiting for the next polling GET (or for the end of an upgrade).
+ * Bound: conf.max_outq bytes; past it the session is closed (slow consumer).
+ */
+struct eio_pktq {
+	struct gw_buf **v;
+	uint32_t n, cap;
+	size_t bytes;
+};
+
+struct eio_session {
+	struct gw *gw;
+	struct eio_session *hnext;	/* sid table chain, then the dead list */
+	const struct gw_endpoint *ep;
+	char sid[EIO_SID_LEN + 1];
+	uint8_t transport;
+	uint8_t state;
+	uint8_t ping_sent;
+	uint8_t client_closed;		/* closed by the client's close packet */
+	uint8_t flush_listed;		/* on gw->poll_flush */
+	struct eio_session *fnext;	/* gw->poll_flush chain */
+	ev_timer hb;			/* next ping, or the pong deadline */
+	struct gw_conn *get;		/* parked polling GET, borrowed */
+	struct gw_conn *ws;		/* WebSocket (transport or probe), borrowed */
+	struct eio_pktq q;
+	uint32_t worker;		/* bridge worker id (0: none yet) */
+	uint32_t seq;			/* next bridge sequence number */
+};
+
+/* Route an Engine.IO HTTP request (polling or handshake) on endpoint ep. */
+void eio_http_request(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *ep);
+/* Route an Engine.IO WebSocket upgrade on endpoint ep. */
+void eio_ws_upgrade(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *ep,
+    const char *rest, size_t nrest);
+
+struct eio_session *eio_session_find(struct gw *gw, const char *sid);
+/* Queue one encoded packet (takes a reference). */
+void eio_session_send(struct eio_session *s, struct gw_buf *pkt);
+/* Close with a reason (sent to the worker); idempotent. */
+void eio_session_close(struct eio_session *s, const char *reason);
+/* Handle one inbound packet from a transport connection. */
+void eio_session_packet(struct eio_session *s, struct gw_conn *c, const struct eio_in *pkt);
+/* A borrowed connection is closing. */
+void eio_session_conn_gone(struct eio_session *s, struct gw_conn *c);
+/* Free sessions closed during this loop turn. */
+void eio_session_reap(struct gw *gw);
+/* Answer parked GETs that have packets (batched once per loop turn). */
+void eio_session_flush_polls(struct gw *gw);
+/* Close every session (shutdown). */
+void eio_session_close_all(struct gw *gw, const char *reason);
+
+/* Open a session on a new WebSocket (no sid); NULL when refused (answered). */
+struct eio_session *eio_session_open_ws(struct gw_conn *c, struct http_req *req,
+    const struct gw_endpoint *ep);
+/* Send the open packet (first frame of a WebSocket session). */
+void eio_session_send_open(struct eio_session *s);
+
+/* eio_poll.c */
+/* A request for this session was over maxPayload: close the session. */
+void eio_poll_oversized(struct gw *gw, const struct http_req *req, const char *peer);
+void eio_poll_get(struct eio_session *s, struct gw_conn *c);
+void eio_poll_post(struct eio_session *s, struct gw_conn *c, struct http_req *req);
+/* Answer the parked GET with the queued packets (or with one packet). */
+void eio_poll_flush(struct eio_session *s);
+void eio_poll_answer_one(struct eio_session *s, int type);
+
+/* eio_ws.c */
+void eio_ws_input(struct gw_conn *c, const char *p, size_t n);
+/* Send a packet as a frame on a WebSocket connection. */
+void eio_ws_send(struct gw_conn *c, struct gw_buf *pkt);
+/* Send a close frame and close once written. */
+void eio_ws_close(struct gw_conn *c, uint16_t code);
+void eio_ws_free(struct eio_ws *ws);
+
+#endif

@@ -1,0 +1,199 @@
+/*
+ * gw.h: the siogate gateway's shared types.
+ *
+ * Ownership in one place (see STYLE.md):
+ *   struct gw owns the tables: connections (conns list), Engine.IO sessions
+ *   (sid table), workers (bridge), listeners.  Every object has one owner
+ *   table; others borrow the pointer inside a callback.  Closing an object
+ *   marks it CLOSING, stops its watchers and queues it on a close list; the
+ *   ev_prepare reaper frees it before the loop sleeps, so no callback ever
+ *   sees a freed object on its own stack.
+ */
+#ifndef GW_H
+#define GW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <ev.h>
+
+/* ---------------- logging (gw_log.c) ---------------- */
+
+enum gw_log_level { GW_LOG_ERR = 3, GW_LOG_WARN = 4, GW_LOG_INFO = 6, GW_LOG_DEBUG = 7 };
+
+/* The only mutable globals: the sink level, set before the loop starts. */
+extern int gw_log_level;
+void gw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define gw_err(...) gw_log(GW_LOG_ERR, __VA_ARGS__)
+#define gw_warn(...) gw_log(GW_LOG_WARN, __VA_ARGS__)
+#define gw_info(...) gw_log(GW_LOG_INFO, __VA_ARGS__)
+#define gw_debug(...) do { if (gw_log_level >= GW_LOG_DEBUG) gw_log(GW_LOG_DEBUG, __VA_ARGS__); } while (0)
+/* Copy untrusted bytes into dst as printable ASCII (escapes the rest). */
+const char *gw_log_escape(char *dst, size_t dstlen, const char *src, size_t n);
+int gw_log_parse_level(const char *s);
+
+/* ---------------- utilities (gw_util.c) ---------------- */
+
+void *gw_xmalloc(size_t n);
+void *gw_xcalloc(size_t n, size_t m);
+void *gw_xrealloc(void *p, size_t n);
+char *gw_xstrndup(const char *s, size_t n);
+/* base64 (standard alphabet, padded).  Return the output length. */
+size_t gw_b64_encode(char *dst, const unsigned char *src, size_t n);
+#define GW_B64_ENC_LEN(n) ((((n) + 2) / 3) * 4)
+/* -1 on invalid input. dst must hold n*3/4 bytes. */
+long gw_b64_decode(unsigned char *dst, const char *src, size_t n);
+/* Fill buf with kernel randomness; -1 on failure. */
+int gw_random(void *buf, size_t n);
+/* url-safe base64 of random bytes, exactly nchars chars plus NUL. */
+int gw_random_id(char *dst, size_t nchars);
+/* SHA-1 (gw_sha1.c), for the WebSocket accept key. */
+void gw_sha1(const void *data, size_t n, unsigned char out[20]);
+/* Milliseconds since the epoch (wall clock). */
+uint64_t gw_time_ms(void);
+/* Strict unsigned parse of [lo, hi]; -1 on junk or range. */
+int gw_parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out);
+/* Decode %XX (and '+' when plus_is_space) in place; returns new length. */
+size_t gw_url_decode(char *s, size_t n, int plus_is_space);
+
+/* ---------------- shared immutable buffers (gw_buf.c) ---------------- */
+
+/*
+ * A refcounted, immutable byte buffer.  An outbound Engine.IO packet is
+ * encoded once into one of these: data[0..hdr) is the WebSocket frame header
+ * (server frames are unmasked, so it can be built in advance) and
+ * data[hdr..len) the Engine.IO packet as polling sends it ("4hello"), or the
+ * raw bytes of a binary message.  Every recipient's queue holds a reference.
+ */
+struct gw_buf {
+	uint32_t refs;		/* UINT32_MAX: static, never freed */
+	uint32_t len;
+	uint16_t hdr;
+	uint8_t flags;
+	char data[];
+};
+#define GW_BUF_BINARY 0x01	/* a binary Engine.IO message */
+
+struct gw_buf *gw_buf_new(size_t len);
+struct gw_buf *gw_buf_from(const void *p, size_t n);
+struct gw_buf *gw_buf_ref(struct gw_buf *b);
+void gw_buf_unref(struct gw_buf *b);
+
+/* One slice of a buffer, queued for output. */
+struct gw_slice {
+	struct gw_buf *b;
+	uint32_t off, end;
+};
+
+/*
+ * A queue of slices (a ring).  Bound: the owner checks bytes against its
+ * limit before pushing (slow consumer policy lives with the owner).
+ * The ring array is allocated only while data is pending.
+ */
+struct gw_outq {
+	struct gw_slice *s;
+	uint32_t head, n, cap;
+	size_t bytes;
+};
+void gw_outq_push(struct gw_outq *q, struct gw_buf *b, uint32_t off, uint32_t end);
+/* Fill iov from the head; returns count. */
+int gw_outq_iov(struct gw_outq *q, struct iovec *iov, int max);
+/* Drop n written bytes from the head. */
+void gw_outq_consume(struct gw_outq *q, size_t n);
+void gw_outq_clear(struct gw_outq *q);
+
+/* ---------------- configuration (gw_conf.c) ---------------- */
+
+#define GW_MAX_LISTEN 16
+#define GW_MAX_ENDPOINTS 16
+#define GW_MAX_ORIGINS 64
+
+enum gw_ep_kind { GW_EP_SIO = 1, GW_EP_RAW = 2 };
+
+/* An Engine.IO endpoint (a path). Owned by gw_conf. */
+struct gw_endpoint {
+	char *path;		/* "/engine.io/" (always ends with '/') */
+	size_t plen;
+	int kind;
+	int idx;
+};
+
+struct gw_conf {
+	char *listen[GW_MAX_LISTEN];
+	int nlisten;
+	struct gw_endpoint ep[GW_MAX_ENDPOINTS];
+	int nep;
+	char *origins[GW_MAX_ORIGINS];
+	int norigins;
+	int any_origin;
+	char *bridge;
+	char *static_dir;
+	char *gateway_id;
+	unsigned ping_interval;	/* ms */
+	unsigned ping_timeout;	/* ms */
+	unsigned max_payload;	/* bytes */
+	unsigned max_url;	/* bytes of request line target */
+	unsigned max_headers;	/* bytes of all header lines */
+	unsigned http_timeout;	/* ms: slow request / idle keep-alive */
+	unsigned max_outq;	/* bytes pending per connection */
+	unsigned max_backlog;	/* events queued per worker without credit */
+	unsigned bridge_hb;	/* ms */
+};
+
+/* 0 ok; 1 exit 0 (help/version printed); -1 usage error (printed). */
+int gw_conf_from_argv(struct gw_conf *c, int argc, char **argv);
+void gw_conf_free(struct gw_conf *c);
+
+/* ---------------- the root ---------------- */
+
+struct gw_conn;
+struct eio_session;
+struct gw_worker;
+struct gw_bridge;
+
+TAILQ_HEAD(gw_conn_list, gw_conn);
+
+struct gw_listener {
+	int fd;
+	ev_io io;
+	struct gw *gw;
+	char name[64];
+};
+
+struct gw {
+	struct ev_loop *loop;
+	struct gw_conf conf;
+	char id[8];			/* gateway id: prefix of every sid */
+	struct gw_listener lst[GW_MAX_LISTEN];
+	int nlst;
+
+	struct gw_conn_list conns;	/* every live connection (owner) */
+	struct gw_conn_list writers;	/* conns with output to flush */
+	struct gw_conn_list closing;	/* conns to free in the reaper */
+	uint64_t next_conn_id;
+	uint32_t nconns;
+
+	/* sid -> session (owner), chained hash */
+	struct eio_session **sess_tab;
+	uint32_t sess_mask, nsess;
+	struct eio_session *sess_dead;	/* closed sessions to free */
+	struct eio_session *poll_flush;	/* sessions whose parked GET has packets */
+
+	struct gw_bridge *br;
+
+	ev_prepare prep;		/* flush, drain, reap before sleeping */
+	ev_idle idle;			/* keeps the loop turning while work remains */
+	ev_signal sigint, sigterm;
+	char rbuf[65536];		/* shared read buffer (one loop, one reader at a time) */
+};
+
+/* gw_listen.c */
+int gw_listen_start(struct gw *gw, const char **why);
+void gw_listen_stop(struct gw *gw);
+
+/* gw_main.c: ask the loop to run gw_turn() before sleeping again. */
+void gw_wake(struct gw *gw);
+
+#endif

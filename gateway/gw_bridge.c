@@ -1,0 +1,790 @@
+/*
+ * gw_bridge.c: the gateway's ROUTER socket and its workers.
+ *
+ * ZeroMQ joins the libev loop through ZMQ_FD, which is edge-triggered: the
+ * prepare step drains the socket until ZMQ_EVENTS shows no POLLIN, and
+ * checks again after sending (a send can consume the edge), so the loop
+ * never sleeps with a message waiting.
+ *
+ * Workers are addressed by their routing id and known by a small id.
+ * Every event sent to a worker uses one credit; without credit, events wait
+ * in that worker's backlog (bound: conf.max_backlog events; past it the
+ * session whose event does not fit is closed and logged).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "br_proto.h"
+#include "eio_session.h"
+#include "gw_bridge.h"
+
+#define GW_DRAIN_BUDGET 1024
+
+/* A registered worker.  Owned by the bridge's list. */
+struct gw_worker {
+	struct gw_worker *next;
+	uint32_t id;
+	uint8_t rid_len;
+	unsigned char rid[255];
+	char name[64];
+	uint32_t eio_mask;	/* bit per endpoint index (raw endpoints served) */
+	uint32_t credit;	/* events we may still send */
+	uint32_t hb_ms;		/* the worker's advertised interval */
+	uint32_t nsess;
+	uint8_t dead;		/* unreachable: dropped at the next turn */
+	ev_tstamp last_rx, last_tx;
+	struct gw_buf **backlog;	/* encoded events waiting for credit */
+	uint32_t bl_head, bl_n, bl_cap;
+};
+
+struct gw_bridge {
+	void *zctx, *router;
+	ev_io io;
+	ev_timer hb;
+	struct gw_worker *workers;
+	uint32_t next_wid;
+	uint32_t rr;
+	int sent;		/* something was sent since the last ZMQ_EVENTS check */
+};
+
+static void bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why);
+
+/* Send one frame to a routing id; 0, or -1 with errno. */
+static int
+bridge_send_raw(struct gw_bridge *br, const unsigned char *rid, size_t rid_len,
+    const void *p, size_t n)
+{
+	br->sent = 1;
+	if (zmq_send(br->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		return -1;
+	if (zmq_send(br->router, p, n, ZMQ_DONTWAIT) < 0)
+		return -1;
+	return 0;
+}
+
+/* Send an encoded control message (no credit) to a peer. */
+static void
+bridge_send_ctl(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_enc *e)
+{
+	if (bridge_send_raw(gw->br, rid, rid_len, e->sb.data, e->sb.size) < 0)
+		gw_debug("bridge: send to a peer failed: %s", zmq_strerror(errno));
+	br_enc_free(e);
+}
+
+/* Reply ERROR {code, text, ref, [sid]} to a peer. */
+static void
+bridge_error(struct gw *gw, const unsigned char *rid, size_t rid_len, int code,
+    const char *text, int ref, const char *sid, size_t sidlen)
+{
+	struct br_enc e;
+
+	br_enc_init(&e, BR_T_ERROR, 3 + (sid != NULL));
+	br_enc_uint(&e, "code", (uint64_t)code);
+	br_enc_cstr(&e, "text", text);
+	br_enc_uint(&e, "ref", (uint64_t)(ref > 0 ? ref : 0));
+	if (sid != NULL)
+		br_enc_str(&e, "sid", sid, sidlen);
+	bridge_send_ctl(gw, rid, rid_len, &e);
+}
+
+/* The worker with this routing id, or NULL. */
+static struct gw_worker *
+bridge_find_rid(struct gw_bridge *br, const void *rid, size_t n)
+{
+	struct gw_worker *w;
+
+	for (w = br->workers; w != NULL; w = w->next) {
+		if (w->rid_len == n && memcmp(w->rid, rid, n) == 0)
+			return w;
+	}
+	return NULL;
+}
+
+/* The worker with this id, or NULL. */
+static struct gw_worker *
+bridge_find_id(struct gw_bridge *br, uint32_t id)
+{
+	struct gw_worker *w;
+
+	for (w = br->workers; w != NULL; w = w->next) {
+		if (w->id == id)
+			return w;
+	}
+	return NULL;
+}
+
+/* Send queued events while the worker has credit. */
+static void
+bridge_flush_backlog(struct gw *gw, struct gw_worker *w)
+{
+	while (w->bl_n > 0 && w->credit > 0) {
+		struct gw_buf *b = w->backlog[w->bl_head];
+
+		if (bridge_send_raw(gw->br, w->rid, w->rid_len, b->data, b->len) < 0) {
+			if (errno != EAGAIN) {
+				w->dead = 1;
+				gw_wake(gw);
+			}
+			return;
+		}
+		gw_buf_unref(b);
+		w->bl_head = (w->bl_head + 1) % w->bl_cap;
+		w->bl_n--;
+		w->credit--;
+		w->last_tx = ev_now(gw->loop);
+	}
+}
+
+/*
+ * Send one event to a worker, or queue it without credit.  Returns -1 when
+ * the backlog is full (the caller decides what to close); force skips the
+ * bound (close events: at most one per session).
+ */
+static int
+bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int force)
+{
+	int rc = 0;
+
+	if (w->bl_n == 0 && w->credit > 0) {
+		if (bridge_send_raw(gw->br, w->rid, w->rid_len, e->sb.data, e->sb.size) == 0) {
+			w->credit--;
+			w->last_tx = ev_now(gw->loop);
+			br_enc_free(e);
+			return 0;
+		}
+		if (errno != EAGAIN) {
+			/* Gone (ROUTER_MANDATORY): drop it at the next turn, not under the caller. */
+			w->dead = 1;
+			gw_wake(gw);
+		}
+	}
+	if (w->bl_n >= gw->conf.max_backlog && !force) {
+		rc = -1;
+	} else {
+		if (w->bl_n == w->bl_cap) {
+			uint32_t cap = w->bl_cap ? w->bl_cap * 2 : 16, i;
+			struct gw_buf **nb = gw_xmalloc(cap * sizeof *nb);
+
+			for (i = 0; i < w->bl_n; i++)
+				nb[i] = w->backlog[(w->bl_head + i) % w->bl_cap];
+			free(w->backlog);
+			w->backlog = nb;
+			w->bl_head = 0;
+			w->bl_cap = cap;
+		}
+		w->backlog[(w->bl_head + w->bl_n) % w->bl_cap] = gw_buf_from(e->sb.data, e->sb.size);
+		w->bl_n++;
+	}
+	br_enc_free(e);
+	return rc;
+}
+
+/* Forget a worker: close its sessions, free it. */
+static void
+bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why)
+{
+	struct gw_bridge *br = gw->br;
+	struct gw_worker **pp;
+	uint32_t i;
+
+	for (pp = &br->workers; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	gw_warn("worker %u (%s) dropped: %s; closing its %u session(s)", w->id, w->name, why,
+	    w->nsess);
+	/* Sessions bound to it end now (they learn it from the close). */
+	for (i = 0; w->nsess > 0 && gw->sess_tab != NULL && i <= gw->sess_mask; i++) {
+		struct eio_session *s = gw->sess_tab[i], *next;
+
+		for (; s != NULL; s = next) {
+			next = s->hnext;
+			if (s->worker == w->id) {
+				s->worker = 0;
+				eio_session_close(s, "worker gone");
+			}
+		}
+	}
+	while (w->bl_n > 0) {
+		gw_buf_unref(w->backlog[w->bl_head]);
+		w->bl_head = (w->bl_head + 1) % w->bl_cap;
+		w->bl_n--;
+	}
+	free(w->backlog);
+	free(w);
+}
+
+/* Bit of a raw endpoint served by path, -1 if the path is no raw endpoint. */
+static int
+bridge_ep_bit(struct gw *gw, const char *p, size_t n)
+{
+	int i;
+
+	for (i = 0; i < gw->conf.nep; i++) {
+		const struct gw_endpoint *ep = &gw->conf.ep[i];
+
+		if (ep->kind != GW_EP_RAW)
+			continue;
+		if ((n == ep->plen && memcmp(p, ep->path, n) == 0) ||
+		    (n + 1 == ep->plen && memcmp(p, ep->path, n) == 0))
+			return i;
+	}
+	return -1;
+}
+
+/* HELLO: register (or re-register) a worker. */
+static void
+bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_msg *m)
+{
+	struct gw_bridge *br = gw->br;
+	struct gw_worker *w;
+	const msgpack_object *eio = br_msg_get(m, "eio");
+	struct br_str name = { "", 0 };
+	uint64_t credit = BR_DEFAULT_CREDIT, hb = BR_DEFAULT_HB_MS;
+	uint32_t mask = 0, i;
+	char paths[512] = "";
+	struct br_enc e;
+
+	if (br_msg_get(m, "name") != NULL && br_msg_str(m, "name", &name) < 0)
+		goto bad;
+	if (br_msg_get(m, "credit") != NULL && br_msg_uint(m, "credit", &credit) < 0)
+		goto bad;
+	if (br_msg_get(m, "hb") != NULL && (br_msg_uint(m, "hb", &hb) < 0 || hb < 10 ||
+	    hb > 3600000))
+		goto bad;
+	if (eio != NULL && eio->type != MSGPACK_OBJECT_NIL) {
+		if (eio->type != MSGPACK_OBJECT_ARRAY)
+			goto bad;
+		for (i = 0; i < eio->via.array.size; i++) {
+			struct br_str p;
+			int bit;
+
+			if (br_obj_str(&eio->via.array.ptr[i], &p) < 0)
+				goto bad;
+			bit = bridge_ep_bit(gw, p.p, p.n);
+			if (bit < 0) {
+				char esc[128], text[200];
+
+				snprintf(text, sizeof text, "no raw Engine.IO endpoint at %s",
+				    gw_log_escape(esc, sizeof esc, p.p, p.n));
+				bridge_error(gw, rid, rid_len, BR_E_NOT_SERVED, text, BR_T_HELLO, NULL, 0);
+				gw_warn("bridge: HELLO refused: %s", text);
+				return;
+			}
+			mask |= 1u << bit;
+			snprintf(paths + strlen(paths), sizeof paths - strlen(paths), " %s",
+			    gw->conf.ep[bit].path);
+		}
+	}
+	if (credit > 1000000)
+		credit = 1000000;
+	w = bridge_find_rid(br, rid, rid_len);
+	if (w == NULL) {
+		w = gw_xcalloc(1, sizeof *w);
+		w->id = ++br->next_wid;
+		w->rid_len = (uint8_t)rid_len;
+		memcpy(w->rid, rid, rid_len);
+		w->next = br->workers;
+		br->workers = w;
+	}
+	gw_log_escape(w->name, sizeof w->name, name.p, name.n);
+	w->eio_mask = mask;
+	w->credit = (uint32_t)credit;
+	w->hb_ms = (uint32_t)hb;
+	w->last_rx = ev_now(gw->loop);
+	gw_info("worker %u (%s) registered: raw endpoints:%s credit %u heartbeat %u ms", w->id,
+	    w->name[0] ? w->name : "unnamed", paths[0] ? paths : " none", w->credit, w->hb_ms);
+	br_enc_init(&e, BR_T_WELCOME, 3);
+	br_enc_cstr(&e, "gw", gw->id);
+	br_enc_uint(&e, "wid", w->id);
+	br_enc_uint(&e, "hb", gw->conf.bridge_hb);
+	bridge_send_ctl(gw, rid, rid_len, &e);
+	w->last_tx = ev_now(gw->loop);
+	bridge_flush_backlog(gw, w);
+	return;
+bad:
+	bridge_error(gw, rid, rid_len, BR_E_BAD_MESSAGE, "malformed HELLO", BR_T_HELLO, NULL, 0);
+}
+
+/* Resolve a sid given by a worker; answers UNKNOWN_SID when gone. */
+static struct eio_session *
+bridge_session(struct gw *gw, struct gw_worker *w, const struct br_str *sid, int ref)
+{
+	char buf[EIO_SID_LEN + 8];
+	struct eio_session *s = NULL;
+
+	if (sid->n < sizeof buf) {
+		memcpy(buf, sid->p, sid->n);
+		buf[sid->n] = '\0';
+		s = eio_session_find(gw, buf);
+	}
+	if (s == NULL)
+		bridge_error(gw, w->rid, w->rid_len, BR_E_UNKNOWN_SID, "no such session", ref,
+		    sid->p, sid->n < 64 ? sid->n : 64);
+	return s;
+}
+
+/* EIO_SEND: one message to one or many sessions, encoded once. */
+static void
+bridge_eio_send(struct gw *gw, struct gw_worker *w, struct br_msg *m)
+{
+	struct br_str sid, data;
+	const msgpack_object *sids = br_msg_get(m, "sids");
+	int binary;
+	struct gw_buf *pkt;
+	uint32_t i;
+
+	if (br_msg_data(m, "data", &data, &binary) < 0 ||
+	    (br_msg_str(m, "sid", &sid) < 0 && (sids == NULL || sids->type != MSGPACK_OBJECT_ARRAY))) {
+		bridge_error(gw, w->rid, w->rid_len, BR_E_BAD_MESSAGE,
+		    "EIO_SEND needs data and sid or sids", BR_T_EIO_SEND, NULL, 0);
+		return;
+	}
+	if (data.n > gw->conf.max_payload) {
+		bridge_error(gw, w->rid, w->rid_len, BR_E_TOO_LARGE, "data larger than maxPayload",
+		    BR_T_EIO_SEND, NULL, 0);
+		return;
+	}
+	pkt = eio_pkt_new(EIO_MESSAGE, data.p, data.n, binary);
+	if (br_msg_str(m, "sid", &sid) == 0) {
+		struct eio_session *s = bridge_session(gw, w, &sid, BR_T_EIO_SEND);
+
+		if (s != NULL)
+			eio_session_send(s, pkt);
+	} else {
+		for (i = 0; i < sids->via.array.size; i++) {
+			struct eio_session *s;
+
+			if (br_obj_str(&sids->via.array.ptr[i], &sid) < 0)
+				continue;
+			if ((s = bridge_session(gw, w, &sid, BR_T_EIO_SEND)) != NULL)
+				eio_session_send(s, pkt);
+		}
+	}
+	gw_buf_unref(pkt);
+}
+
+/* Handle one frame from a peer. */
+static void
+bridge_handle(struct gw *gw, const unsigned char *rid, size_t rid_len, const void *p, size_t n)
+{
+	struct gw_bridge *br = gw->br;
+	struct br_msg m;
+	struct gw_worker *w;
+	int code = 0;
+	const char *why = NULL;
+	struct br_str sid;
+	uint64_t v;
+
+	memset(&m, 0, sizeof m);
+	if (br_msg_decode(&m, p, n, &code, &why) < 0) {
+		if (m.type != BR_T_ERROR) {
+			gw_info("bridge: bad message from a peer: %s", why);
+			bridge_error(gw, rid, rid_len, code, why, m.type, NULL, 0);
+		}
+		br_msg_free(&m);
+		return;
+	}
+	w = bridge_find_rid(br, rid, rid_len);
+	if (m.type == BR_T_HELLO) {
+		bridge_hello(gw, rid, rid_len, &m);
+		br_msg_free(&m);
+		return;
+	}
+	if (w == NULL) {
+		if (m.type != BR_T_ERROR && m.type != BR_T_BYE)
+			bridge_error(gw, rid, rid_len, BR_E_NOT_REGISTERED, "say HELLO first", m.type,
+			    NULL, 0);
+		br_msg_free(&m);
+		return;
+	}
+	w->last_rx = ev_now(gw->loop);
+	switch (m.type) {
+	case BR_T_HEARTBEAT:
+		break;
+	case BR_T_CREDIT:
+		if (br_msg_uint(&m, "n", &v) < 0) {
+			bridge_error(gw, rid, rid_len, BR_E_BAD_MESSAGE, "CREDIT needs n", m.type, NULL, 0);
+			break;
+		}
+		w->credit = v > 1000000 - w->credit ? 1000000 : w->credit + (uint32_t)v;
+		bridge_flush_backlog(gw, w);
+		break;
+	case BR_T_BYE:
+		bridge_drop_worker(gw, w, "said BYE");
+		break;
+	case BR_T_ERROR: {
+		struct br_str text = { "", 0 };
+		char esc[256];
+
+		br_msg_str(&m, "text", &text);
+		gw_warn("worker %u (%s) reports an error: %s", w->id, w->name,
+		    gw_log_escape(esc, sizeof esc, text.p, text.n));
+		break;
+	}
+	case BR_T_EIO_SEND:
+		bridge_eio_send(gw, w, &m);
+		break;
+	case BR_T_EIO_CLOSE_SESSION: {
+		struct eio_session *s;
+
+		if (br_msg_str(&m, "sid", &sid) < 0) {
+			bridge_error(gw, rid, rid_len, BR_E_BAD_MESSAGE, "EIO_CLOSE_SESSION needs sid",
+			    m.type, NULL, 0);
+			break;
+		}
+		if ((s = bridge_session(gw, w, &sid, m.type)) != NULL)
+			eio_session_close(s, "forced close");
+		break;
+	}
+	default:
+		if (m.type > 0 && br_type_name(m.type)[0] != '?')
+			bridge_error(gw, rid, rid_len, BR_E_BAD_MESSAGE,
+			    "message type not accepted from a worker", m.type, NULL, 0);
+		else
+			bridge_error(gw, rid, rid_len, BR_E_UNKNOWN_TYPE, "unknown message type", m.type,
+			    NULL, 0);
+		break;
+	}
+	br_msg_free(&m);
+}
+
+/* Receive and handle up to budget messages; returns how many. */
+static int
+bridge_drain(struct gw *gw, int budget)
+{
+	struct gw_bridge *br = gw->br;
+	int done = 0;
+
+	while (done < budget) {
+		zmq_msg_t id, body;
+		int more;
+		size_t ml = sizeof more;
+
+		zmq_msg_init(&id);
+		if (zmq_msg_recv(&id, br->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&id);
+			break;
+		}
+		zmq_msg_init(&body);
+		if (zmq_msg_recv(&body, br->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&body);
+			zmq_msg_close(&id);
+			break;
+		}
+		/* More than one body frame: not ours; drain and refuse. */
+		zmq_getsockopt(br->router, ZMQ_RCVMORE, &more, &ml);
+		if (more) {
+			zmq_msg_t extra;
+
+			while (more) {
+				zmq_msg_init(&extra);
+				zmq_msg_recv(&extra, br->router, ZMQ_DONTWAIT);
+				zmq_msg_close(&extra);
+				zmq_getsockopt(br->router, ZMQ_RCVMORE, &more, &ml);
+			}
+			bridge_error(gw, zmq_msg_data(&id), zmq_msg_size(&id), BR_E_BAD_MESSAGE,
+			    "one frame per message", 0, NULL, 0);
+		} else if (zmq_msg_size(&id) > 0 && zmq_msg_size(&id) <= 255) {
+			bridge_handle(gw, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_data(&body),
+			    zmq_msg_size(&body));
+		}
+		zmq_msg_close(&body);
+		zmq_msg_close(&id);
+		done++;
+	}
+	return done;
+}
+
+/* Drain until ZMQ_EVENTS shows nothing to read (or the budget is spent). */
+void
+gw_bridge_turn(struct gw *gw)
+{
+	struct gw_bridge *br = gw->br;
+	int budget = GW_DRAIN_BUDGET, ev;
+	size_t el = sizeof ev;
+
+	if (br == NULL)
+		return;
+	for (;;) {
+		struct gw_worker *w, *next;
+
+		for (w = br->workers; w != NULL; w = next) {
+			next = w->next;
+			if (w->dead)
+				bridge_drop_worker(gw, w, "unreachable");
+		}
+		budget -= bridge_drain(gw, budget);
+		br->sent = 0;
+		if (zmq_getsockopt(br->router, ZMQ_EVENTS, &ev, &el) < 0 || !(ev & ZMQ_POLLIN))
+			break;
+		if (budget <= 0) {
+			gw_wake(gw);	/* more to do: come back without sleeping */
+			break;
+		}
+	}
+}
+
+static void
+bridge_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	gw_bridge_turn(w->data);
+}
+
+/* Heartbeats out, silent workers dropped. */
+static void
+bridge_hb_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct gw *gw = t->data;
+	struct gw_worker *w, *next;
+	ev_tstamp now = ev_now(loop);
+
+	for (w = gw->br->workers; w != NULL; w = next) {
+		next = w->next;
+		if (now - w->last_rx > BR_DEAD_AFTER_MISSED * w->hb_ms / 1000.0) {
+			bridge_drop_worker(gw, w, "heartbeat lost");
+			continue;
+		}
+		if (now - w->last_tx >= gw->conf.bridge_hb / 1000.0) {
+			struct br_enc e;
+
+			br_enc_init(&e, BR_T_HEARTBEAT, 0);
+			bridge_send_ctl(gw, w->rid, w->rid_len, &e);
+			w->last_tx = now;
+		}
+	}
+}
+
+/* Bind the ROUTER socket and join the loop. */
+int
+gw_bridge_start(struct gw *gw, const char **why)
+{
+	struct gw_bridge *br = gw_xcalloc(1, sizeof *br);
+	int one = 1, fd;
+	size_t fl = sizeof fd;
+	int64_t maxmsg = BR_MAX_FRAME;
+
+	gw->br = br;
+	br->zctx = zmq_ctx_new();
+	br->router = zmq_socket(br->zctx, ZMQ_ROUTER);
+	if (br->router == NULL) {
+		*why = "cannot create the ZeroMQ ROUTER socket";
+		return -1;
+	}
+	zmq_setsockopt(br->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+	zmq_setsockopt(br->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+	zmq_setsockopt(br->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+	{
+		int linger = 200;
+
+		zmq_setsockopt(br->router, ZMQ_LINGER, &linger, sizeof linger);
+	}
+	if (zmq_bind(br->router, gw->conf.bridge) < 0) {
+		static char msg[256];
+
+		snprintf(msg, sizeof msg, "cannot bind the bridge to %s: %s", gw->conf.bridge,
+		    zmq_strerror(errno));
+		*why = msg;
+		return -1;
+	}
+	zmq_getsockopt(br->router, ZMQ_FD, &fd, &fl);
+	ev_io_init(&br->io, bridge_io_cb, fd, EV_READ);
+	br->io.data = gw;
+	ev_io_start(gw->loop, &br->io);
+	ev_timer_init(&br->hb, bridge_hb_cb, gw->conf.bridge_hb / 4000.0, gw->conf.bridge_hb / 4000.0);
+	br->hb.data = gw;
+	ev_timer_start(gw->loop, &br->hb);
+	gw_info("bridge bound to %s (gateway id %s)", gw->conf.bridge, gw->id);
+	return 0;
+}
+
+/* Say BYE to every worker and close the socket. */
+void
+gw_bridge_stop(struct gw *gw)
+{
+	struct gw_bridge *br = gw->br;
+	struct gw_worker *w;
+
+	if (br == NULL)
+		return;
+	while ((w = br->workers) != NULL) {
+		struct br_enc e;
+
+		br_enc_init(&e, BR_T_BYE, 0);
+		bridge_send_ctl(gw, w->rid, w->rid_len, &e);
+		br->workers = w->next;
+		while (w->bl_n > 0) {
+			gw_buf_unref(w->backlog[w->bl_head]);
+			w->bl_head = (w->bl_head + 1) % w->bl_cap;
+			w->bl_n--;
+		}
+		free(w->backlog);
+		free(w);
+	}
+	ev_io_stop(gw->loop, &br->io);
+	ev_timer_stop(gw->loop, &br->hb);
+	if (br->router != NULL)
+		zmq_close(br->router);
+	zmq_ctx_term(br->zctx);
+	free(br);
+	gw->br = NULL;
+}
+
+/* Whether a live worker serves ep. */
+int
+gw_bridge_has_worker(struct gw *gw, const struct gw_endpoint *ep)
+{
+	struct gw_worker *w;
+
+	for (w = gw->br->workers; w != NULL; w = w->next) {
+		if (w->eio_mask & (1u << ep->idx))
+			return 1;
+	}
+	return 0;
+}
+
+/* The worker of ep with the fewest sessions (round-robin among equals). */
+static struct gw_worker *
+bridge_pick(struct gw *gw, const struct gw_endpoint *ep)
+{
+	struct gw_worker *w, *best = NULL;
+
+	gw->br->rr++;
+	for (w = gw->br->workers; w != NULL; w = w->next) {
+		if (!(w->eio_mask & (1u << ep->idx)))
+			continue;
+		if (best == NULL || w->nsess < best->nsess ||
+		    (w->nsess == best->nsess && ((w->id ^ gw->br->rr) & 1)))
+			best = w;
+	}
+	return best;
+}
+
+/* Count query parameters. */
+static uint32_t
+bridge_query_count(const struct http_req *req)
+{
+	uint32_t n = 0, i;
+
+	if (req->query_len == 0)
+		return 0;
+	for (i = 0; i < req->query_len; i++)
+		n += req->buf[req->query + i] == '&';
+	return n + 1;
+}
+
+/* Encode the query string as a map of decoded keys and values. */
+static void
+bridge_enc_query(struct br_enc *e, const struct http_req *req)
+{
+	const char *p = req->buf + req->query, *end = p + req->query_len;
+	uint32_t n = bridge_query_count(req);
+	char kbuf[512], vbuf[2048];
+
+	msgpack_pack_map(&e->pk, n);
+	while (n-- > 0) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *seg_end = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(seg_end - p));
+		size_t kl = (size_t)((eq ? eq : seg_end) - p), vl = eq ? (size_t)(seg_end - eq - 1) : 0;
+
+		if (kl >= sizeof kbuf)
+			kl = sizeof kbuf - 1;
+		if (vl >= sizeof vbuf)
+			vl = sizeof vbuf - 1;
+		memcpy(kbuf, p, kl);
+		kl = gw_url_decode(kbuf, kl, 1);
+		if (vl)
+			memcpy(vbuf, eq + 1, vl);
+		vl = gw_url_decode(vbuf, vl, 1);
+		msgpack_pack_str(&e->pk, kl);
+		msgpack_pack_str_body(&e->pk, kbuf, kl);
+		msgpack_pack_str(&e->pk, vl);
+		msgpack_pack_str_body(&e->pk, vbuf, vl);
+		p = seg_end + 1;
+	}
+}
+
+/* Start an event message for session s (sid and seq). */
+static void
+bridge_enc_session(struct br_enc *e, int type, uint32_t nfields, struct eio_session *s)
+{
+	br_enc_init(e, type, nfields + 2);
+	br_enc_cstr(e, "sid", s->sid);
+	br_enc_uint(e, "seq", s->seq++);
+}
+
+/* Bind a new session to a worker and send EIO_OPEN with the handshake. */
+int
+gw_bridge_eio_open(struct gw *gw, struct eio_session *s, const struct http_req *req,
+    const char *peer, const char *transport)
+{
+	struct gw_worker *w = bridge_pick(gw, s->ep);
+	struct br_enc e;
+	int i;
+
+	if (w == NULL)
+		return -1;
+	s->worker = w->id;
+	w->nsess++;
+	bridge_enc_session(&e, BR_T_EIO_OPEN, 2, s);
+	br_enc_cstr(&e, "path", s->ep->path);
+	br_enc_key(&e, "hs");
+	msgpack_pack_map(&e.pk, 6);
+	br_enc_key(&e, "headers");
+	msgpack_pack_map(&e.pk, req->nhdr);
+	for (i = 0; i < req->nhdr; i++) {
+		br_enc_cstr(&e, req->buf + req->hdr[i].name, req->buf + req->hdr[i].value);
+	}
+	br_enc_key(&e, "query");
+	bridge_enc_query(&e, req);
+	br_enc_cstr(&e, "addr", peer);
+	br_enc_cstr(&e, "transport", transport);
+	br_enc_uint(&e, "time", gw_time_ms());
+	br_enc_str(&e, "url", req->buf + req->url, req->url_len);
+	if (bridge_send_event(gw, w, &e, 1) < 0)
+		return 0;
+	return 0;
+}
+
+/* Forward one message of a raw session to its worker. */
+void
+gw_bridge_eio_message(struct gw *gw, struct eio_session *s, const char *data, size_t len,
+    int binary)
+{
+	struct gw_worker *w = bridge_find_id(gw->br, s->worker);
+	struct br_enc e;
+
+	if (w == NULL) {
+		eio_session_close(s, "worker gone");
+		return;
+	}
+	bridge_enc_session(&e, BR_T_EIO_MESSAGE, 1, s);
+	br_enc_data(&e, "data", data, len, binary);
+	if (bridge_send_event(gw, w, &e, 0) < 0) {
+		gw_warn("session %s: worker %u backlog full (%u events), closing the session",
+		    s->sid, w->id, gw->conf.max_backlog);
+		eio_session_close(s, "worker overloaded");
+	}
+}
+
+/* Tell the session's worker it closed. */
+void
+gw_bridge_eio_close(struct gw *gw, struct eio_session *s, const char *reason)
+{
+	struct gw_worker *w = bridge_find_id(gw->br, s->worker);
+	struct br_enc e;
+
+	if (w == NULL)
+		return;
+	w->nsess--;
+	s->worker = 0;
+	bridge_enc_session(&e, BR_T_EIO_CLOSE, 1, s);
+	br_enc_cstr(&e, "reason", reason);
+	bridge_send_event(gw, w, &e, 1);
+}

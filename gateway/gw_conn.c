@@ -1,0 +1,354 @@
+/*
+ * gw_conn.c: client connections: reading, the output queue (writev of
+ * shared slices), timeouts, and deferred freeing.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "eio_session.h"
+#include "gw_conn.h"
+
+#define GW_STASH_MAX (64 * 1024)
+
+static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void conn_tmo_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* Format a peer address as "ip:port" ("[ip]:port" for IPv6). */
+static void
+conn_peer_name(char *dst, size_t n, const struct sockaddr *sa)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+		snprintf(dst, n, "%s:%u", ip, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+		snprintf(dst, n, "[%s]:%u", ip, ntohs(in6->sin6_port));
+	} else {
+		snprintf(dst, n, "unix");
+	}
+}
+
+/* (Re)arm the HTTP idle / slow-request deadline. */
+static void
+conn_arm_timeout(struct gw_conn *c)
+{
+	ev_timer_stop(c->gw->loop, &c->tmo);
+	ev_timer_set(&c->tmo, c->gw->conf.http_timeout / 1000.0, 0.);
+	ev_timer_start(c->gw->loop, &c->tmo);
+}
+
+/* A new connection on an accepted, non-blocking fd. */
+struct gw_conn *
+gw_conn_new(struct gw *gw, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+	struct gw_conn *c = gw_xcalloc(1, sizeof *c);
+	static struct http_limits lim;
+
+	(void)salen;
+	lim.max_url = gw->conf.max_url;
+	lim.max_headers = gw->conf.max_headers;
+	lim.max_body = gw->conf.max_payload;
+	c->gw = gw;
+	c->id = ++gw->next_conn_id;
+	c->fd = fd;
+	c->mode = GW_CONN_HTTP;
+	conn_peer_name(c->peer, sizeof c->peer, sa);
+	c->hin = gw_xmalloc(sizeof *c->hin);
+	http_in_init(c->hin, &lim);
+	ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
+	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
+	ev_init(&c->tmo, conn_tmo_cb);
+	c->rio.data = c->wio.data = c->tmo.data = c;
+	ev_io_start(gw->loop, &c->rio);
+	conn_arm_timeout(c);
+	TAILQ_INSERT_TAIL(&gw->conns, c, link);
+	gw->nconns++;
+	/*
+	 * Read at once: with TCP_DEFER_ACCEPT the request is usually there, and
+	 * reading now keeps requests in accept order (libev runs pending
+	 * watchers last-in first-out, which would reorder a GET and a POST
+	 * accepted in the same turn).
+	 */
+	conn_read_cb(gw->loop, &c->rio, EV_READ);
+	return c;
+}
+
+/* Put the connection on the list flushed before the loop sleeps. */
+static void
+conn_want_flush(struct gw_conn *c)
+{
+	if (!(c->flags & GW_CONN_IN_WRITERS)) {
+		c->flags |= GW_CONN_IN_WRITERS;
+		TAILQ_INSERT_TAIL(&c->gw->writers, c, wlink);
+		gw_wake(c->gw);
+	}
+}
+
+/* Queue a slice; a connection over its output bound is closed (slow consumer). */
+void
+gw_conn_write(struct gw_conn *c, struct gw_buf *b, uint32_t off, uint32_t end)
+{
+	if (c->flags & GW_CONN_CLOSING)
+		return;
+	if (c->out.bytes + (end - off) > c->gw->conf.max_outq) {
+		gw_warn("conn %llu %s: output queue over %u bytes (client not reading), closing",
+		    (unsigned long long)c->id, c->peer, c->gw->conf.max_outq);
+		gw_conn_close(c, "slow consumer");
+		return;
+	}
+	gw_outq_push(&c->out, b, off, end);
+	conn_want_flush(c);
+}
+
+/* Queue a private copy of bytes. */
+void
+gw_conn_write_copy(struct gw_conn *c, const void *p, size_t n)
+{
+	struct gw_buf *b = gw_buf_from(p, n);
+
+	gw_conn_write(c, b, 0, (uint32_t)n);
+	gw_buf_unref(b);
+}
+
+/* Close after the queue drains. */
+void
+gw_conn_close_after_write(struct gw_conn *c)
+{
+	c->flags |= GW_CONN_CLOSE_AFTER;
+	conn_want_flush(c);
+}
+
+/* Write as much as the socket takes. */
+void
+gw_conn_flush(struct gw_conn *c)
+{
+	struct iovec iov[64];
+
+	while (c->out.n > 0 && !(c->flags & GW_CONN_CLOSING)) {
+		int cnt = gw_outq_iov(&c->out, iov, 64);
+		ssize_t w = writev(c->fd, iov, cnt);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				if (!(c->flags & GW_CONN_WWATCH)) {
+					c->flags |= GW_CONN_WWATCH;
+					ev_io_start(c->gw->loop, &c->wio);
+				}
+				return;
+			}
+			gw_conn_close(c, "write error");
+			return;
+		}
+		gw_outq_consume(&c->out, (size_t)w);
+	}
+	if (c->flags & GW_CONN_WWATCH) {
+		c->flags &= ~GW_CONN_WWATCH;
+		ev_io_stop(c->gw->loop, &c->wio);
+	}
+	if ((c->flags & GW_CONN_CLOSE_AFTER) && c->out.n == 0)
+		gw_conn_close(c, NULL);
+}
+
+static void
+conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	gw_conn_flush(w->data);
+}
+
+/* Close: detach from the session and queue for the reaper. */
+void
+gw_conn_close(struct gw_conn *c, const char *why)
+{
+	struct gw *gw = c->gw;
+
+	if (c->flags & GW_CONN_CLOSING)
+		return;
+	c->flags |= GW_CONN_CLOSING;
+	if (why != NULL)
+		gw_debug("conn %llu %s closed: %s", (unsigned long long)c->id, c->peer, why);
+	ev_io_stop(gw->loop, &c->rio);
+	ev_io_stop(gw->loop, &c->wio);
+	ev_timer_stop(gw->loop, &c->tmo);
+	if (c->flags & GW_CONN_IN_WRITERS) {
+		TAILQ_REMOVE(&gw->writers, c, wlink);
+		c->flags &= ~GW_CONN_IN_WRITERS;
+	}
+	if (c->sess != NULL)
+		eio_session_conn_gone(c->sess, c);
+	c->sess = NULL;
+	TAILQ_REMOVE(&gw->conns, c, link);
+	TAILQ_INSERT_TAIL(&gw->closing, c, link);
+	gw->nconns--;
+	gw_wake(gw);
+}
+
+/* Free every closed connection. */
+void
+gw_conn_reap(struct gw *gw)
+{
+	struct gw_conn *c;
+
+	while ((c = TAILQ_FIRST(&gw->closing)) != NULL) {
+		TAILQ_REMOVE(&gw->closing, c, link);
+		close(c->fd);
+		gw_outq_clear(&c->out);
+		if (c->hin != NULL) {
+			http_in_reset(c->hin);
+			free(c->hin);
+		}
+		http_req_free(c->req);
+		free(c->stash);
+		eio_ws_free(c->ws);
+		free(c);
+	}
+}
+
+/* Answer a request-level error and close. */
+static void
+conn_http_fail(struct gw_conn *c, int status, const char *why)
+{
+	char esc[128];
+	char body[160];
+	int n;
+
+	gw_info("conn %llu %s: bad HTTP request (%d): %s", (unsigned long long)c->id, c->peer,
+	    status, gw_log_escape(esc, sizeof esc, why, strlen(why)));
+	if (status == 413)
+		eio_poll_oversized(c->gw, c->hin->req, c->peer);
+	n = snprintf(body, sizeof body, "{\"code\":3,\"message\":\"%s\"}",
+	    http_status_text(status));
+	gw_http_respond(c, status, "application/json", NULL, body, (size_t)n);
+	gw_conn_close_after_write(c);
+}
+
+/* Feed bytes read from the socket (HTTP or WebSocket). */
+void
+gw_conn_input(struct gw_conn *c, const char *p, size_t n)
+{
+	while (n > 0 && !(c->flags & (GW_CONN_CLOSING | GW_CONN_CLOSE_AFTER))) {
+		size_t used;
+		int r;
+
+		if (c->mode == GW_CONN_WS) {
+			eio_ws_input(c, p, n);
+			return;
+		}
+		if (c->req != NULL) {
+			/* A request is in service: keep the rest for later, bounded. */
+			if (c->stash_len + n > GW_STASH_MAX) {
+				gw_conn_close(c, "too much pipelined input");
+				return;
+			}
+			c->stash = gw_xrealloc(c->stash, c->stash_len + n);
+			memcpy(c->stash + c->stash_len, p, n);
+			c->stash_len += (uint32_t)n;
+			return;
+		}
+		r = http_in_feed(c->hin, p, n, &used);
+		switch (r) {
+		case HTTP_IN_MORE:
+			return;
+		case HTTP_IN_ERROR:
+			conn_http_fail(c, c->hin->status, c->hin->why);
+			return;
+		case HTTP_IN_DONE:
+			ev_timer_stop(c->gw->loop, &c->tmo);
+			c->req = http_in_take(c->hin);
+			p += used;
+			n -= used;
+			gw_http_request(c, c->req);
+			break;
+		case HTTP_IN_UPGRADE:
+			ev_timer_stop(c->gw->loop, &c->tmo);
+			c->req = http_in_take(c->hin);
+			gw_http_upgrade(c, c->req, p + used, n - used);
+			return;
+		}
+	}
+}
+
+/* The request in service has its answer queued: read the next one. */
+void
+gw_conn_request_done(struct gw_conn *c)
+{
+	http_req_free(c->req);
+	c->req = NULL;
+	if (c->flags & (GW_CONN_CLOSING | GW_CONN_CLOSE_AFTER) || c->mode != GW_CONN_HTTP)
+		return;
+	conn_arm_timeout(c);
+	if (c->stash != NULL) {
+		/* Resume pipelined input once this turn's output is flushed. */
+		conn_want_flush(c);
+	}
+}
+
+/* Feed input kept while a request was in service (from the flush step). */
+static void
+conn_resume_stash(struct gw_conn *c)
+{
+	char *p = c->stash;
+	uint32_t n = c->stash_len;
+
+	c->stash = NULL;
+	c->stash_len = 0;
+	gw_conn_input(c, p, n);
+	free(p);
+}
+
+static void
+conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct gw_conn *c = w->data;
+	struct gw *gw = c->gw;
+	ssize_t n;
+
+	n = read(c->fd, gw->rbuf, sizeof gw->rbuf);
+	if (n > 0) {
+		gw_conn_input(c, gw->rbuf, (size_t)n);
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	gw_conn_close(c, n == 0 ? "peer closed" : "read error");
+}
+
+static void
+conn_tmo_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gw_conn *c = w->data;
+
+	if (c->req == NULL && http_in_busy(c->hin)) {
+		conn_http_fail(c, 408, "request not complete in time");
+		return;
+	}
+	gw_conn_close(c, "idle timeout");
+}
+
+/* Flush every connection with pending output (the prepare step). */
+void
+gw_conn_flush_all(struct gw *gw)
+{
+	struct gw_conn *c;
+
+	while ((c = TAILQ_FIRST(&gw->writers)) != NULL) {
+		TAILQ_REMOVE(&gw->writers, c, wlink);
+		c->flags &= ~GW_CONN_IN_WRITERS;
+		gw_conn_flush(c);
+		if (!(c->flags & GW_CONN_CLOSING) && c->req == NULL && c->stash != NULL)
+			conn_resume_stash(c);
+	}
+}

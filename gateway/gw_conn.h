@@ -1,0 +1,82 @@
+/*
+ * gw_conn.h: one client TCP connection (HTTP, then maybe WebSocket).
+ *
+ * Owned by gw->conns; addressed by a monotonic id in logs.  A session
+ * borrows its connections (c->sess / s->get / s->ws point at each other and
+ * are cleared on either side's close).  Freed only by the reaper.
+ */
+#ifndef GW_CONN_H
+#define GW_CONN_H
+
+#include "gw.h"
+#include "http.h"
+
+enum gw_conn_mode { GW_CONN_HTTP = 0, GW_CONN_WS = 1 };
+
+#define GW_CONN_CLOSING		0x01	/* watchers stopped, queued for the reaper */
+#define GW_CONN_CLOSE_AFTER	0x02	/* close once the output queue is empty */
+#define GW_CONN_IN_WRITERS	0x04	/* linked on gw->writers */
+#define GW_CONN_WWATCH		0x08	/* write watcher active */
+
+struct eio_ws;
+
+struct gw_conn {
+	struct gw *gw;
+	uint64_t id;
+	int fd;
+	uint8_t mode;
+	uint8_t flags;
+	ev_io rio, wio;
+	ev_timer tmo;			/* HTTP: idle / slow-request deadline */
+	struct gw_outq out;
+	struct http_in *hin;		/* HTTP mode only */
+	struct http_req *req;		/* request in service (e.g. a parked long-poll GET) */
+	char *stash;			/* bytes read while a request was in service */
+	uint32_t stash_len;
+	struct eio_session *sess;	/* borrowed */
+	struct eio_ws *ws;		/* WebSocket mode only, owned */
+	char peer[56];			/* "ip:port" */
+	TAILQ_ENTRY(gw_conn) link;	/* gw->conns or gw->closing */
+	TAILQ_ENTRY(gw_conn) wlink;	/* gw->writers */
+};
+
+/* gw_conn.c */
+struct gw_conn *gw_conn_new(struct gw *gw, int fd, const struct sockaddr *sa, socklen_t salen);
+/* Queue a slice for writing (takes a reference). Closes on output overflow. */
+void gw_conn_write(struct gw_conn *c, struct gw_buf *b, uint32_t off, uint32_t end);
+/* Queue a copy of bytes. */
+void gw_conn_write_copy(struct gw_conn *c, const void *p, size_t n);
+/* Close now: stop watchers, detach from the session, queue for the reaper. */
+void gw_conn_close(struct gw_conn *c, const char *why);
+/* Close once everything queued is written. */
+void gw_conn_close_after_write(struct gw_conn *c);
+/* Write what can be written now (called before the loop sleeps). */
+void gw_conn_flush(struct gw_conn *c);
+/* Flush every connection with pending output (the prepare step). */
+void gw_conn_flush_all(struct gw *gw);
+/* Reap closed connections (called by the prepare step). */
+void gw_conn_reap(struct gw *gw);
+/* Feed bytes as if read from the socket. */
+void gw_conn_input(struct gw_conn *c, const char *p, size_t n);
+/* The request in service is answered: resume reading requests. */
+void gw_conn_request_done(struct gw_conn *c);
+
+/* gw_http.c: routing and responses */
+void gw_http_request(struct gw_conn *c, struct http_req *req);
+void gw_http_upgrade(struct gw_conn *c, struct http_req *req, const char *rest, size_t nrest);
+/*
+ * Answer the request in service: status line, standard and CORS headers,
+ * extra header lines (each ending in CRLF, may be NULL), then the body slices.
+ */
+void gw_http_respond(struct gw_conn *c, int status, const char *ctype,
+    const char *extra, const void *body, size_t len);
+void gw_http_respond_slices(struct gw_conn *c, int status, const char *ctype,
+    const struct gw_slice *sl, int nsl, size_t len);
+/* Answer an Engine.IO error: status with {"code":code,"message":msg}. */
+void gw_http_error(struct gw_conn *c, int status, int code, const char *msg);
+/* Whether the request's Origin is allowed (no Origin: allowed). */
+int gw_http_origin_ok(struct gw *gw, const struct http_req *req);
+/* Append "Header: value\r\n" CORS lines for req into dst; returns length. */
+size_t gw_http_cors_headers(struct gw *gw, const struct http_req *req, char *dst, size_t cap);
+
+#endif

@@ -1,0 +1,310 @@
+/*
+ * gw_http.c: what the gateway does with a complete HTTP request: CORS,
+ * routing to an Engine.IO endpoint or the static folder, and responses.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "eio_session.h"
+#include "gw_conn.h"
+
+#define GW_STATIC_MAX (16u * 1024 * 1024)
+
+/* The endpoint serving path ("/engine.io/" or "/engine.io"), or NULL. */
+static const struct gw_endpoint *
+http_endpoint(struct gw *gw, const char *path, size_t n)
+{
+	int i;
+
+	for (i = 0; i < gw->conf.nep; i++) {
+		const struct gw_endpoint *ep = &gw->conf.ep[i];
+
+		if (n == ep->plen && memcmp(path, ep->path, n) == 0)
+			return ep;
+		if (n + 1 == ep->plen && memcmp(path, ep->path, n) == 0)
+			return ep;
+	}
+	return NULL;
+}
+
+/* Whether the request's Origin is allowed; a request without one is. */
+int
+gw_http_origin_ok(struct gw *gw, const struct http_req *req)
+{
+	const char *origin = http_req_header(req, "origin");
+	const char *host;
+	int i;
+
+	if (origin == NULL || gw->conf.any_origin)
+		return 1;
+	if (gw->conf.norigins > 0) {
+		for (i = 0; i < gw->conf.norigins; i++) {
+			if (strcmp(origin, gw->conf.origins[i]) == 0)
+				return 1;
+		}
+		return 0;
+	}
+	/* Same-origin by default: scheme://Host. */
+	host = http_req_header(req, "host");
+	if (host == NULL)
+		return 0;
+	if (strncmp(origin, "http://", 7) == 0 && strcmp(origin + 7, host) == 0)
+		return 1;
+	if (strncmp(origin, "https://", 8) == 0 && strcmp(origin + 8, host) == 0)
+		return 1;
+	return 0;
+}
+
+/* CORS response header lines for an allowed Origin. */
+size_t
+gw_http_cors_headers(struct gw *gw, const struct http_req *req, char *dst, size_t cap)
+{
+	const char *origin;
+	int n;
+
+	if (req == NULL || (origin = http_req_header(req, "origin")) == NULL ||
+	    !gw_http_origin_ok(gw, req))
+		return 0;
+	n = snprintf(dst, cap, "Access-Control-Allow-Origin: %s\r\n"
+	    "Access-Control-Allow-Credentials: true\r\nVary: Origin\r\n", origin);
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* Build the status line and headers into a fresh buffer. */
+static struct gw_buf *
+http_head(struct gw_conn *c, int status, const char *ctype, const char *extra,
+    size_t len, int *keep)
+{
+	struct http_req *req = c->req;
+	char cors[1024];
+	size_t ncors = gw_http_cors_headers(c->gw, req, cors, sizeof cors);
+	char head[4096];
+	int n;
+
+	*keep = req != NULL && req->keep_alive && !(c->flags & GW_CONN_CLOSE_AFTER);
+	cors[ncors] = '\0';
+	n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n%s%s%s\r\n",
+	    status, http_status_text(status), ctype ? ctype : "text/plain; charset=UTF-8",
+	    len, cors, extra ? extra : "", *keep ? "" : "Connection: close\r\n");
+	if (n < 0 || (size_t)n >= sizeof head)
+		n = snprintf(head, sizeof head, "HTTP/1.1 500 Internal Server Error\r\n"
+		    "Content-Length: 0\r\nConnection: close\r\n\r\n");
+	return gw_buf_from(head, (size_t)n);
+}
+
+/* Finish a response: close or get ready for the next request. */
+static void
+http_done(struct gw_conn *c, int keep)
+{
+	if (!keep)
+		gw_conn_close_after_write(c);
+	gw_conn_request_done(c);
+}
+
+/* Answer with a body given as slices of shared buffers. */
+void
+gw_http_respond_slices(struct gw_conn *c, int status, const char *ctype,
+    const struct gw_slice *sl, int nsl, size_t len)
+{
+	int keep, i;
+	struct gw_buf *h = http_head(c, status, ctype, NULL, len, &keep);
+
+	gw_conn_write(c, h, 0, h->len);
+	gw_buf_unref(h);
+	for (i = 0; i < nsl; i++)
+		gw_conn_write(c, sl[i].b, sl[i].off, sl[i].end);
+	http_done(c, keep);
+}
+
+/* Answer with a body copied from memory. */
+void
+gw_http_respond(struct gw_conn *c, int status, const char *ctype,
+    const char *extra, const void *body, size_t len)
+{
+	int keep;
+	struct gw_buf *h = http_head(c, status, ctype, extra, len, &keep);
+
+	gw_conn_write(c, h, 0, h->len);
+	gw_buf_unref(h);
+	if (len > 0)
+		gw_conn_write_copy(c, body, len);
+	http_done(c, keep);
+}
+
+/* Answer an Engine.IO error. */
+void
+gw_http_error(struct gw_conn *c, int status, int code, const char *msg)
+{
+	char body[256];
+	int n = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code, msg);
+
+	gw_http_respond(c, status, "application/json", NULL, body, (size_t)n);
+}
+
+/* A CORS preflight for an Engine.IO endpoint. */
+static void
+http_preflight(struct gw_conn *c, struct http_req *req)
+{
+	const char *rh = http_req_header(req, "access-control-request-headers");
+	char extra[1024];
+
+	snprintf(extra, sizeof extra, "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
+	    "%s%s%sAccess-Control-Max-Age: 86400\r\n",
+	    rh ? "Access-Control-Allow-Headers: " : "", rh ? rh : "", rh ? "\r\n" : "");
+	gw_http_respond(c, 204, "text/plain", extra, NULL, 0);
+}
+
+/* Content type by file extension. */
+static const char *
+http_mime(const char *path)
+{
+	static const struct { const char *ext, *type; } t[] = {
+		{ ".html", "text/html; charset=UTF-8" }, { ".js", "application/javascript; charset=UTF-8" },
+		{ ".mjs", "application/javascript; charset=UTF-8" }, { ".css", "text/css; charset=UTF-8" },
+		{ ".json", "application/json" }, { ".map", "application/json" },
+		{ ".png", "image/png" }, { ".svg", "image/svg+xml" }, { ".ico", "image/x-icon" },
+		{ ".txt", "text/plain; charset=UTF-8" },
+	};
+	const char *dot = strrchr(path, '.');
+	size_t i;
+
+	for (i = 0; dot != NULL && i < sizeof t / sizeof t[0]; i++) {
+		if (strcmp(dot, t[i].ext) == 0)
+			return t[i].type;
+	}
+	return "application/octet-stream";
+}
+
+/* Whether a path has no "." or ".." segment and no empty inner segment. */
+static int
+http_path_safe(const char *path)
+{
+	const char *p = path;
+
+	while (*p == '/') {
+		const char *seg = p + 1, *end = strchr(seg, '/');
+		size_t n = end ? (size_t)(end - seg) : strlen(seg);
+
+		if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+			return 0;
+		if (n == 0 && end != NULL)
+			return 0;
+		if (end == NULL)
+			return 1;
+		p = end;
+	}
+	return *p == '\0';
+}
+
+/* Serve a file from the static folder; 0 if served, -1 if not found. */
+static int
+http_static(struct gw_conn *c, struct http_req *req)
+{
+	const char *dir = c->gw->conf.static_dir, *path = req->buf + req->path;
+	char full[4096];
+	struct stat st;
+	struct gw_buf *b;
+	int fd, n;
+	ssize_t got;
+	size_t off = 0;
+
+	if (dir == NULL || (req->method != HTTP_GET && req->method != HTTP_HEAD))
+		return -1;
+	if (!http_path_safe(path))
+		return -1;
+	n = snprintf(full, sizeof full, "%s%s%s", dir, path,
+	    path[strlen(path) - 1] == '/' ? "index.html" : "");
+	if (n < 0 || (size_t)n >= sizeof full)
+		return -1;
+	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > GW_STATIC_MAX) {
+		close(fd);
+		return -1;
+	}
+	b = gw_buf_new((size_t)st.st_size);
+	while (off < (size_t)st.st_size) {
+		got = read(fd, b->data + off, (size_t)st.st_size - off);
+		if (got <= 0)
+			break;
+		off += (size_t)got;
+	}
+	close(fd);
+	if (req->method == HTTP_HEAD)
+		off = 0;
+	{
+		struct gw_slice sl = { b, 0, (uint32_t)off };
+
+		gw_http_respond_slices(c, 200, http_mime(full), &sl, off ? 1 : 0, off);
+	}
+	gw_buf_unref(b);
+	return 0;
+}
+
+/* Route one complete request. */
+void
+gw_http_request(struct gw_conn *c, struct http_req *req)
+{
+	struct gw *gw = c->gw;
+	const struct gw_endpoint *ep = http_endpoint(gw, req->buf + req->path, req->path_len);
+
+	if (ep != NULL) {
+		if (!gw_http_origin_ok(gw, req)) {
+			const char *o = http_req_header(req, "origin");
+			char esc[256];
+
+			gw_warn("conn %llu %s: origin %s not allowed on %s", (unsigned long long)c->id,
+			    c->peer, gw_log_escape(esc, sizeof esc, o, strlen(o)), ep->path);
+			gw_http_error(c, 403, 4, "Forbidden");
+			return;
+		}
+		if (req->method == HTTP_OPTIONS) {
+			http_preflight(c, req);
+			return;
+		}
+		eio_http_request(c, req, ep);
+		return;
+	}
+	if (http_static(c, req) == 0)
+		return;
+	gw_http_respond(c, 404, "text/plain; charset=UTF-8", NULL, "Not Found\n", 10);
+}
+
+/* Route an Upgrade request; bytes after the headers are in rest. */
+void
+gw_http_upgrade(struct gw_conn *c, struct http_req *req, const char *rest, size_t nrest)
+{
+	struct gw *gw = c->gw;
+	const struct gw_endpoint *ep = http_endpoint(gw, req->buf + req->path, req->path_len);
+	const char *up = http_req_header(req, "upgrade");
+
+	if (ep == NULL) {
+		c->flags |= GW_CONN_CLOSE_AFTER;
+		gw_http_respond(c, 404, "text/plain; charset=UTF-8", NULL, "Not Found\n", 10);
+		return;
+	}
+	if (!gw_http_origin_ok(gw, req)) {
+		const char *o = http_req_header(req, "origin");
+		char esc[256];
+
+		gw_warn("conn %llu %s: origin %s not allowed on %s (websocket)",
+		    (unsigned long long)c->id, c->peer,
+		    gw_log_escape(esc, sizeof esc, o, strlen(o)), ep->path);
+		c->flags |= GW_CONN_CLOSE_AFTER;
+		gw_http_error(c, 403, 4, "Forbidden");
+		return;
+	}
+	if (up == NULL || !http_header_has_token(up, "websocket")) {
+		c->flags |= GW_CONN_CLOSE_AFTER;
+		gw_http_error(c, 400, 3, "Bad request");
+		return;
+	}
+	eio_ws_upgrade(c, req, ep, rest, nrest);
+}

@@ -1,0 +1,175 @@
+"""Small helpers for Python integration tests: TAP output, starting the real
+gateway, raw HTTP, and a bridge peer on a real ZeroMQ DEALER socket."""
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import msgpack
+import zmq
+
+_n = 0
+_failed = 0
+
+
+def ok(cond, what):
+    global _n, _failed
+    _n += 1
+    if not cond:
+        _failed += 1
+    print(("ok" if cond else "not ok") + " %d - %s" % (_n, what), flush=True)
+    return cond
+
+
+def done():
+    print("1..%d" % _n, flush=True)
+    sys.exit(1 if _failed else 0)
+
+
+class Gateway:
+    """The real siogate binary on a private port and ipc path."""
+    count = 0
+
+    def __init__(self, *args, deadline=10):
+        Gateway.count += 1
+        self.bridge = "ipc:///tmp/siogate-pytest-%d-%d.sock" % (os.getpid(), Gateway.count)
+        cmd = [os.environ["SIOGATE"], "--listen", "127.0.0.1:0", "--bridge", self.bridge]
+        cmd += list(args)
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        self.lines = []
+        self._buf = b""
+        m = self.wait_log(r"listening on 127\.0\.0\.1:(\d+)", deadline)
+        if not m:
+            raise RuntimeError("gateway did not start: %r" % self.lines)
+        self.port = int(m.group(1))
+
+    def _pump(self, timeout):
+        r, _, _ = select.select([self.proc.stderr], [], [], timeout)
+        if not r:
+            return False
+        chunk = os.read(self.proc.stderr.fileno(), 65536)
+        if not chunk:
+            return False
+        self._buf += chunk
+        while b"\n" in self._buf:
+            line, self._buf = self._buf.split(b"\n", 1)
+            self.lines.append(line.decode("utf-8", "replace"))
+        return True
+
+    def wait_log(self, pattern, deadline=5, start=0):
+        """Wait for a log line matching pattern (from line index start)."""
+        rx = re.compile(pattern)
+        end = time.monotonic() + deadline
+        i = start
+        while True:
+            while i < len(self.lines):
+                m = rx.search(self.lines[i])
+                if m:
+                    return m
+                i += 1
+            left = end - time.monotonic()
+            if left <= 0 or (not self._pump(left) and self.proc.poll() is not None):
+                return None
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        while self._pump(0.1):
+            pass
+        return self.proc.returncode
+
+
+def http(port, raw, timeout=5):
+    """Send raw bytes, return the whole response (until close or one response)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(raw if isinstance(raw, bytes) else raw.encode())
+    data = b""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        data += chunk
+        head, sep, body = data.partition(b"\r\n\r\n")
+        if sep:
+            m = re.search(rb"content-length: *(\d+)", head, re.I)
+            if m and len(body) >= int(m.group(1)):
+                break
+    s.close()
+    return data
+
+
+def status_body(resp):
+    head, _, body = resp.partition(b"\r\n\r\n")
+    m = re.match(rb"HTTP/1\.1 (\d+)", head)
+    return (int(m.group(1)) if m else 0), body
+
+
+def get(port, path, timeout=5):
+    return status_body(http(port, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path,
+                            timeout))
+
+
+def post(port, path, body, timeout=5):
+    if isinstance(body, str):
+        body = body.encode()
+    req = ("POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
+           % (path, len(body))).encode() + body
+    return status_body(http(port, req, timeout))
+
+
+class Peer:
+    """A bridge peer: a real ZeroMQ DEALER speaking msgpack maps."""
+
+    def __init__(self, endpoint, rid=None):
+        self.ctx = zmq.Context.instance()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.ROUTING_ID, rid or os.urandom(16))
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(endpoint)
+
+    def send(self, msg):
+        self.sock.send(msgpack.packb(msg, use_bin_type=True))
+
+    def send_raw(self, *frames):
+        self.sock.send_multipart(list(frames))
+
+    def recv(self, timeout=5, skip_heartbeats=True):
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0 or not self.sock.poll(int(left * 1000)):
+                return None
+            m = msgpack.unpackb(self.sock.recv(), raw=False)
+            if skip_heartbeats and m.get("t") == 3:
+                continue
+            return m
+
+    def recv_type(self, t, timeout=5):
+        """Next message of type t, skipping others."""
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            m = self.recv(max(left, 0.01))
+            if m is None or m.get("t") == t:
+                return m
+            if left <= 0:
+                return None
+
+    def close(self):
+        self.sock.close()
