@@ -143,6 +143,27 @@ eio_poll_post(struct eio_session *s, struct gw_conn *c, struct http_req *req)
 	gw_http_respond(c, 200, "text/html", NULL, "ok", 2);
 }
 
+/* A POST's headers arrived: refuse a second POST while one is in progress. */
+int
+eio_poll_post_begin(struct gw_conn *c, struct http_req *req, const char **why)
+{
+	char sid[64];
+	struct eio_session *s;
+
+	if (http_req_query(req, "sid", sid, sizeof sid) == NULL ||
+	    (s = eio_session_find(c->gw, sid)) == NULL)
+		return 0;	/* answered when complete */
+	if (s->post != NULL && s->post != c) {
+		gw_info("session %s: overlapping POST from %s, closing", s->sid, c->peer);
+		eio_session_close(s, "transport error");
+		*why = "overlapping POST";
+		return 400;
+	}
+	s->post = c;
+	c->sess = s;
+	return 0;
+}
+
 /* A request on this session exceeded maxPayload: close the session. */
 void
 eio_poll_oversized(struct gw *gw, const struct http_req *req, const char *peer)

@@ -414,6 +414,10 @@ eio_session_close(struct eio_session *s, const char *reason)
 		/* A client close gets a noop; a server close tells the client. */
 		eio_poll_answer_one(s, s->client_closed ? EIO_NOOP : EIO_CLOSE);
 	}
+	if (s->post != NULL) {
+		s->post->sess = NULL;
+		s->post = NULL;
+	}
 	if (s->ws != NULL) {
 		struct gw_conn *c = s->ws;
 
@@ -439,6 +443,10 @@ eio_session_conn_gone(struct eio_session *s, struct gw_conn *c)
 {
 	if (c == s->get) {
 		s->get = NULL;
+		return;
+	}
+	if (c == s->post) {
+		s->post = NULL;
 		return;
 	}
 	if (c == s->ws) {

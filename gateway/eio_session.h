@@ -41,6 +41,7 @@ struct eio_session {
 	struct eio_session *fnext;	/* gw->poll_flush chain */
 	ev_timer hb;			/* next ping, or the pong deadline */
 	struct gw_conn *get;		/* parked polling GET, borrowed */
+	struct gw_conn *post;		/* POST whose body is being read, borrowed */
 	struct gw_conn *ws;		/* WebSocket (transport or probe), borrowed */
 	struct eio_pktq q;
 	uint32_t worker;		/* bridge worker id (0: none yet) */
@@ -80,6 +81,8 @@ void eio_session_send_open(struct eio_session *s);
 void eio_poll_oversized(struct gw *gw, const struct http_req *req, const char *peer);
 void eio_poll_get(struct eio_session *s, struct gw_conn *c);
 void eio_poll_post(struct eio_session *s, struct gw_conn *c, struct http_req *req);
+/* A POST's headers are in: one POST at a time per session (0, or 400). */
+int eio_poll_post_begin(struct gw_conn *c, struct http_req *req, const char **why);
 /* Answer the parked GET with the queued packets (or with one packet). */
 void eio_poll_flush(struct eio_session *s);
 void eio_poll_answer_one(struct eio_session *s, int type);

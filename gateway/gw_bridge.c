@@ -382,7 +382,7 @@ bridge_handle(struct gw *gw, const unsigned char *rid, size_t rid_len, const voi
 	uint64_t v;
 
 	memset(&m, 0, sizeof m);
-	if (br_msg_decode(&m, p, n, &code, &why) < 0) {
+	if (br_msg_decode_ref(&m, p, n, &code, &why) < 0) {
 		if (m.type != BR_T_ERROR) {
 			gw_info("bridge: bad message from a peer: %s", why);
 			bridge_error(gw, rid, rid_len, code, why, m.type, NULL, 0);
@@ -567,7 +567,8 @@ gw_bridge_start(struct gw *gw, const char **why)
 	struct gw_bridge *br = gw_xcalloc(1, sizeof *br);
 	int one = 1, fd;
 	size_t fl = sizeof fd;
-	int64_t maxmsg = BR_MAX_FRAME;
+	/* Largest frame a worker may send: a payload plus room for the envelope. */
+	int64_t maxmsg = (int64_t)gw->conf.max_payload + 65536;
 
 	gw->br = br;
 	br->zctx = zmq_ctx_new();

@@ -67,6 +67,8 @@ gw_conn_new(struct gw *gw, int fd, const struct sockaddr *sa, socklen_t salen)
 	conn_peer_name(c->peer, sizeof c->peer, sa);
 	c->hin = gw_xmalloc(sizeof *c->hin);
 	http_in_init(c->hin, &lim);
+	c->hin->on_headers = gw_http_headers;
+	c->hin->hook_arg = c;
 	ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
 	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
 	ev_init(&c->tmo, conn_tmo_cb);

@@ -63,6 +63,8 @@ void gw_conn_request_done(struct gw_conn *c);
 
 /* gw_http.c: routing and responses */
 void gw_http_request(struct gw_conn *c, struct http_req *req);
+/* Headers of a request are complete (before its body): 0, or a status to refuse. */
+int gw_http_headers(void *conn, struct http_req *req, const char **why);
 void gw_http_upgrade(struct gw_conn *c, struct http_req *req, const char *rest, size_t nrest);
 /*
  * Answer the request in service: status line, standard and CORS headers,

@@ -248,6 +248,21 @@ http_static(struct gw_conn *c, struct http_req *req)
 	return 0;
 }
 
+/* A request's headers are in: note a POST in progress on its session. */
+int
+gw_http_headers(void *conn, struct http_req *req, const char **why)
+{
+	struct gw_conn *c = conn;
+	const struct gw_endpoint *ep;
+
+	if (req->method != HTTP_POST)
+		return 0;
+	ep = http_endpoint(c->gw, req->buf + req->path, req->path_len);
+	if (ep == NULL)
+		return 0;
+	return eio_poll_post_begin(c, req, why);
+}
+
 /* Route one complete request. */
 void
 gw_http_request(struct gw_conn *c, struct http_req *req)
@@ -255,6 +270,11 @@ gw_http_request(struct gw_conn *c, struct http_req *req)
 	struct gw *gw = c->gw;
 	const struct gw_endpoint *ep = http_endpoint(gw, req->buf + req->path, req->path_len);
 
+	if (c->sess != NULL && c->sess->post == c) {
+		/* The body is in: this POST is no longer in progress. */
+		c->sess->post = NULL;
+		c->sess = NULL;
+	}
 	if (ep != NULL) {
 		if (!gw_http_origin_ok(gw, req)) {
 			const char *o = http_req_header(req, "origin");

@@ -156,6 +156,13 @@ cb_headers_complete(http_parser *p)
 		return in_fail(in, 400, "NUL in path");
 	if (p->content_length != ULLONG_MAX && p->content_length > in->lim->max_body)
 		return in_fail(in, 413, "body larger than the limit");
+	if (in->on_headers != NULL) {
+		const char *why = "refused";
+		int status = in->on_headers(in->hook_arg, r, &why);
+
+		if (status != 0)
+			return in_fail(in, status, why);
+	}
 	return 0;
 }
 

@@ -58,6 +58,12 @@ struct http_in {
 	int status;		/* HTTP status for HTTP_IN_ERROR */
 	const char *why;	/* static reason for HTTP_IN_ERROR */
 	uint8_t done;
+	/*
+	 * Called when a request's headers are complete, before its body: return
+	 * 0 to go on, or an HTTP status to refuse it (why: static reason).
+	 */
+	int (*on_headers)(void *arg, struct http_req *req, const char **why);
+	void *hook_arg;
 };
 
 void http_in_init(struct http_in *in, const struct http_limits *lim);

@@ -5,18 +5,18 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Socket } from 'engine.io-client';
-import { REF, startStack, get, eio, deadline, waitUntil, EIO_PATH } from '../lib/harness.mjs';
+import {
+  REF, startStack, get, eio, deadline, waitUntil, EIO_PATH, fixtures, assertGatewaysAlive,
+} from '../lib/harness.mjs';
 
 const T = { timeout: 30000 };
 
-let stackP = null;
-const stack = () => (stackP ??= startStack(['--ping-interval', '25000', '--ping-timeout', '20000']));
+const fx = fixtures();
+const stack = fx.lazy(() => startStack(['--ping-interval', '25000', '--ping-timeout', '20000']));
 const sockets = new Set();
 after(async () => {
   for (const s of sockets) s.close();
-  if (stackP) {
-    try { await (await stackP).stop(); } catch { /* failed to start */ }
-  }
+  await fx.stopAll();
 });
 
 /*
@@ -185,6 +185,5 @@ test('client close after upgrade: the session is gone on the gateway', T, async 
 });
 
 test('the gateway survived every case above', { ...T, skip: REF && 'reference server' }, async () => {
-  const s = await stack();
-  assert.ok(s.gw.alive(), `gateway exited: ${JSON.stringify(s.gw.exited())}\n${s.gw.logs.join('\n')}`);
+  await assertGatewaysAlive(fx);
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import {
   REF, sgOnly, startStack, startGateway, startEchoWorker, get, post, request, eio,
   httpRequest, statusOf, pollingHandshake, rawConn, wsHandshake,
+  fixtures, assertGatewaysAlive,
 } from '../lib/harness.mjs';
 
 const T = { timeout: 20000 };
@@ -19,23 +20,9 @@ const MSG = {
   5: 'Unsupported protocol version',
 };
 
-/* Fixtures started on first use, stopped in after(). */
-const started = [];
-function lazy(fn) {
-  let p = null;
-  return () => {
-    if (!p) {
-      p = fn();
-      started.push(p);
-    }
-    return p;
-  };
-}
-after(async () => {
-  for (const p of started) {
-    try { await (await p).stop(); } catch { /* failed to start */ }
-  }
-});
+const fx = fixtures();
+const lazy = fx.lazy;
+after(() => fx.stopAll());
 
 const main = lazy(() => startStack(['--max-payload', '1000']));
 const corsOne = lazy(() => startStack(['--cors-origin', 'http://a.example']));
@@ -289,9 +276,5 @@ test('no worker: a new session is refused with 503 and a JSON error; the gateway
 });
 
 test('the gateway survived every case above', { ...T, skip: REF && 'reference server' }, async () => {
-  for (const p of started) {
-    const s = await p;
-    const g = s.gw || s;
-    assert.ok(g.alive(), `gateway exited: ${JSON.stringify(g.exited())}\n${g.logs.join('\n')}`);
-  }
+  await assertGatewaysAlive(fx);
 });

@@ -5,6 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   REF, startStack, get, post, eio, pollingHandshake, rawConn, sleep, deadline,
+  fixtures, assertGatewaysAlive,
 } from '../lib/harness.mjs';
 
 const T = { timeout: 20000 };
@@ -12,22 +13,9 @@ const PING_INTERVAL = 300;
 const PING_TIMEOUT = 200;
 const MAX_PAYLOAD = 100000;
 
-const started = [];
-function lazy(fn) {
-  let p = null;
-  return () => {
-    if (!p) {
-      p = fn();
-      started.push(p);
-    }
-    return p;
-  };
-}
-after(async () => {
-  for (const p of started) {
-    try { await (await p).stop(); } catch { /* failed to start */ }
-  }
-});
+const fx = fixtures();
+const lazy = fx.lazy;
+after(() => fx.stopAll());
 
 /* Long heartbeats, so that no ping lands in the middle of a message test. */
 const main = lazy(() => startStack(['--ping-interval', '25000', '--ping-timeout', '20000',
@@ -35,6 +23,33 @@ const main = lazy(() => startStack(['--ping-interval', '25000', '--ping-timeout'
 /* Short heartbeats, for the heartbeat tests. */
 const fast = lazy(() => startStack(['--ping-interval', String(PING_INTERVAL),
   '--ping-timeout', String(PING_TIMEOUT)]));
+
+/*
+ * GET until n message packets have come back (the echo worker answers each
+ * message on its own, so echoes may be spread over several GETs or joined
+ * in one).  Answers pings with a pong when `pong`.  Resolves {packets (the
+ * non-ping packets, in order), bodies (each GET's body)}.
+ */
+async function collect(port, sid, n, { pong = false, ms = 5000 } = {}) {
+  const packets = [];
+  const bodies = [];
+  const end = Date.now() + ms;
+  while (packets.length < n) {
+    if (Date.now() > end) throw new Error(`got ${packets.length} of ${n} packets: ${JSON.stringify(bodies)}`);
+    const g = await get(port, eio(`sid=${sid}`), { ms: end - Date.now() + 100 });
+    assert.equal(g.status, 200, `GET answered ${g.status} ${g.body}`);
+    bodies.push(g.body);
+    for (const pkt of g.body.split('\x1e')) {
+      if (pkt === '2') {
+        if (pong) assert.equal((await post(port, eio(`sid=${sid}`), '3')).body, 'ok');
+        else packets.push(pkt);
+      } else {
+        packets.push(pkt);
+      }
+    }
+  }
+  return { packets, bodies };
+}
 
 test('handshake: 0{sid,upgrades:["websocket"],pingInterval,pingTimeout,maxPayload}', T, async () => {
   const { port } = await main();
@@ -81,14 +96,14 @@ test('one text packet: POST answered ok, echoed on the next GET', T, async () =>
   assert.equal(g.body, '4hello');
 });
 
-test('several text packets joined with \\x1e', T, async () => {
+test('several text packets joined with \x1e', T, async () => {
   const { port } = await main();
   const { sid } = await pollingHandshake(port);
   const p = await post(port, eio(`sid=${sid}`), '4test1\x1e4test2\x1e4test3');
   assert.equal(p.status, 200);
   assert.equal(p.body, 'ok');
-  const g = await get(port, eio(`sid=${sid}`));
-  assert.equal(g.body, '4test1\x1e4test2\x1e4test3');
+  const { packets } = await collect(port, sid, 3);
+  assert.deepEqual(packets, ['4test1', '4test2', '4test3']);
 });
 
 test('text and binary (b + base64) packets', T, async () => {
@@ -96,8 +111,8 @@ test('text and binary (b + base64) packets', T, async () => {
   const { sid } = await pollingHandshake(port);
   const p = await post(port, eio(`sid=${sid}`), '4hello\x1ebAQIDBA==');
   assert.equal(p.body, 'ok');
-  const g = await get(port, eio(`sid=${sid}`));
-  assert.equal(g.body, '4hello\x1ebAQIDBA==');
+  const { packets } = await collect(port, sid, 2);
+  assert.deepEqual(packets, ['4hello', 'bAQIDBA==']);
 });
 
 test('UTF-8 text and an empty message', T, async () => {
@@ -106,8 +121,8 @@ test('UTF-8 text and an empty message', T, async () => {
   const text = '4héllo wörld ✓ 😀';
   const p = await post(port, eio(`sid=${sid}`), `${text}\x1e4`, { headers: { 'Content-Type': 'text/plain;charset=UTF-8' } });
   assert.equal(p.body, 'ok');
-  const g = await get(port, eio(`sid=${sid}`));
-  assert.equal(g.body, `${text}\x1e4`);
+  const { packets } = await collect(port, sid, 2);
+  assert.deepEqual(packets, [text, '4']);
 });
 
 test('a pending GET is answered as soon as the echo arrives', T, async () => {
@@ -214,15 +229,10 @@ test('a message of 50 KB (text) and 30 KB (binary) round-trips', T, async () => 
   const p = await post(port, eio(`sid=${sid}`), `${text}\x1eb${bin.toString('base64')}`);
   assert.equal(p.status, 200);
   assert.equal(p.body, 'ok');
-  let got = '';
-  while (got.split('\x1e').length < 2) {
-    const g = await get(port, eio(`sid=${sid}`));
-    assert.equal(g.status, 200);
-    got += (got ? '\x1e' : '') + g.body;
-  }
-  const [t, b] = got.split('\x1e');
-  assert.equal(t, text);
-  assert.ok(Buffer.from(b.slice(1), 'base64').equals(bin), 'binary echo equal');
+  const { packets } = await collect(port, sid, 2);
+  assert.equal(packets[0], text);
+  assert.equal(packets[1][0], 'b');
+  assert.ok(Buffer.from(packets[1].slice(1), 'base64').equals(bin), 'binary echo equal');
 });
 
 test('a second POST while one is in progress: 400 and the session is closed', T, async () => {
@@ -233,12 +243,12 @@ test('a second POST while one is in progress: 400 and the session is closed', T,
     // A POST whose body has not fully arrived stays in progress.
     c.write(`POST ${eio(`sid=${sid}`)} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
       'Content-Type: text/plain;charset=UTF-8\r\nContent-Length: 10\r\n\r\n4abc');
-    // Wait until the gateway has the first POST: a GET sent afterwards on
-    // another connection cannot prove it, so poll for the second POST's
-    // answer, which must be an error once the first is in progress.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Ordering across two TCP connections cannot be observed: give the
+    // first POST a head start so that it is in progress when the second
+    // arrives.
+    await sleep(100);
     const p2 = await post(port, eio(`sid=${sid}`), '4second');
-    assert.equal(p2.status, 400);
+    assert.equal(p2.status, 400, `second POST answered ${p2.status} ${JSON.stringify(p2.body)}`);
     const g = await get(port, eio(`sid=${sid}`));
     assert.equal(g.status, 400);
   } finally {
@@ -308,10 +318,9 @@ test('heartbeat: answering pongs keeps the session past pingInterval + pingTimeo
     assert.equal((await post(port, eio(`sid=${sid}`), '3')).body, 'ok');
   }
   assert.equal((await post(port, eio(`sid=${sid}`), '4alive')).body, 'ok');
-  const g = await get(port, eio(`sid=${sid}`));
-  assert.equal(g.status, 200);
-  // a ping may come along with the echo
-  assert.ok(g.body.split('\x1e').includes('4alive'), `got ${JSON.stringify(g.body)}`);
+  // a ping may come before or along with the echo
+  const { packets } = await collect(port, sid, 1, { pong: true });
+  assert.deepEqual(packets, ['4alive']);
 });
 
 test('close: POST "1" while a GET pends answers the GET with "6", then the session is gone', T, async () => {
@@ -376,8 +385,5 @@ test('invalid payload with an empty packet between separators closes the session
 });
 
 test('the gateway survived every case above', { ...T, skip: REF && 'reference server' }, async () => {
-  for (const p of started) {
-    const s = await p;
-    assert.ok(s.gw.alive(), `gateway exited: ${JSON.stringify(s.gw.exited())}\n${s.gw.logs.join('\n')}`);
-  }
+  await assertGatewaysAlive(fx);
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import {
   REF, sgOnly, startStack, get, post, eio, pollingHandshake, openWs, wsHandshake, rawConn, wsFrame,
   wsUpgradeRequest, EIO_PATH, httpRequest, statusOf,
+  fixtures, assertGatewaysAlive,
 } from '../lib/harness.mjs';
 
 const T = { timeout: 20000 };
@@ -14,22 +15,9 @@ const PING_INTERVAL = 300;
 const PING_TIMEOUT = 200;
 const MAX_PAYLOAD = 1000;
 
-const started = [];
-function lazy(fn) {
-  let p = null;
-  return () => {
-    if (!p) {
-      p = fn();
-      started.push(p);
-    }
-    return p;
-  };
-}
-after(async () => {
-  for (const p of started) {
-    try { await (await p).stop(); } catch { /* failed to start */ }
-  }
-});
+const fx = fixtures();
+const lazy = fx.lazy;
+after(() => fx.stopAll());
 
 const main = lazy(() => startStack(['--ping-interval', '25000', '--ping-timeout', '20000',
   '--max-payload', String(MAX_PAYLOAD)]));
@@ -500,8 +488,5 @@ test('a websocket with an unknown sid is refused', T, async () => {
 });
 
 test('the gateway survived every case above', { ...T, skip: REF && 'reference server' }, async () => {
-  for (const p of started) {
-    const s = await p;
-    assert.ok(s.gw.alive(), `gateway exited: ${JSON.stringify(s.gw.exited())}\n${s.gw.logs.join('\n')}`);
-  }
+  await assertGatewaysAlive(fx);
 });

@@ -548,13 +548,47 @@ export async function wsHandshake(wsUrl, query = '') {
   return { c, sid: hs.sid, handshake: hs };
 }
 
-/** Parse an Engine.IO JSON error body; throws if it is not one. */
-export function errorBody(r) {
-  let j;
-  try {
-    j = JSON.parse(r.body);
-  } catch {
-    throw new Error(`expected a JSON error body, got ${r.status} ${JSON.stringify(r.body)}`);
+/*
+ * Fixtures (gateways, stacks) started on first use and stopped together:
+ *   const fx = fixtures(); const main = fx.lazy(() => startStack([...]));
+ *   after(() => fx.stopAll());
+ * fx.started() resolves every fixture started so far (for liveness checks).
+ */
+export function fixtures() {
+  const started = [];
+  return {
+    lazy(fn) {
+      let p = null;
+      return () => {
+        if (!p) {
+          p = fn();
+          p.catch(() => { /* reported by the test that awaited it */ });
+          started.push(p);
+        }
+        return p;
+      };
+    },
+    async stopAll() {
+      for (const p of started) {
+        try { await (await p).stop(); } catch { /* failed to start */ }
+      }
+    },
+    async started() {
+      const out = [];
+      for (const p of started) {
+        try { out.push(await p); } catch { /* failed to start */ }
+      }
+      return out;
+    },
+  };
+}
+
+/* Assert (with node:assert semantics, by throwing) that every gateway of fx is still running. */
+export async function assertGatewaysAlive(fx) {
+  for (const s of await fx.started()) {
+    const g = s.gw || s;
+    if (!g.alive()) {
+      throw new Error(`gateway exited: ${JSON.stringify(g.exited())}\n${g.logs.join('\n')}`);
+    }
   }
-  return j;
 }
