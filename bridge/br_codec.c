@@ -28,6 +28,10 @@ enum br_kind {
 	BK_STRARR,	/* array of str */
 	BK_MAP,		/* map (checked further elsewhere) */
 	BK_STRMAP,	/* map of str to str */
+	BK_ARR,		/* array of anything */
+	BK_OBJ,		/* map with str keys (a JSON object) */
+	BK_BOOL,	/* true or false */
+	BK_ANY,		/* any value */
 };
 
 /* One field of one message type; type 0 is the handshake map "hs". */
@@ -41,6 +45,23 @@ struct br_field {
 
 #define BR_T_HS 0
 
+/* The same for the Socket.IO messages. */
+#define SIO_ID(t, name) \
+	{ t, "id", BK_STR, 1, name ": \"id\" is missing or not a string" }
+#define SIO_NSP(t, name) \
+	{ t, "nsp", BK_STR, 1, name ": \"nsp\" is missing or not a string" }
+#define SIO_SEQ(t, name) \
+	{ t, "seq", BK_UINT, 1, \
+	    name ": \"seq\" is missing or not an unsigned integer" }
+#define SIO_REQ(t, name) \
+	{ t, "req", BK_UINT, 1, \
+	    name ": \"req\" is missing or not an unsigned integer" }
+#define SIO_ARGS(t, name) \
+	{ t, "args", BK_ARR, 1, name ": \"args\" is missing or not an array" }
+#define SIO_TO(t, name, req) \
+	{ t, "to", BK_STRARR, req, \
+	    name ": \"to\" is missing or not an array of strings" }
+
 /*
  * The schema of every known type: siogate-protocol(7) documents the same
  * table.  Optional fields are checked only when present.
@@ -51,6 +72,8 @@ static const struct br_field br_fields[] = {
 	    "HELLO: \"eio\" is not an array of strings" },
 	{ BR_T_HELLO, "nsp", BK_STRARR, 0,
 	    "HELLO: \"nsp\" is not an array of strings" },
+	{ BR_T_HELLO, "nsp_open", BK_STRARR, 0,
+	    "HELLO: \"nsp_open\" is not an array of strings" },
 	{ BR_T_HELLO, "credit", BK_UINT, 0,
 	    "HELLO: \"credit\" is not an unsigned integer" },
 	{ BR_T_HELLO, "hb", BK_UINT, 0,
@@ -114,6 +137,109 @@ static const struct br_field br_fields[] = {
 
 	{ BR_T_EIO_CLOSE_SESSION, "sid", BK_STR, 1,
 	    "EIO_CLOSE_SESSION: \"sid\" is missing or not a string" },
+
+	{ BR_T_SIO_CONNECT, "sid", BK_STR, 1,
+	    "SIO_CONNECT: \"sid\" is missing or not a string" },
+	SIO_ID(BR_T_SIO_CONNECT, "SIO_CONNECT"),
+	SIO_NSP(BR_T_SIO_CONNECT, "SIO_CONNECT"),
+	SIO_SEQ(BR_T_SIO_CONNECT, "SIO_CONNECT"),
+	{ BR_T_SIO_CONNECT, "auth", BK_ANY, 0, NULL },
+	{ BR_T_SIO_CONNECT, "reply", BK_BOOL, 1,
+	    "SIO_CONNECT: \"reply\" is missing or not a boolean" },
+	{ BR_T_SIO_CONNECT, "hs", BK_MAP, 1,
+	    "SIO_CONNECT: \"hs\" is missing or not a map" },
+
+	SIO_ID(BR_T_SIO_EVENT, "SIO_EVENT"),
+	SIO_NSP(BR_T_SIO_EVENT, "SIO_EVENT"),
+	SIO_SEQ(BR_T_SIO_EVENT, "SIO_EVENT"),
+	{ BR_T_SIO_EVENT, "ev", BK_STR, 1,
+	    "SIO_EVENT: \"ev\" is missing or not a string" },
+	SIO_ARGS(BR_T_SIO_EVENT, "SIO_EVENT"),
+	{ BR_T_SIO_EVENT, "ack", BK_UINT, 0,
+	    "SIO_EVENT: \"ack\" is not an unsigned integer" },
+	{ BR_T_SIO_EVENT, "session", BK_OBJ, 1,
+	    "SIO_EVENT: \"session\" is missing or not a map with string keys" },
+	{ BR_T_SIO_EVENT, "rooms", BK_STRARR, 1,
+	    "SIO_EVENT: \"rooms\" is missing or not an array of strings" },
+
+	SIO_ID(BR_T_SIO_DISCONNECT, "SIO_DISCONNECT"),
+	SIO_NSP(BR_T_SIO_DISCONNECT, "SIO_DISCONNECT"),
+	SIO_SEQ(BR_T_SIO_DISCONNECT, "SIO_DISCONNECT"),
+	{ BR_T_SIO_DISCONNECT, "reason", BK_STR, 1,
+	    "SIO_DISCONNECT: \"reason\" is missing or not a string" },
+
+	SIO_ID(BR_T_SIO_CLIENT_ACK, "SIO_CLIENT_ACK"),
+	SIO_NSP(BR_T_SIO_CLIENT_ACK, "SIO_CLIENT_ACK"),
+	SIO_REQ(BR_T_SIO_CLIENT_ACK, "SIO_CLIENT_ACK"),
+	SIO_ARGS(BR_T_SIO_CLIENT_ACK, "SIO_CLIENT_ACK"),
+
+	SIO_ID(BR_T_SIO_ACK_TIMEOUT, "SIO_ACK_TIMEOUT"),
+	SIO_NSP(BR_T_SIO_ACK_TIMEOUT, "SIO_ACK_TIMEOUT"),
+	SIO_REQ(BR_T_SIO_ACK_TIMEOUT, "SIO_ACK_TIMEOUT"),
+	{ BR_T_SIO_ACK_TIMEOUT, "reason", BK_STR, 1,
+	    "SIO_ACK_TIMEOUT: \"reason\" is missing or not a string" },
+
+	SIO_REQ(BR_T_SIO_RESULT, "SIO_RESULT"),
+	{ BR_T_SIO_RESULT, "result", BK_ANY, 1,
+	    "SIO_RESULT: \"result\" is missing" },
+
+	SIO_ID(BR_T_SIO_ACCEPT, "SIO_ACCEPT"),
+	{ BR_T_SIO_ACCEPT, "session", BK_OBJ, 0,
+	    "SIO_ACCEPT: \"session\" is not a map with string keys" },
+	{ BR_T_SIO_ACCEPT, "rooms", BK_STRARR, 0,
+	    "SIO_ACCEPT: \"rooms\" is not an array of strings" },
+
+	SIO_ID(BR_T_SIO_REJECT, "SIO_REJECT"),
+	{ BR_T_SIO_REJECT, "data", BK_ANY, 0, NULL },
+
+	SIO_ID(BR_T_SIO_ACK, "SIO_ACK"),
+	SIO_NSP(BR_T_SIO_ACK, "SIO_ACK"),
+	{ BR_T_SIO_ACK, "ack", BK_UINT, 1,
+	    "SIO_ACK: \"ack\" is missing or not an unsigned integer" },
+	SIO_ARGS(BR_T_SIO_ACK, "SIO_ACK"),
+
+	{ BR_T_SIO_EMIT, "nsp", BK_STR, 0, "SIO_EMIT: \"nsp\" is not a string" },
+	{ BR_T_SIO_EMIT, "ev", BK_STR, 1,
+	    "SIO_EMIT: \"ev\" is missing or not a string" },
+	SIO_ARGS(BR_T_SIO_EMIT, "SIO_EMIT"),
+	SIO_TO(BR_T_SIO_EMIT, "SIO_EMIT", 0),
+	{ BR_T_SIO_EMIT, "except", BK_STRARR, 0,
+	    "SIO_EMIT: \"except\" is not an array of strings" },
+	{ BR_T_SIO_EMIT, "req", BK_UINT, 0,
+	    "SIO_EMIT: \"req\" is not an unsigned integer" },
+	{ BR_T_SIO_EMIT, "timeout", BK_UINT, 0,
+	    "SIO_EMIT: \"timeout\" is not an unsigned integer" },
+	{ BR_T_SIO_EMIT, "volatile", BK_BOOL, 0,
+	    "SIO_EMIT: \"volatile\" is not a boolean" },
+
+	SIO_NSP(BR_T_SIO_JOIN, "SIO_JOIN"),
+	{ BR_T_SIO_JOIN, "rooms", BK_STRARR, 1,
+	    "SIO_JOIN: \"rooms\" is missing or not an array of strings" },
+	SIO_TO(BR_T_SIO_JOIN, "SIO_JOIN", 1),
+
+	SIO_NSP(BR_T_SIO_LEAVE, "SIO_LEAVE"),
+	{ BR_T_SIO_LEAVE, "rooms", BK_STRARR, 1,
+	    "SIO_LEAVE: \"rooms\" is missing or not an array of strings" },
+	SIO_TO(BR_T_SIO_LEAVE, "SIO_LEAVE", 1),
+
+	SIO_NSP(BR_T_SIO_DISCONNECT_SOCKETS, "SIO_DISCONNECT_SOCKETS"),
+	SIO_TO(BR_T_SIO_DISCONNECT_SOCKETS, "SIO_DISCONNECT_SOCKETS", 1),
+	{ BR_T_SIO_DISCONNECT_SOCKETS, "close", BK_BOOL, 0,
+	    "SIO_DISCONNECT_SOCKETS: \"close\" is not a boolean" },
+
+	SIO_ID(BR_T_SIO_SET_SESSION, "SIO_SET_SESSION"),
+	SIO_NSP(BR_T_SIO_SET_SESSION, "SIO_SET_SESSION"),
+	{ BR_T_SIO_SET_SESSION, "session", BK_OBJ, 1,
+	    "SIO_SET_SESSION: \"session\" is missing or not a map with "
+	    "string keys" },
+	{ BR_T_SIO_SET_SESSION, "merge", BK_BOOL, 0,
+	    "SIO_SET_SESSION: \"merge\" is not a boolean" },
+
+	SIO_REQ(BR_T_SIO_QUERY, "SIO_QUERY"),
+	SIO_NSP(BR_T_SIO_QUERY, "SIO_QUERY"),
+	{ BR_T_SIO_QUERY, "what", BK_STR, 1,
+	    "SIO_QUERY: \"what\" is missing or not a string" },
+	SIO_TO(BR_T_SIO_QUERY, "SIO_QUERY", 0),
 };
 
 /* Read a big-endian unsigned integer of n bytes. */
@@ -243,6 +369,19 @@ br_kind_ok(const msgpack_object *o, int k)
 		    o->type == MSGPACK_OBJECT_BIN;
 	case BK_MAP:
 		return o->type == MSGPACK_OBJECT_MAP;
+	case BK_ARR:
+		return o->type == MSGPACK_OBJECT_ARRAY;
+	case BK_BOOL:
+		return o->type == MSGPACK_OBJECT_BOOLEAN;
+	case BK_ANY:
+		return 1;
+	case BK_OBJ:
+		if (o->type != MSGPACK_OBJECT_MAP)
+			return 0;
+		for (i = 0; i < o->via.map.size; i++)
+			if (o->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR)
+				return 0;
+		return 1;
 	case BK_STRARR:
 		if (o->type != MSGPACK_OBJECT_ARRAY)
 			return 0;
@@ -286,13 +425,40 @@ br_check_fields(const msgpack_object *map, int t, const char **why)
 static int
 br_check_type(const struct br_msg *m, const char **why)
 {
+	const msgpack_object *to;
+	struct br_str what;
 	int has_sid, has_sids;
 
 	if (br_check_fields(m->root, m->type, why) == -1)
 		return -1;
 	switch (m->type) {
 	case BR_T_EIO_OPEN:
-		return br_check_fields(br_msg_get(m, "hs"), BR_T_HS, why);
+	case BR_T_SIO_CONNECT:
+		if (br_check_fields(br_msg_get(m, "hs"), BR_T_HS, why) == -1) {
+			if (m->type == BR_T_SIO_CONNECT)
+				*why = "SIO_CONNECT: a field of \"hs\" has the "
+				    "wrong type";
+			return -1;
+		}
+		break;
+	case BR_T_SIO_EMIT:
+		/* An ack comes from one socket: req needs a single target. */
+		to = br_msg_get(m, "to");
+		if (br_msg_get(m, "req") != NULL &&
+		    (to == NULL || to->via.array.size != 1)) {
+			*why = "SIO_EMIT: \"req\" needs \"to\" naming one socket";
+			return -1;
+		}
+		break;
+	case BR_T_SIO_QUERY:
+		br_msg_str(m, "what", &what);
+		if (!(what.n == 7 && memcmp(what.p, "sockets", 7) == 0) &&
+		    !(what.n == 5 && memcmp(what.p, "rooms", 5) == 0)) {
+			*why = "SIO_QUERY: \"what\" is not \"sockets\" or "
+			    "\"rooms\"";
+			return -1;
+		}
+		break;
 	case BR_T_EIO_SEND:
 		has_sid = br_msg_get(m, "sid") != NULL;
 		has_sids = br_msg_get(m, "sids") != NULL;
@@ -701,6 +867,21 @@ br_type_name(int type)
 	case BR_T_EIO_CLOSE: return "EIO_CLOSE";
 	case BR_T_EIO_SEND: return "EIO_SEND";
 	case BR_T_EIO_CLOSE_SESSION: return "EIO_CLOSE_SESSION";
+	case BR_T_SIO_CONNECT: return "SIO_CONNECT";
+	case BR_T_SIO_EVENT: return "SIO_EVENT";
+	case BR_T_SIO_DISCONNECT: return "SIO_DISCONNECT";
+	case BR_T_SIO_CLIENT_ACK: return "SIO_CLIENT_ACK";
+	case BR_T_SIO_ACK_TIMEOUT: return "SIO_ACK_TIMEOUT";
+	case BR_T_SIO_RESULT: return "SIO_RESULT";
+	case BR_T_SIO_ACCEPT: return "SIO_ACCEPT";
+	case BR_T_SIO_REJECT: return "SIO_REJECT";
+	case BR_T_SIO_ACK: return "SIO_ACK";
+	case BR_T_SIO_EMIT: return "SIO_EMIT";
+	case BR_T_SIO_JOIN: return "SIO_JOIN";
+	case BR_T_SIO_LEAVE: return "SIO_LEAVE";
+	case BR_T_SIO_DISCONNECT_SOCKETS: return "SIO_DISCONNECT_SOCKETS";
+	case BR_T_SIO_SET_SESSION: return "SIO_SET_SESSION";
+	case BR_T_SIO_QUERY: return "SIO_QUERY";
 	}
 	return "?";
 }

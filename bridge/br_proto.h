@@ -19,7 +19,8 @@
 
 /* Message types.  Never renumber; never reuse a retired number. */
 enum br_type {
-	BR_T_HELLO = 1,		/* w->g: register (name, eio, nsp, credit, hb) */
+	BR_T_HELLO = 1,		/* w->g: register (name, eio, nsp, nsp_open,
+				   credit, hb) */
 	BR_T_WELCOME = 2,	/* g->w: registered (gw, wid, hb) */
 	BR_T_HEARTBEAT = 3,	/* both: still alive */
 	BR_T_ERROR = 4,		/* both: code, text, [ref], [sid] */
@@ -31,7 +32,30 @@ enum br_type {
 	BR_T_EIO_CLOSE = 22,	/* g->w: sid, seq, reason */
 	BR_T_EIO_SEND = 23,	/* w->g: sid | sids, data (str|bin) */
 	BR_T_EIO_CLOSE_SESSION = 24, /* w->g: sid */
+
+	/* Socket.IO, gateway -> worker (40-45). */
+	BR_T_SIO_CONNECT = 40,	/* sid, id, nsp, seq, [auth], reply, hs */
+	BR_T_SIO_EVENT = 41,	/* id, nsp, seq, ev, args, [ack], session, rooms */
+	BR_T_SIO_DISCONNECT = 42, /* id, nsp, seq, reason */
+	BR_T_SIO_CLIENT_ACK = 43, /* id, nsp, req, args */
+	BR_T_SIO_ACK_TIMEOUT = 44, /* id, nsp, req, reason */
+	BR_T_SIO_RESULT = 45,	/* req, result (answers SIO_QUERY) */
+
+	/* Socket.IO, worker -> gateway (50-58). */
+	BR_T_SIO_ACCEPT = 50,	/* id, [session], [rooms] */
+	BR_T_SIO_REJECT = 51,	/* id, [data] */
+	BR_T_SIO_ACK = 52,	/* id, nsp, ack, args */
+	BR_T_SIO_EMIT = 53,	/* [nsp], ev, args, [to], [except], [req],
+				   [timeout], [volatile] */
+	BR_T_SIO_JOIN = 54,	/* nsp, rooms, to */
+	BR_T_SIO_LEAVE = 55,	/* nsp, rooms, to */
+	BR_T_SIO_DISCONNECT_SOCKETS = 56, /* nsp, to, [close] */
+	BR_T_SIO_SET_SESSION = 57, /* id, nsp, session, [merge] */
+	BR_T_SIO_QUERY = 58,	/* req, nsp, what, [to] */
 };
+
+/* Default ack timeout of SIO_EMIT with req (ms). */
+#define BR_DEFAULT_ACK_TIMEOUT_MS 10000
 
 /* Error codes carried by BR_T_ERROR. */
 enum br_err {

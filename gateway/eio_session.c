@@ -12,6 +12,7 @@
 
 #include "eio_session.h"
 #include "gw_bridge.h"
+#include "sio.h"
 
 /* Engine.IO error codes, as the reference server numbers them. */
 enum {
@@ -150,6 +151,12 @@ session_open(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *
 	struct gw *gw = c->gw;
 	struct eio_session *s;
 
+	if (ep->kind == GW_EP_SIO) {
+		s = session_new(gw, ep, transport);
+		sio_conn_open(s, gw_bridge_hs_blob(req, c->peer,
+		    transport == EIO_T_POLLING ? "polling" : "websocket"));
+		return s;
+	}
 	if (!gw_bridge_has_worker(gw, ep)) {
 		char msg[160];
 
@@ -260,10 +267,12 @@ eio_session_send(struct eio_session *s, struct gw_buf *pkt)
 		eio_ws_send(s->ws, pkt);
 		return;
 	}
+	if (s->close_pending)
+		return;
 	if (q->bytes + pkt->len > s->gw->conf.max_outq) {
 		gw_warn("session %s: %zu bytes waiting for the client, closing (slow consumer)",
 		    s->sid, q->bytes);
-		eio_session_close(s, "transport error");
+		eio_session_close_later(s, "transport error");
 		return;
 	}
 	if (q->n == q->cap) {
@@ -384,6 +393,8 @@ eio_session_packet(struct eio_session *s, struct gw_conn *c, const struct eio_in
 	case EIO_MESSAGE:
 		if (s->ep->kind == GW_EP_RAW)
 			gw_bridge_eio_message(s->gw, s, pkt->data, pkt->len, pkt->binary);
+		else if (s->sio != NULL)
+			sio_conn_message(s, pkt->data, pkt->len, pkt->binary);
 		break;
 	case EIO_CLOSE:
 		s->client_closed = 1;
@@ -431,6 +442,8 @@ eio_session_close(struct eio_session *s, const char *reason)
 	memset(&s->q, 0, sizeof s->q);
 	if (s->ep->kind == GW_EP_RAW)
 		gw_bridge_eio_close(gw, s, reason);
+	else
+		sio_conn_close(s, reason);
 	sess_tab_remove(gw, s);
 	s->hnext = gw->sess_dead;
 	gw->sess_dead = s;
@@ -468,6 +481,31 @@ eio_session_reap(struct gw *gw)
 	while ((s = gw->sess_dead) != NULL) {
 		gw->sess_dead = s->hnext;
 		free(s);
+	}
+}
+
+/* Mark a session to be closed before the loop sleeps. */
+void
+eio_session_close_later(struct eio_session *s, const char *reason)
+{
+	if (s->state == EIO_S_CLOSED || s->close_pending)
+		return;
+	s->close_pending = 1;
+	s->close_reason = reason;
+	s->cnext = s->gw->sess_closing;
+	s->gw->sess_closing = s;
+	gw_wake(s->gw);
+}
+
+/* Close the sessions marked for closing. */
+void
+eio_session_close_pending(struct gw *gw)
+{
+	struct eio_session *s;
+
+	while ((s = gw->sess_closing) != NULL) {
+		gw->sess_closing = s->cnext;
+		eio_session_close(s, s->close_reason);
 	}
 }
 

@@ -44,6 +44,10 @@ struct eio_session {
 	struct gw_conn *post;		/* POST whose body is being read, borrowed */
 	struct gw_conn *ws;		/* WebSocket (transport or probe), borrowed */
 	struct eio_pktq q;
+	uint8_t close_pending;		/* on gw->sess_closing */
+	const char *close_reason;	/* static */
+	struct eio_session *cnext;	/* gw->sess_closing chain */
+	struct sio_conn *sio;		/* Socket.IO state (Socket.IO endpoints), owned */
 	uint32_t worker;		/* bridge worker id (0: none yet) */
 	uint32_t seq;			/* next bridge sequence number */
 };
@@ -67,6 +71,10 @@ void eio_session_conn_gone(struct eio_session *s, struct gw_conn *c);
 void eio_session_reap(struct gw *gw);
 /* Answer parked GETs that have packets (batched once per loop turn). */
 void eio_session_flush_polls(struct gw *gw);
+/* Close at the next prepare step (safe inside fan-out loops). */
+void eio_session_close_later(struct eio_session *s, const char *reason);
+/* Close the sessions marked by eio_session_close_later(). */
+void eio_session_close_pending(struct gw *gw);
 /* Close every session (shutdown). */
 void eio_session_close_all(struct gw *gw, const char *reason);
 

@@ -58,6 +58,24 @@ int gw_parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned lo
 /* Decode %XX (and '+' when plus_is_space) in place; returns new length. */
 size_t gw_url_decode(char *s, size_t n, int plus_is_space);
 
+/* ---------------- string-keyed hash map (gw_map.c) ---------------- */
+
+struct gw_map_ent {
+	struct gw_map_ent *next;
+	const char *key;	/* borrowed from the value */
+	uint32_t klen;
+	void *val;
+};
+struct gw_map {
+	struct gw_map_ent **b;
+	uint32_t mask, n;
+};
+void *gw_map_get(const struct gw_map *m, const char *key, size_t klen);
+void gw_map_put(struct gw_map *m, const char *key, size_t klen, void *val);
+void *gw_map_del(struct gw_map *m, const char *key, size_t klen);
+void gw_map_each(const struct gw_map *m, void (*fn)(void *val, void *arg), void *arg);
+void gw_map_free(struct gw_map *m);
+
 /* ---------------- shared immutable buffers (gw_buf.c) ---------------- */
 
 /*
@@ -130,6 +148,7 @@ struct gw_conf {
 	int any_origin;
 	char *bridge;
 	char *static_dir;
+	char *client_dir;	/* socket.io.js & co, served under the Socket.IO path */
 	char *gateway_id;
 	unsigned ping_interval;	/* ms */
 	unsigned ping_timeout;	/* ms */
@@ -140,6 +159,8 @@ struct gw_conf {
 	unsigned max_outq;	/* bytes pending per connection */
 	unsigned max_backlog;	/* events queued per worker without credit */
 	unsigned bridge_hb;	/* ms */
+	unsigned connect_timeout;	/* ms: Socket.IO CONNECT, and the worker's answer */
+	unsigned ack_timeout;	/* ms: default server-to-client ack timeout */
 };
 
 /* 0 ok; 1 exit 0 (help/version printed); -1 usage error (printed). */
@@ -180,8 +201,14 @@ struct gw {
 	uint32_t sess_mask, nsess;
 	struct eio_session *sess_dead;	/* closed sessions to free */
 	struct eio_session *poll_flush;	/* sessions whose parked GET has packets */
+	struct eio_session *sess_closing;	/* sessions to close before sleeping */
 
 	struct gw_bridge *br;
+
+	/* Socket.IO (sio.h): namespaces (owner) and sockets by id (borrowed) */
+	struct gw_map sio_nsps;
+	struct gw_map sio_sockets;
+	uint32_t sio_stamp;
 
 	ev_prepare prep;		/* flush, drain, reap before sleeping */
 	ev_idle idle;			/* keeps the loop turning while work remains */

@@ -20,37 +20,12 @@
 #include "br_proto.h"
 #include "eio_session.h"
 #include "gw_bridge.h"
+#include "sio.h"
 
 #define GW_DRAIN_BUDGET 1024
 
-/* A registered worker.  Owned by the bridge's list. */
-struct gw_worker {
-	struct gw_worker *next;
-	uint32_t id;
-	uint8_t rid_len;
-	unsigned char rid[255];
-	char name[64];
-	uint32_t eio_mask;	/* bit per endpoint index (raw endpoints served) */
-	uint32_t credit;	/* events we may still send */
-	uint32_t hb_ms;		/* the worker's advertised interval */
-	uint32_t nsess;
-	uint8_t dead;		/* unreachable: dropped at the next turn */
-	ev_tstamp last_rx, last_tx;
-	struct gw_buf **backlog;	/* encoded events waiting for credit */
-	uint32_t bl_head, bl_n, bl_cap;
-};
-
-struct gw_bridge {
-	void *zctx, *router;
-	ev_io io;
-	ev_timer hb;
-	struct gw_worker *workers;
-	uint32_t next_wid;
-	uint32_t rr;
-	int sent;		/* something was sent since the last ZMQ_EVENTS check */
-};
-
 static void bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why);
+static void bridge_enc_query(struct br_enc *e, const struct http_req *req);
 
 /* Send one frame to a routing id; 0, or -1 with errno. */
 static int
@@ -182,6 +157,20 @@ bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int forc
 	return rc;
 }
 
+/* Free a worker's namespace list. */
+static void
+bridge_free_nsp(struct gw_worker *w)
+{
+	uint32_t i;
+
+	for (i = 0; i < w->nnsp; i++)
+		free(w->nsp[i]);
+	free(w->nsp);
+	w->nsp = NULL;
+	w->nnsp = 0;
+	w->nsp_open = 0;
+}
+
 /* Forget a worker: close its sessions, free it. */
 static void
 bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why)
@@ -210,12 +199,14 @@ bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why)
 			}
 		}
 	}
+	sio_worker_gone(gw, w->id);
 	while (w->bl_n > 0) {
 		gw_buf_unref(w->backlog[w->bl_head]);
 		w->bl_head = (w->bl_head + 1) % w->bl_cap;
 		w->bl_n--;
 	}
 	free(w->backlog);
+	bridge_free_nsp(w);
 	free(w);
 }
 
@@ -245,6 +236,7 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 	struct gw_worker *w;
 	const msgpack_object *eio = br_msg_get(m, "eio");
 	struct br_str name = { "", 0 };
+	const msgpack_object *nsp, *nsp_open;
 	uint64_t credit = BR_DEFAULT_CREDIT, hb = BR_DEFAULT_HB_MS;
 	uint32_t mask = 0, i;
 	char paths[512] = "";
@@ -281,6 +273,25 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 			    gw->conf.ep[bit].path);
 		}
 	}
+	nsp = br_msg_get(m, "nsp");
+	nsp_open = br_msg_get(m, "nsp_open");
+	if (nsp != NULL && (nsp->type != MSGPACK_OBJECT_ARRAY || nsp->via.array.size > 64))
+		goto bad;
+	if (nsp_open != NULL && nsp_open->type != MSGPACK_OBJECT_ARRAY)
+		goto bad;
+	for (i = 0; nsp != NULL && i < nsp->via.array.size; i++) {
+		struct br_str p;
+
+		if (br_obj_str(&nsp->via.array.ptr[i], &p) < 0 || p.n == 0 || p.n > 255 ||
+		    (p.p[0] != '/' && !(p.n == 1 && p.p[0] == '*')))
+			goto bad;
+	}
+	for (i = 0; nsp_open != NULL && i < nsp_open->via.array.size; i++) {
+		struct br_str p;
+
+		if (br_obj_str(&nsp_open->via.array.ptr[i], &p) < 0)
+			goto bad;
+	}
 	if (credit > 1000000)
 		credit = 1000000;
 	w = bridge_find_rid(br, rid, rid_len);
@@ -294,10 +305,31 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 	}
 	gw_log_escape(w->name, sizeof w->name, name.p, name.n);
 	w->eio_mask = mask;
+	bridge_free_nsp(w);
+	if (nsp != NULL && nsp->via.array.size > 0) {
+		w->nsp = gw_xcalloc(nsp->via.array.size, sizeof *w->nsp);
+		for (i = 0; i < nsp->via.array.size; i++) {
+			struct br_str p;
+			uint32_t j;
+
+			br_obj_str(&nsp->via.array.ptr[i], &p);
+			w->nsp[w->nnsp] = gw_xstrndup(p.p, p.n);
+			for (j = 0; nsp_open != NULL && j < nsp_open->via.array.size; j++) {
+				struct br_str o;
+
+				br_obj_str(&nsp_open->via.array.ptr[j], &o);
+				if (o.n == p.n && memcmp(o.p, p.p, p.n) == 0 && w->nnsp < 64)
+					w->nsp_open |= 1ull << w->nnsp;
+			}
+			w->nnsp++;
+			snprintf(paths + strlen(paths), sizeof paths - strlen(paths), " %s%s",
+			    w->nsp[w->nnsp - 1], (w->nsp_open >> (w->nnsp - 1)) & 1 ? "(open)" : "");
+		}
+	}
 	w->credit = (uint32_t)credit;
 	w->hb_ms = (uint32_t)hb;
 	w->last_rx = ev_now(gw->loop);
-	gw_info("worker %u (%s) registered: raw endpoints:%s credit %u heartbeat %u ms", w->id,
+	gw_info("worker %u (%s) registered: serves%s credit %u heartbeat %u ms", w->id,
 	    w->name[0] ? w->name : "unnamed", paths[0] ? paths : " none", w->credit, w->hb_ms);
 	br_enc_init(&e, BR_T_WELCOME, 3);
 	br_enc_cstr(&e, "gw", gw->id);
@@ -442,6 +474,17 @@ bridge_handle(struct gw *gw, const unsigned char *rid, size_t rid_len, const voi
 			eio_session_close(s, "forced close");
 		break;
 	}
+	case BR_T_SIO_ACCEPT:
+	case BR_T_SIO_REJECT:
+	case BR_T_SIO_ACK:
+	case BR_T_SIO_EMIT:
+	case BR_T_SIO_JOIN:
+	case BR_T_SIO_LEAVE:
+	case BR_T_SIO_DISCONNECT_SOCKETS:
+	case BR_T_SIO_SET_SESSION:
+	case BR_T_SIO_QUERY:
+		sio_bridge_handle(gw, w, &m);
+		break;
 	default:
 		if (m.type > 0 && br_type_name(m.type)[0] != '?')
 			bridge_error(gw, rid, rid_len, BR_E_BAD_MESSAGE,
@@ -558,6 +601,105 @@ bridge_hb_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			w->last_tx = now;
 		}
 	}
+}
+
+/* The live worker with this id, or NULL. */
+struct gw_worker *
+gw_bridge_find_worker(struct gw *gw, uint32_t id)
+{
+	struct gw_worker *w = bridge_find_id(gw->br, id);
+
+	return w != NULL && !w->dead ? w : NULL;
+}
+
+int
+gw_bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int force)
+{
+	return bridge_send_event(gw, w, e, force);
+}
+
+void
+gw_bridge_send_ctl(struct gw *gw, struct gw_worker *w, struct br_enc *e)
+{
+	bridge_send_ctl(gw, w->rid, w->rid_len, e);
+}
+
+void
+gw_bridge_error(struct gw *gw, struct gw_worker *w, int code, const char *text, int ref,
+    const char *sid, size_t sidlen)
+{
+	bridge_error(gw, w->rid, w->rid_len, code, text, ref, sid, sidlen);
+}
+
+/* Whether a namespace pattern (exact, "prefix*" or "*") matches name. */
+static int
+bridge_nsp_match(const char *pat, const char *name, size_t n)
+{
+	size_t pl = strlen(pat);
+
+	if (pl > 0 && pat[pl - 1] == '*')
+		return n >= pl - 1 && memcmp(pat, name, pl - 1) == 0;
+	return pl == n && memcmp(pat, name, n) == 0;
+}
+
+/* The worker of a namespace with the fewest sockets; *open if no round trip. */
+struct gw_worker *
+gw_bridge_pick_nsp(struct gw *gw, const char *name, size_t n, int *open)
+{
+	struct gw_worker *w, *best = NULL;
+	int best_open = 0;
+	uint32_t i;
+
+	gw->br->rr++;
+	for (w = gw->br->workers; w != NULL; w = w->next) {
+		if (w->dead)
+			continue;
+		for (i = 0; i < w->nnsp; i++) {
+			if (!bridge_nsp_match(w->nsp[i], name, n))
+				continue;
+			if (best == NULL || w->nsess < best->nsess ||
+			    (w->nsess == best->nsess && ((w->id ^ gw->br->rr) & 1))) {
+				best = w;
+				best_open = i < 64 && ((w->nsp_open >> i) & 1);
+			}
+			break;
+		}
+	}
+	if (open != NULL)
+		*open = best_open;
+	return best;
+}
+
+int
+gw_bridge_serves_nsp(struct gw *gw, const char *name, size_t n)
+{
+	return gw_bridge_pick_nsp(gw, name, n, NULL) != NULL;
+}
+
+/* The handshake map, encoded once as msgpack. */
+struct gw_buf *
+gw_bridge_hs_blob(const struct http_req *req, const char *peer, const char *transport)
+{
+	struct br_enc e;
+	struct gw_buf *b;
+	int i;
+
+	msgpack_sbuffer_init(&e.sb);
+	msgpack_packer_init(&e.pk, &e.sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&e.pk, 6);
+	br_enc_key(&e, "headers");
+	msgpack_pack_map(&e.pk, req->nhdr);
+	for (i = 0; i < req->nhdr; i++)
+		br_enc_cstr(&e, req->buf + req->hdr[i].name, req->buf + req->hdr[i].value);
+	br_enc_key(&e, "query");
+	bridge_enc_query(&e, req);
+	br_enc_cstr(&e, "addr", peer);
+	br_enc_cstr(&e, "transport", transport);
+	br_enc_uint(&e, "time", gw_time_ms());
+	br_enc_str(&e, "url", req->buf + req->url, req->url_len);
+	b = gw_buf_from(e.sb.data, e.sb.size);
+	msgpack_sbuffer_destroy(&e.sb);
+	return b;
 }
 
 /* Bind the ROUTER socket and join the loop. */
@@ -727,29 +869,19 @@ gw_bridge_eio_open(struct gw *gw, struct eio_session *s, const struct http_req *
 {
 	struct gw_worker *w = bridge_pick(gw, s->ep);
 	struct br_enc e;
-	int i;
+	struct gw_buf *hs;
 
 	if (w == NULL)
 		return -1;
 	s->worker = w->id;
 	w->nsess++;
+	hs = gw_bridge_hs_blob(req, peer, transport);
 	bridge_enc_session(&e, BR_T_EIO_OPEN, 2, s);
 	br_enc_cstr(&e, "path", s->ep->path);
 	br_enc_key(&e, "hs");
-	msgpack_pack_map(&e.pk, 6);
-	br_enc_key(&e, "headers");
-	msgpack_pack_map(&e.pk, req->nhdr);
-	for (i = 0; i < req->nhdr; i++) {
-		br_enc_cstr(&e, req->buf + req->hdr[i].name, req->buf + req->hdr[i].value);
-	}
-	br_enc_key(&e, "query");
-	bridge_enc_query(&e, req);
-	br_enc_cstr(&e, "addr", peer);
-	br_enc_cstr(&e, "transport", transport);
-	br_enc_uint(&e, "time", gw_time_ms());
-	br_enc_str(&e, "url", req->buf + req->url, req->url_len);
-	if (bridge_send_event(gw, w, &e, 1) < 0)
-		return 0;
+	msgpack_sbuffer_write(&e.sb, hs->data, hs->len);
+	gw_buf_unref(hs);
+	bridge_send_event(gw, w, &e, 1);
 	return 0;
 }
 

@@ -8,7 +8,59 @@
 #include "gw.h"
 #include "http.h"
 
+#include "br_proto.h"
+
 struct eio_session;
+
+/* A registered worker.  Owned by the bridge's list. */
+struct gw_worker {
+	struct gw_worker *next;
+	uint32_t id;
+	uint8_t rid_len;
+	unsigned char rid[255];
+	char name[64];
+	uint32_t eio_mask;	/* bit per endpoint index (raw endpoints served) */
+	char **nsp;		/* Socket.IO namespaces served (exact, or prefix*) */
+	uint32_t nnsp;
+	uint64_t nsp_open;	/* bit i: nsp[i] needs no connect round trip */
+	uint32_t credit;	/* events we may still send */
+	uint32_t hb_ms;		/* the worker's advertised interval */
+	uint32_t nsess;
+	uint8_t dead;		/* unreachable: dropped at the next turn */
+	ev_tstamp last_rx, last_tx;
+	struct gw_buf **backlog;	/* encoded events waiting for credit */
+	uint32_t bl_head, bl_n, bl_cap;
+};
+
+struct gw_bridge {
+	void *zctx, *router;
+	ev_io io;
+	ev_timer hb;
+	struct gw_worker *workers;
+	uint32_t next_wid;
+	uint32_t rr;
+	int sent;		/* something was sent since the last ZMQ_EVENTS check */
+};
+
+/* The live worker with this id, or NULL. */
+struct gw_worker *gw_bridge_find_worker(struct gw *gw, uint32_t id);
+/*
+ * Send an event to a worker, or queue it without credit.  -1 when the
+ * backlog is full (force skips the bound).  Frees the encoder.
+ */
+int gw_bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int force);
+/* Send a control message (no credit).  Frees the encoder. */
+void gw_bridge_send_ctl(struct gw *gw, struct gw_worker *w, struct br_enc *e);
+/* ERROR {code, text, ref, [sid]} to a worker. */
+void gw_bridge_error(struct gw *gw, struct gw_worker *w, int code, const char *text, int ref,
+    const char *sid, size_t sidlen);
+/* The handshake map {headers, query, addr, transport, time, url}, msgpack-encoded. */
+struct gw_buf *gw_bridge_hs_blob(const struct http_req *req, const char *peer,
+    const char *transport);
+/* The worker that should take a new socket of namespace name (NULL: none); *open: no round trip. */
+struct gw_worker *gw_bridge_pick_nsp(struct gw *gw, const char *name, size_t n, int *open);
+/* Whether some live worker serves namespace name. */
+int gw_bridge_serves_nsp(struct gw *gw, const char *name, size_t n);
 
 int gw_bridge_start(struct gw *gw, const char **why);
 /* Say BYE to every worker and close the socket. */

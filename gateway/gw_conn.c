@@ -102,12 +102,14 @@ conn_want_flush(struct gw_conn *c)
 void
 gw_conn_write(struct gw_conn *c, struct gw_buf *b, uint32_t off, uint32_t end)
 {
-	if (c->flags & GW_CONN_CLOSING)
+	if (c->flags & (GW_CONN_CLOSING | GW_CONN_CLOSE_ASAP))
 		return;
 	if (c->out.bytes + (end - off) > c->gw->conf.max_outq) {
+		/* Not closed here: the caller may be walking a list of recipients. */
 		gw_warn("conn %llu %s: output queue over %u bytes (client not reading), closing",
 		    (unsigned long long)c->id, c->peer, c->gw->conf.max_outq);
-		gw_conn_close(c, "slow consumer");
+		c->flags |= GW_CONN_CLOSE_ASAP;
+		conn_want_flush(c);
 		return;
 	}
 	gw_outq_push(&c->out, b, off, end);
@@ -349,6 +351,10 @@ gw_conn_flush_all(struct gw *gw)
 	while ((c = TAILQ_FIRST(&gw->writers)) != NULL) {
 		TAILQ_REMOVE(&gw->writers, c, wlink);
 		c->flags &= ~GW_CONN_IN_WRITERS;
+		if (c->flags & GW_CONN_CLOSE_ASAP) {
+			gw_conn_close(c, "slow consumer");
+			continue;
+		}
 		gw_conn_flush(c);
 		if (!(c->flags & GW_CONN_CLOSING) && c->req == NULL && c->stash != NULL)
 			conn_resume_stash(c);

@@ -17,6 +17,7 @@ enum gw_conn_mode { GW_CONN_HTTP = 0, GW_CONN_WS = 1 };
 #define GW_CONN_CLOSE_AFTER	0x02	/* close once the output queue is empty */
 #define GW_CONN_IN_WRITERS	0x04	/* linked on gw->writers */
 #define GW_CONN_WWATCH		0x08	/* write watcher active */
+#define GW_CONN_CLOSE_ASAP	0x10	/* over its output bound: closed by the flush step */
 
 struct eio_ws;
 

@@ -36,12 +36,14 @@ prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	struct gw *gw = w->data;
 
 	gw_bridge_turn(gw);
+	eio_session_close_pending(gw);
 	eio_session_flush_polls(gw);
 	gw_conn_flush_all(gw);
 	eio_session_reap(gw);
 	gw_conn_reap(gw);
 	/* Output flushed above may have closed sessions that told workers. */
 	gw_bridge_turn(gw);
+	eio_session_close_pending(gw);
 }
 
 static void

@@ -18,7 +18,7 @@ struct frame {
 	size_t n;
 };
 
-static struct frame frames[32];
+static struct frame frames[64];
 static int nframes;
 
 /* Keep a copy of an encoded message (and free the encoder). */
@@ -125,6 +125,508 @@ raw_head(struct raw *r, uint32_t n, int64_t v, int64_t t)
 	msgpack_pack_int64(&r->pk, v);
 	raw_key(r, "t");
 	msgpack_pack_int64(&r->pk, t);
+}
+
+/* Pack a minimal handshake map under "hs". */
+static void
+enc_hs(struct br_enc *e)
+{
+	br_enc_map(e, "hs", 2);
+	br_enc_map(e, "headers", 1);
+	br_enc_item_str(e, "host", 4);
+	br_enc_item_str(e, "localhost", 9);
+	br_enc_cstr(e, "addr", "127.0.0.1:1");
+}
+
+/* Nonzero when key of m is an array of n items. */
+static int
+msg_arr_is(const struct br_msg *m, const char *key, uint32_t n)
+{
+	const msgpack_object *o = br_msg_get(m, key);
+
+	return o != NULL && o->type == MSGPACK_OBJECT_ARRAY &&
+	    o->via.array.size == n;
+}
+
+/* Nonzero when key of m is the boolean b. */
+static int
+msg_bool_is(const struct br_msg *m, const char *key, int b)
+{
+	const msgpack_object *o = br_msg_get(m, key);
+
+	return o != NULL && o->type == MSGPACK_OBJECT_BOOLEAN &&
+	    o->via.boolean == (b != 0);
+}
+
+/* Encode the Socket.IO types, decode them back, check every field. */
+static void
+test_sio_round_trip(void)
+{
+	static const char id[] = "g1AAbbbbccccddddeeeeffff";
+	struct br_enc e;
+	struct br_msg m;
+	struct br_str s;
+	const msgpack_object *o;
+
+	/* HELLO with namespaces */
+	br_enc_init(&e, BR_T_HELLO, 2);
+	br_enc_array(&e, "nsp", 3);
+	br_enc_item_str(&e, "/", 1);
+	br_enc_item_str(&e, "/dyn-*", 6);
+	br_enc_item_str(&e, "*", 1);
+	br_enc_array(&e, "nsp_open", 1);
+	br_enc_item_str(&e, "/dyn-*", 6);
+	keep("HELLO (nsp)", &e);
+	if (decode_last(&m, BR_T_HELLO) == 0) {
+		o = br_msg_get(&m, "nsp_open");
+		tap_ok(msg_arr_is(&m, "nsp", 3) && o != NULL &&
+		    o->via.array.size == 1 &&
+		    br_obj_str(&o->via.array.ptr[0], &s) == 0 &&
+		    str_is(&s, "/dyn-*"), "HELLO: nsp, nsp_open");
+	}
+	br_msg_free(&m);
+
+	/* SIO_CONNECT */
+	br_enc_init(&e, BR_T_SIO_CONNECT, 7);
+	br_enc_cstr(&e, "sid", "g1AAsssssssssssssssssssss");
+	br_enc_cstr(&e, "id", id);
+	br_enc_cstr(&e, "nsp", "/chat");
+	br_enc_uint(&e, "seq", 0);
+	br_enc_map(&e, "auth", 1);
+	br_enc_item_str(&e, "token", 5);
+	br_enc_item_str(&e, "abc", 3);
+	br_enc_key(&e, "reply");
+	msgpack_pack_true(&e.pk);
+	enc_hs(&e);
+	keep("SIO_CONNECT", &e);
+	if (decode_last(&m, BR_T_SIO_CONNECT) == 0)
+		tap_ok(msg_str_is(&m, "id", id) && msg_str_is(&m, "nsp",
+		    "/chat") && msg_uint_is(&m, "seq", 0) &&
+		    msg_bool_is(&m, "reply", 1) &&
+		    br_obj_str(br_map_get(br_msg_get(&m, "auth"), "token"),
+		    &s) == 0 && str_is(&s, "abc") &&
+		    br_map_get(br_msg_get(&m, "hs"), "headers") != NULL,
+		    "SIO_CONNECT: sid, id, nsp, seq, auth, reply, hs");
+	br_msg_free(&m);
+	/* without auth, auth nil, reply false */
+	br_enc_init(&e, BR_T_SIO_CONNECT, 6);
+	br_enc_cstr(&e, "sid", "g1AAsssssssssssssssssssss");
+	br_enc_cstr(&e, "id", id);
+	br_enc_cstr(&e, "nsp", "/");
+	br_enc_uint(&e, "seq", 0);
+	br_enc_key(&e, "reply");
+	msgpack_pack_false(&e.pk);
+	enc_hs(&e);
+	keep("SIO_CONNECT (no auth)", &e);
+	if (decode_last(&m, BR_T_SIO_CONNECT) == 0)
+		tap_ok(br_msg_get(&m, "auth") == NULL &&
+		    msg_bool_is(&m, "reply", 0), "SIO_CONNECT: auth optional");
+	br_msg_free(&m);
+
+	/* SIO_EVENT with an ack, a bin argument, session and rooms */
+	br_enc_init(&e, BR_T_SIO_EVENT, 8);
+	br_enc_cstr(&e, "id", id);
+	br_enc_cstr(&e, "nsp", "/");
+	br_enc_uint(&e, "seq", 1);
+	br_enc_cstr(&e, "ev", "message");
+	br_enc_array(&e, "args", 3);
+	br_enc_item_str(&e, "hi", 2);
+	msgpack_pack_int(&e.pk, -5);
+	msgpack_pack_bin_with_body(&e.pk, "\0\1", 2);
+	br_enc_uint(&e, "ack", 3);
+	br_enc_map(&e, "session", 1);
+	br_enc_item_str(&e, "user", 4);
+	msgpack_pack_int(&e.pk, 7);
+	br_enc_array(&e, "rooms", 1);
+	br_enc_item_str(&e, "lobby", 5);
+	keep("SIO_EVENT", &e);
+	if (decode_last(&m, BR_T_SIO_EVENT) == 0) {
+		o = br_msg_get(&m, "args");
+		tap_ok(msg_str_is(&m, "ev", "message") &&
+		    msg_uint_is(&m, "ack", 3) && msg_uint_is(&m, "seq", 1) &&
+		    msg_arr_is(&m, "args", 3) &&
+		    o->via.array.ptr[2].type == MSGPACK_OBJECT_BIN &&
+		    msg_arr_is(&m, "rooms", 1) &&
+		    br_map_get(br_msg_get(&m, "session"), "user") != NULL,
+		    "SIO_EVENT: ev, args, ack, session, rooms");
+	}
+	br_msg_free(&m);
+
+	/* SIO_DISCONNECT */
+	br_enc_init(&e, BR_T_SIO_DISCONNECT, 4);
+	br_enc_cstr(&e, "id", id);
+	br_enc_cstr(&e, "nsp", "/");
+	br_enc_uint(&e, "seq", 2);
+	br_enc_cstr(&e, "reason", "client namespace disconnect");
+	keep("SIO_DISCONNECT", &e);
+	if (decode_last(&m, BR_T_SIO_DISCONNECT) == 0)
+		tap_ok(msg_str_is(&m, "reason", "client namespace disconnect"),
+		    "SIO_DISCONNECT: reason");
+	br_msg_free(&m);
+
+	/* SIO_CLIENT_ACK, SIO_ACK_TIMEOUT */
+	br_enc_init(&e, BR_T_SIO_CLIENT_ACK, 4);
+	br_enc_cstr(&e, "id", id);
+	br_enc_cstr(&e, "nsp", "/");
+	br_enc_uint(&e, "req", 9);
+	br_enc_array(&e, "args", 0);
+	keep("SIO_CLIENT_ACK", &e);
+	if (decode_last(&m, BR_T_SIO_CLIENT_ACK) == 0)
+		tap_ok(msg_uint_is(&m, "req", 9) && msg_arr_is(&m, "args", 0),
+		    "SIO_CLIENT_ACK: req, args");
+	br_msg_free(&m);
+	br_enc_init(&e, BR_T_SIO_ACK_TIMEOUT, 4);
+	br_enc_cstr(&e, "id", id);
+	br_enc_cstr(&e, "nsp", "/");
+	br_enc_uint(&e, "req", 10);
+	br_enc_cstr(&e, "reason", "timeout");
+	keep("SIO_ACK_TIMEOUT", &e);
+	if (decode_last(&m, BR_T_SIO_ACK_TIMEOUT) == 0)
+		tap_ok(msg_uint_is(&m, "req", 10) &&
+		    msg_str_is(&m, "reason", "timeout"),
+		    "SIO_ACK_TIMEOUT: req, reason");
+	br_msg_free(&m);
+
+	/* SIO_RESULT (result of any type, here nil) */
+	br_enc_init(&e, BR_T_SIO_RESULT, 2);
+	br_enc_uint(&e, "req", 11);
+	br_enc_key(&e, "result");
+	msgpack_pack_nil(&e.pk);
+	keep("SIO_RESULT", &e);
+	if (decode_last(&m, BR_T_SIO_RESULT) == 0)
+		tap_ok(msg_uint_is(&m, "req", 11) &&
+		    br_msg_get(&m, "result")->type == MSGPACK_OBJECT_NIL,
+		    "SIO_RESULT: req, result");
+	br_msg_free(&m);
+
+	/* SIO_ACCEPT, full and minimal */
+	br_enc_init(&e, BR_T_SIO_ACCEPT, 3);
+	br_enc_cstr(&e, "id", id);
+	br_enc_map(&e, "session", 0);
+	br_enc_array(&e, "rooms", 2);
+	br_enc_item_str(&e, "a", 1);
+	br_enc_item_str(&e, "b", 1);
+	keep("SIO_ACCEPT", &e);
+	if (decode_last(&m, BR_T_SIO_ACCEPT) == 0)
+		tap_ok(msg_str_is(&m, "id", id) && msg_arr_is(&m, "rooms", 2),
+		    "SIO_ACCEPT: id, session, rooms");
+	br_msg_free(&m);
+	br_enc_init(&e, BR_T_SIO_ACCEPT, 1);
+	br_enc_cstr(&e, "id", id);
+	keep("SIO_ACCEPT (minimal)", &e);
+	decode_last(&m, BR_T_SIO_ACCEPT);
+	br_msg_free(&m);
+
+	/* SIO_REJECT with data of a non-map type, and without */
+	br_enc_init(&e, BR_T_SIO_REJECT, 2);
+	br_enc_cstr(&e, "id", id);
+	br_enc_cstr(&e, "data", "go away");
+	keep("SIO_REJECT", &e);
+	if (decode_last(&m, BR_T_SIO_REJECT) == 0)
+		tap_ok(msg_str_is(&m, "data", "go away"), "SIO_REJECT: data");
+	br_msg_free(&m);
+	br_enc_init(&e, BR_T_SIO_REJECT, 1);
+	br_enc_cstr(&e, "id", id);
+	keep("SIO_REJECT (minimal)", &e);
+	decode_last(&m, BR_T_SIO_REJECT);
+	br_msg_free(&m);
+
+	/* SIO_ACK */
+	br_enc_init(&e, BR_T_SIO_ACK, 4);
+	br_enc_cstr(&e, "id", id);
+	br_enc_cstr(&e, "nsp", "/");
+	br_enc_uint(&e, "ack", 3);
+	br_enc_array(&e, "args", 1);
+	msgpack_pack_true(&e.pk);
+	keep("SIO_ACK", &e);
+	if (decode_last(&m, BR_T_SIO_ACK) == 0)
+		tap_ok(msg_uint_is(&m, "ack", 3) && msg_arr_is(&m, "args", 1),
+		    "SIO_ACK: ack, args");
+	br_msg_free(&m);
+
+	/* SIO_EMIT, full and minimal */
+	br_enc_init(&e, BR_T_SIO_EMIT, 8);
+	br_enc_cstr(&e, "nsp", "/chat");
+	br_enc_cstr(&e, "ev", "news");
+	br_enc_array(&e, "args", 0);
+	br_enc_array(&e, "to", 1);
+	br_enc_item_str(&e, id, strlen(id));
+	br_enc_array(&e, "except", 1);
+	br_enc_item_str(&e, "muted", 5);
+	br_enc_uint(&e, "req", 12);
+	br_enc_uint(&e, "timeout", 500);
+	br_enc_key(&e, "volatile");
+	msgpack_pack_false(&e.pk);
+	keep("SIO_EMIT", &e);
+	if (decode_last(&m, BR_T_SIO_EMIT) == 0)
+		tap_ok(msg_str_is(&m, "nsp", "/chat") &&
+		    msg_str_is(&m, "ev", "news") && msg_arr_is(&m, "to", 1) &&
+		    msg_arr_is(&m, "except", 1) && msg_uint_is(&m, "req", 12) &&
+		    msg_uint_is(&m, "timeout", 500) &&
+		    msg_bool_is(&m, "volatile", 0),
+		    "SIO_EMIT: nsp, ev, args, to, except, req, timeout, "
+		    "volatile");
+	br_msg_free(&m);
+	br_enc_init(&e, BR_T_SIO_EMIT, 2);
+	br_enc_cstr(&e, "ev", "news");
+	br_enc_array(&e, "args", 0);
+	keep("SIO_EMIT (minimal)", &e);
+	if (decode_last(&m, BR_T_SIO_EMIT) == 0)
+		tap_ok(br_msg_get(&m, "nsp") == NULL, "SIO_EMIT: nsp optional");
+	br_msg_free(&m);
+
+	/* SIO_JOIN, SIO_LEAVE */
+	br_enc_init(&e, BR_T_SIO_JOIN, 3);
+	br_enc_cstr(&e, "nsp", "/");
+	br_enc_array(&e, "rooms", 1);
+	br_enc_item_str(&e, "r1", 2);
+	br_enc_array(&e, "to", 1);
+	br_enc_item_str(&e, id, strlen(id));
+	keep("SIO_JOIN", &e);
+	if (decode_last(&m, BR_T_SIO_JOIN) == 0)
+		tap_ok(msg_arr_is(&m, "rooms", 1) && msg_arr_is(&m, "to", 1),
+		    "SIO_JOIN: nsp, rooms, to");
+	br_msg_free(&m);
+	br_enc_init(&e, BR_T_SIO_LEAVE, 3);
+	br_enc_cstr(&e, "nsp", "/");
+	br_enc_array(&e, "rooms", 0);
+	br_enc_array(&e, "to", 0);
+	keep("SIO_LEAVE", &e);
+	decode_last(&m, BR_T_SIO_LEAVE);
+	br_msg_free(&m);
+
+	/* SIO_DISCONNECT_SOCKETS */
+	br_enc_init(&e, BR_T_SIO_DISCONNECT_SOCKETS, 3);
+	br_enc_cstr(&e, "nsp", "/");
+	br_enc_array(&e, "to", 1);
+	br_enc_item_str(&e, "room", 4);
+	br_enc_key(&e, "close");
+	msgpack_pack_true(&e.pk);
+	keep("SIO_DISCONNECT_SOCKETS", &e);
+	if (decode_last(&m, BR_T_SIO_DISCONNECT_SOCKETS) == 0)
+		tap_ok(msg_bool_is(&m, "close", 1) && msg_arr_is(&m, "to", 1),
+		    "SIO_DISCONNECT_SOCKETS: to, close");
+	br_msg_free(&m);
+
+	/* SIO_SET_SESSION */
+	br_enc_init(&e, BR_T_SIO_SET_SESSION, 4);
+	br_enc_cstr(&e, "id", id);
+	br_enc_cstr(&e, "nsp", "/");
+	br_enc_map(&e, "session", 1);
+	br_enc_item_str(&e, "k", 1);
+	msgpack_pack_array(&e.pk, 0);
+	br_enc_key(&e, "merge");
+	msgpack_pack_true(&e.pk);
+	keep("SIO_SET_SESSION", &e);
+	if (decode_last(&m, BR_T_SIO_SET_SESSION) == 0)
+		tap_ok(msg_bool_is(&m, "merge", 1) &&
+		    br_map_get(br_msg_get(&m, "session"), "k") != NULL,
+		    "SIO_SET_SESSION: session, merge");
+	br_msg_free(&m);
+
+	/* SIO_QUERY, both kinds */
+	br_enc_init(&e, BR_T_SIO_QUERY, 4);
+	br_enc_uint(&e, "req", 13);
+	br_enc_cstr(&e, "nsp", "/");
+	br_enc_cstr(&e, "what", "sockets");
+	br_enc_array(&e, "to", 1);
+	br_enc_item_str(&e, "lobby", 5);
+	keep("SIO_QUERY (sockets)", &e);
+	if (decode_last(&m, BR_T_SIO_QUERY) == 0)
+		tap_ok(msg_uint_is(&m, "req", 13) &&
+		    msg_str_is(&m, "what", "sockets") &&
+		    msg_arr_is(&m, "to", 1), "SIO_QUERY: req, nsp, what, to");
+	br_msg_free(&m);
+	br_enc_init(&e, BR_T_SIO_QUERY, 3);
+	br_enc_uint(&e, "req", 14);
+	br_enc_cstr(&e, "nsp", "/");
+	br_enc_cstr(&e, "what", "rooms");
+	keep("SIO_QUERY (rooms)", &e);
+	decode_last(&m, BR_T_SIO_QUERY);
+	br_msg_free(&m);
+}
+
+/* A hand-made message of type t that must be refused with BAD_MESSAGE. */
+struct sio_bad {
+	const char *name;
+	int t;
+	const char *spec;	/* the fields, see pack_spec() */
+};
+
+/*
+ * Pack the fields described by spec: "key=VAL key=VAL ...", VAL being
+ * s (a str), u (uint 1), i (int -1), b (true), n (nil), m (empty map),
+ * M (map with an int key), a (empty array), A (array holding an int),
+ * S (array of one str), T (array of two str), w (str "sockets").
+ */
+static void
+pack_spec(struct raw *r, int t, const char *spec)
+{
+	char key[32];
+	const char *p;
+	uint32_t n = 0;
+	size_t k;
+
+	for (p = spec; *p; p++)
+		if (*p == '=')
+			n++;
+	msgpack_sbuffer_clear(&r->sb);
+	raw_head(r, n + 2, 1, t);
+	for (p = spec; *p;) {
+		while (*p == ' ')
+			p++;
+		for (k = 0; *p != '=' && k < sizeof(key) - 1; p++)
+			key[k++] = *p;
+		key[k] = '\0';
+		p++;
+		raw_key(r, key);
+		switch (*p++) {
+		case 's': raw_key(r, "x"); break;
+		case 'w': raw_key(r, "sockets"); break;
+		case 'u': msgpack_pack_uint8(&r->pk, 1); break;
+		case 'i': msgpack_pack_int8(&r->pk, -1); break;
+		case 'b': msgpack_pack_true(&r->pk); break;
+		case 'n': msgpack_pack_nil(&r->pk); break;
+		case 'm': msgpack_pack_map(&r->pk, 0); break;
+		case 'M':
+			msgpack_pack_map(&r->pk, 1);
+			msgpack_pack_int(&r->pk, 1);
+			msgpack_pack_int(&r->pk, 1);
+			break;
+		case 'a': msgpack_pack_array(&r->pk, 0); break;
+		case 'A':
+			msgpack_pack_array(&r->pk, 1);
+			msgpack_pack_int(&r->pk, 1);
+			break;
+		case 'S':
+			msgpack_pack_array(&r->pk, 1);
+			raw_key(r, "x");
+			break;
+		case 'T':
+			msgpack_pack_array(&r->pk, 2);
+			raw_key(r, "x");
+			raw_key(r, "y");
+			break;
+		}
+	}
+}
+
+/* Missing and mistyped fields of the Socket.IO types are refused. */
+static void
+test_sio_errors(void)
+{
+	static const struct sio_bad bad[] = {
+		{ "HELLO nsp_open holds an int", BR_T_HELLO, "nsp_open=A" },
+		{ "HELLO nsp is a map", BR_T_HELLO, "nsp=m" },
+		{ "SIO_CONNECT without reply", BR_T_SIO_CONNECT,
+		    "sid=s id=s nsp=s seq=u hs=m" },
+		{ "SIO_CONNECT reply is an int", BR_T_SIO_CONNECT,
+		    "sid=s id=s nsp=s seq=u reply=u hs=m" },
+		{ "SIO_CONNECT without hs", BR_T_SIO_CONNECT,
+		    "sid=s id=s nsp=s seq=u reply=b" },
+		{ "SIO_CONNECT without sid", BR_T_SIO_CONNECT,
+		    "id=s nsp=s seq=u reply=b hs=m" },
+		{ "SIO_EVENT without ev", BR_T_SIO_EVENT,
+		    "id=s nsp=s seq=u args=a session=m rooms=a" },
+		{ "SIO_EVENT args is a map", BR_T_SIO_EVENT,
+		    "id=s nsp=s seq=u ev=s args=m session=m rooms=a" },
+		{ "SIO_EVENT ack is negative", BR_T_SIO_EVENT,
+		    "id=s nsp=s seq=u ev=s args=a ack=i session=m rooms=a" },
+		{ "SIO_EVENT session has an int key", BR_T_SIO_EVENT,
+		    "id=s nsp=s seq=u ev=s args=a session=M rooms=a" },
+		{ "SIO_EVENT rooms holds an int", BR_T_SIO_EVENT,
+		    "id=s nsp=s seq=u ev=s args=a session=m rooms=A" },
+		{ "SIO_EVENT without session", BR_T_SIO_EVENT,
+		    "id=s nsp=s seq=u ev=s args=a rooms=a" },
+		{ "SIO_DISCONNECT without reason", BR_T_SIO_DISCONNECT,
+		    "id=s nsp=s seq=u" },
+		{ "SIO_CLIENT_ACK without req", BR_T_SIO_CLIENT_ACK,
+		    "id=s nsp=s args=a" },
+		{ "SIO_ACK_TIMEOUT reason is nil", BR_T_SIO_ACK_TIMEOUT,
+		    "id=s nsp=s req=u reason=n" },
+		{ "SIO_RESULT without result", BR_T_SIO_RESULT, "req=u" },
+		{ "SIO_ACCEPT without id", BR_T_SIO_ACCEPT, "session=m" },
+		{ "SIO_ACCEPT session is an array", BR_T_SIO_ACCEPT,
+		    "id=s session=a" },
+		{ "SIO_ACCEPT rooms is a str", BR_T_SIO_ACCEPT, "id=s rooms=s" },
+		{ "SIO_REJECT id is an int", BR_T_SIO_REJECT, "id=u" },
+		{ "SIO_ACK without args", BR_T_SIO_ACK, "id=s nsp=s ack=u" },
+		{ "SIO_ACK without nsp", BR_T_SIO_ACK, "id=s ack=u args=a" },
+		{ "SIO_EMIT without ev", BR_T_SIO_EMIT, "args=a" },
+		{ "SIO_EMIT without args", BR_T_SIO_EMIT, "ev=s" },
+		{ "SIO_EMIT nsp is nil", BR_T_SIO_EMIT, "nsp=n ev=s args=a" },
+		{ "SIO_EMIT except holds an int", BR_T_SIO_EMIT,
+		    "ev=s args=a except=A" },
+		{ "SIO_EMIT req without to", BR_T_SIO_EMIT,
+		    "ev=s args=a req=u" },
+		{ "SIO_EMIT req with two targets", BR_T_SIO_EMIT,
+		    "ev=s args=a req=u to=T" },
+		{ "SIO_EMIT timeout is a str", BR_T_SIO_EMIT,
+		    "ev=s args=a timeout=s" },
+		{ "SIO_EMIT volatile is an int", BR_T_SIO_EMIT,
+		    "ev=s args=a volatile=u" },
+		{ "SIO_JOIN without to", BR_T_SIO_JOIN, "nsp=s rooms=S" },
+		{ "SIO_JOIN without rooms", BR_T_SIO_JOIN, "nsp=s to=S" },
+		{ "SIO_LEAVE without nsp", BR_T_SIO_LEAVE, "rooms=S to=S" },
+		{ "SIO_DISCONNECT_SOCKETS close is a str",
+		    BR_T_SIO_DISCONNECT_SOCKETS, "nsp=s to=S close=s" },
+		{ "SIO_DISCONNECT_SOCKETS without to",
+		    BR_T_SIO_DISCONNECT_SOCKETS, "nsp=s" },
+		{ "SIO_SET_SESSION without session", BR_T_SIO_SET_SESSION,
+		    "id=s nsp=s" },
+		{ "SIO_SET_SESSION merge is nil", BR_T_SIO_SET_SESSION,
+		    "id=s nsp=s session=m merge=n" },
+		{ "SIO_QUERY what is unknown", BR_T_SIO_QUERY,
+		    "req=u nsp=s what=s" },
+		{ "SIO_QUERY without req", BR_T_SIO_QUERY, "nsp=s what=w" },
+	};
+	static const struct sio_bad good[] = {
+		{ "SIO_EMIT req with one target", BR_T_SIO_EMIT,
+		    "ev=s args=a req=u to=S" },
+		{ "SIO_CONNECT auth of any type", BR_T_SIO_CONNECT,
+		    "sid=s id=s nsp=s seq=u reply=b hs=m auth=A" },
+		{ "SIO_REJECT data of any type", BR_T_SIO_REJECT, "id=s data=u" },
+		{ "SIO_RESULT result of any type", BR_T_SIO_RESULT,
+		    "req=u result=a" },
+		{ "SIO_QUERY sockets", BR_T_SIO_QUERY, "req=u nsp=s what=w" },
+	};
+	struct raw r;
+	struct br_msg m;
+	const char *why;
+	size_t i;
+	int rc, code;
+
+	raw_init(&r);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		pack_spec(&r, bad[i].t, bad[i].spec);
+		rc = br_msg_decode(&m, r.sb.data, r.sb.size, &code, &why);
+		tap_ok(rc == -1 && code == BR_E_BAD_MESSAGE &&
+		    m.type == bad[i].t, "%s: BAD_MESSAGE, type kept (%s)",
+		    bad[i].name, rc == -1 ? why : "decoded");
+		br_msg_free(&m);
+	}
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		pack_spec(&r, good[i].t, good[i].spec);
+		rc = br_msg_decode(&m, r.sb.data, r.sb.size, &code, &why);
+		tap_ok(rc == 0, "%s: decodes (%s)", good[i].name,
+		    rc == 0 ? "ok" : why);
+		br_msg_free(&m);
+	}
+	/* SIO_CONNECT hs fields are checked like EIO_OPEN's. */
+	msgpack_sbuffer_clear(&r.sb);
+	raw_head(&r, 8, 1, BR_T_SIO_CONNECT);
+	raw_key(&r, "sid"); raw_key(&r, "s");
+	raw_key(&r, "id"); raw_key(&r, "s");
+	raw_key(&r, "nsp"); raw_key(&r, "/");
+	raw_key(&r, "seq"); msgpack_pack_int(&r.pk, 0);
+	raw_key(&r, "reply"); msgpack_pack_true(&r.pk);
+	raw_key(&r, "hs"); msgpack_pack_map(&r.pk, 1);
+	raw_key(&r, "time"); raw_key(&r, "now");
+	rc = br_msg_decode(&m, r.sb.data, r.sb.size, &code, &why);
+	tap_ok(rc == -1 && code == BR_E_BAD_MESSAGE,
+	    "SIO_CONNECT hs.time is a str: BAD_MESSAGE");
+	br_msg_free(&m);
+	msgpack_sbuffer_destroy(&r.sb);
 }
 
 /* Encode every type, decode it back, and check every field. */
@@ -722,7 +1224,12 @@ test_names(void)
 	static const int types[] = { BR_T_HELLO, BR_T_WELCOME, BR_T_HEARTBEAT,
 	    BR_T_ERROR, BR_T_BYE, BR_T_CREDIT, BR_T_EIO_OPEN,
 	    BR_T_EIO_MESSAGE, BR_T_EIO_CLOSE, BR_T_EIO_SEND,
-	    BR_T_EIO_CLOSE_SESSION };
+	    BR_T_EIO_CLOSE_SESSION, BR_T_SIO_CONNECT, BR_T_SIO_EVENT,
+	    BR_T_SIO_DISCONNECT, BR_T_SIO_CLIENT_ACK, BR_T_SIO_ACK_TIMEOUT,
+	    BR_T_SIO_RESULT, BR_T_SIO_ACCEPT, BR_T_SIO_REJECT, BR_T_SIO_ACK,
+	    BR_T_SIO_EMIT, BR_T_SIO_JOIN, BR_T_SIO_LEAVE,
+	    BR_T_SIO_DISCONNECT_SOCKETS, BR_T_SIO_SET_SESSION,
+	    BR_T_SIO_QUERY };
 	size_t i;
 	int ok = 1;
 
@@ -732,7 +1239,11 @@ test_names(void)
 	tap_ok(ok, "br_type_name names every type");
 	tap_ok(strcmp(br_type_name(BR_T_EIO_CLOSE_SESSION),
 	    "EIO_CLOSE_SESSION") == 0 && strcmp(br_type_name(0), "?") == 0 &&
-	    strcmp(br_type_name(-1), "?") == 0, "br_type_name values");
+	    strcmp(br_type_name(-1), "?") == 0 &&
+	    strcmp(br_type_name(BR_T_SIO_DISCONNECT_SOCKETS),
+	    "SIO_DISCONNECT_SOCKETS") == 0 &&
+	    strcmp(br_type_name(46), "?") == 0 &&
+	    strcmp(br_type_name(59), "?") == 0, "br_type_name values");
 	ok = 1;
 	for (i = BR_E_BAD_MESSAGE; i <= BR_E_NO_WORKER; i++)
 		if (strcmp(br_err_name((int)i), "?") == 0)
@@ -748,6 +1259,8 @@ main(void)
 	int i;
 
 	test_round_trip();
+	test_sio_round_trip();
+	test_sio_errors();
 	test_encoder();
 	test_splits();
 	test_errors();

@@ -1,0 +1,171 @@
+/*
+ * sio.h: the Socket.IO v5 layer of the gateway.
+ *
+ * Ownership:
+ *   - struct sio_conn hangs off one Engine.IO session of a Socket.IO
+ *     endpoint and owns that session's sockets (one per namespace) and the
+ *     binary packet being reassembled.  Freed with the session.
+ *   - struct sio_socket is also indexed by id in gw->sio.sockets (borrowed)
+ *     and listed in its namespace and rooms (borrowed).  Closing a socket
+ *     unlinks it from all of these at once, so no index ever holds a
+ *     closed socket.
+ *   - struct sio_nsp (namespace) and struct sio_room are owned by
+ *     gw->sio.nsps / nsp->rooms; a room is freed when its last member
+ *     leaves; a namespace lives as long as the gateway.
+ * Gateway-wide tables live in struct gw: sio_nsps (name -> sio_nsp, owner)
+ * and sio_sockets (id -> sio_socket, borrowed).
+ * Every socket is in the room named by its own id; that room is implicit
+ * (resolved through the socket table), not stored.
+ */
+#ifndef SIO_H
+#define SIO_H
+
+#include "br_proto.h"
+#include "gw.h"
+#include "eio_session.h"
+
+enum sio_type {
+	SIO_CONNECT = 0, SIO_DISCONNECT = 1, SIO_EVENT = 2, SIO_ACK = 3,
+	SIO_CONNECT_ERROR = 4, SIO_BINARY_EVENT = 5, SIO_BINARY_ACK = 6,
+};
+
+#define SIO_ID_LEN EIO_SID_LEN
+#define SIO_MAX_ATTACHMENTS 64
+#define SIO_MAX_DEPTH 32
+
+/* A parsed packet header; strings borrow the input. */
+struct sio_pkt {
+	int type;
+	uint32_t natt;
+	const char *nsp;
+	size_t nsp_len;
+	int has_id;
+	uint64_t id;
+	const char *data;	/* JSON text, may be empty */
+	size_t data_len;
+};
+
+struct sio_nsp;
+struct sio_socket;
+
+struct sio_room {
+	char *name;
+	struct sio_socket **m;	/* members */
+	uint32_t n, cap;
+};
+
+/* A room membership of a socket: the room and the socket's index in it. */
+struct sio_member {
+	struct sio_room *r;
+	uint32_t idx;
+};
+
+struct sio_nsp {
+	char *name;
+	size_t nlen;
+	struct gw_map rooms;		/* name -> sio_room (owner) */
+	struct sio_socket **all;	/* connected sockets (borrowed) */
+	uint32_t n, cap;
+};
+
+/* A server-to-client ack awaited from the client. */
+struct sio_wait {
+	struct sio_wait *next;
+	struct sio_socket *sock;
+	uint64_t ack_id;	/* the id the client sees */
+	uint64_t req;		/* the worker's request id */
+	uint32_t worker;
+	ev_timer t;
+};
+
+enum sio_sock_state { SIO_S_CONNECTING = 0, SIO_S_CONNECTED = 1, SIO_S_CLOSED = 2 };
+
+struct sio_socket {
+	char id[SIO_ID_LEN + 1];
+	uint8_t state;
+	uint8_t notified;		/* the worker knows it (SIO_CONNECT sent) */
+	struct sio_conn *conn;		/* owner */
+	struct sio_nsp *nsp;
+	struct sio_socket *next;	/* in conn->sockets */
+	uint32_t nsp_idx;		/* index in nsp->all while connected */
+	uint32_t worker;
+	uint32_t seq;
+	uint32_t mark;			/* emit de-duplication stamp */
+	struct sio_member *rooms;
+	uint32_t nrooms, caprooms;
+	char *session;			/* msgpack map, NULL = {} */
+	uint32_t session_len;
+	uint64_t next_ack;
+	struct sio_wait *waits;
+	ev_timer connect_t;		/* waiting for the worker's answer */
+};
+
+/* An inbound binary packet waiting for its attachments. */
+struct sio_partial {
+	struct sio_pkt pkt;	/* nsp/data point into text */
+	char *text;
+	uint32_t got;
+	struct br_str att[SIO_MAX_ATTACHMENTS];
+};
+
+struct sio_conn {
+	struct eio_session *eio;	/* the session that owns this */
+	struct gw_buf *hs;		/* the handshake, msgpack-encoded once */
+	struct sio_socket *sockets;
+	struct sio_partial *partial;
+	ev_timer connect_t;		/* no namespace connected yet */
+};
+
+/* sio_packet.c */
+int sio_packet_parse(const char *p, size_t n, struct sio_pkt *out, const char **why);
+/*
+ * Encode a packet into Engine.IO packets (text, then attachments).  ev may
+ * be NULL (acks); args is a msgpack array (may be NULL: no payload; for
+ * CONNECT/CONNECT_ERROR json is given instead).  Returns the count written
+ * to out (at most SIO_MAX_ATTACHMENTS + 1), -1 with *why.
+ */
+int sio_packet_encode(int type, const char *nsp, size_t nsp_len, int has_id, uint64_t id,
+    const msgpack_object *ev, const msgpack_object *args, const char *json,
+    struct gw_buf **out, const char **why);
+
+/* sio_socket.c */
+void sio_conn_open(struct eio_session *s, struct gw_buf *hs);
+void sio_conn_message(struct eio_session *s, const char *data, size_t len, int binary);
+void sio_conn_close(struct eio_session *s, const char *reason);
+struct sio_socket *sio_socket_find(struct gw *gw, const char *id, size_t n);
+/* Worker answers a pending connect. */
+int sio_socket_accept(struct sio_socket *so, const msgpack_object *session,
+    const msgpack_object *rooms);
+int sio_socket_reject(struct sio_socket *so, const msgpack_object *data);
+/* Server-side disconnect of one socket (client gets 41, worker gets the reason). */
+void sio_socket_disconnect(struct sio_socket *so, int close_conn);
+/* Queue Engine.IO packets to one socket's session. */
+void sio_socket_send(struct sio_socket *so, struct gw_buf **pkts, int n);
+/* Ask the client for an ack: returns the ack id to put in the packet. */
+uint64_t sio_socket_wait_ack(struct sio_socket *so, uint32_t worker, uint64_t req, unsigned ms);
+void sio_socket_set_session(struct sio_socket *so, const msgpack_object *map, int merge);
+/* Close every socket bound to a worker that is gone. */
+void sio_worker_gone(struct gw *gw, uint32_t worker);
+void sio_state_free(struct gw *gw);
+
+/* sio_bridge.c: a Socket.IO command from a worker */
+struct gw_worker;
+struct br_msg;
+void sio_bridge_handle(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
+
+/* sio_room.c */
+struct sio_nsp *sio_nsp_get(struct gw *gw, const char *name, size_t n, int create);
+void sio_nsp_add(struct sio_socket *so);
+void sio_nsp_remove(struct sio_socket *so);
+int sio_room_join(struct sio_socket *so, const char *room, size_t n);
+int sio_room_leave(struct sio_socket *so, const char *room, size_t n);
+void sio_room_leave_all(struct sio_socket *so);
+/*
+ * Resolve targets: the sockets of nsp named by `to` (ids and rooms; NULL or
+ * empty: every socket) minus those named by `except`.  Calls fn once per
+ * socket.  Returns the number of sockets.
+ */
+uint32_t sio_targets(struct gw *gw, struct sio_nsp *nsp, const msgpack_object *to,
+    const msgpack_object *except, void (*fn)(struct sio_socket *, void *), void *arg);
+
+#endif

@@ -1,0 +1,774 @@
+/*
+ * sio_socket.c: Socket.IO connections and sockets: inbound packets, the
+ * connect handshake with a worker, acks both ways, disconnects.
+ *
+ * Connect state of a socket (per namespace of an Engine.IO session):
+ *
+ *   client 40/nsp --> [no worker serves nsp] --> 44 "Invalid namespace"
+ *                 --> open namespace ------------> CONNECTED (40 sent, worker notified)
+ *                 --> CONNECTING (SIO_CONNECT reply=true sent)
+ *                        SIO_ACCEPT ------------> CONNECTED (40 sent)
+ *                        SIO_REJECT ------------> gone (44 data sent)
+ *                        connect timeout/worker gone -> gone (44 sent)
+ *   CONNECTED --> client 41 / server disconnect / transport close --> gone
+ *                 (worker gets SIO_DISCONNECT with the reason, exactly once)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "br_json.h"
+#include "gw_bridge.h"
+#include "sio.h"
+
+static void sio_socket_close(struct sio_socket *so, const char *reason, int tell_worker);
+
+/* The socket with this id, or NULL. */
+struct sio_socket *
+sio_socket_find(struct gw *gw, const char *id, size_t n)
+{
+	return gw_map_get(&gw->sio_sockets, id, n);
+}
+
+/* The socket of a connection for a namespace, or NULL. */
+static struct sio_socket *
+conn_socket(struct sio_conn *c, const char *nsp, size_t n)
+{
+	struct sio_socket *so;
+
+	for (so = c->sockets; so != NULL; so = so->next) {
+		if (so->nsp->nlen == n && memcmp(so->nsp->name, nsp, n) == 0)
+			return so;
+	}
+	return NULL;
+}
+
+/* Queue Engine.IO packets to the socket's session. */
+void
+sio_socket_send(struct sio_socket *so, struct gw_buf **pkts, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		eio_session_send(so->conn->eio, pkts[i]);
+}
+
+/* Send a packet whose payload is given as JSON text. */
+static void
+socket_send_json(struct eio_session *s, int type, const char *nsp, size_t nlen, const char *json)
+{
+	struct gw_buf *pkt;
+	const char *why;
+
+	if (sio_packet_encode(type, nsp, nlen, 0, 0, NULL, NULL, json, &pkt, &why) == 1) {
+		eio_session_send(s, pkt);
+		gw_buf_unref(pkt);
+	}
+}
+
+/* A protocol error: log once and close the Engine.IO connection. */
+static void
+conn_fail(struct sio_conn *c, const char *why, const char *data, size_t len)
+{
+	char esc[96];
+
+	gw_info("session %s: bad Socket.IO packet: %s (%s)", c->eio->sid, why,
+	    gw_log_escape(esc, sizeof esc, data, len));
+	eio_session_close(c->eio, "parse error");
+}
+
+static void
+conn_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sio_conn *c = w->data;
+
+	gw_info("session %s: no namespace connected within %u ms, closing", c->eio->sid,
+	    c->eio->gw->conf.connect_timeout);
+	eio_session_close(c->eio, "forced close");
+}
+
+/* A new Engine.IO session on a Socket.IO endpoint. */
+void
+sio_conn_open(struct eio_session *s, struct gw_buf *hs)
+{
+	struct sio_conn *c = gw_xcalloc(1, sizeof *c);
+
+	c->eio = s;
+	c->hs = hs;
+	ev_timer_init(&c->connect_t, conn_timeout_cb, s->gw->conf.connect_timeout / 1000.0, 0.);
+	c->connect_t.data = c;
+	ev_timer_start(s->gw->loop, &c->connect_t);
+	s->sio = c;
+}
+
+/* Start an event message to the socket's worker: id, nsp, seq + nfields. */
+static void
+enc_socket(struct br_enc *e, int type, uint32_t nfields, struct sio_socket *so)
+{
+	br_enc_init(e, type, nfields + 3);
+	br_enc_cstr(e, "id", so->id);
+	br_enc_str(e, "nsp", so->nsp->name, so->nsp->nlen);
+	br_enc_uint(e, "seq", so->seq++);
+}
+
+/* Tell the worker the socket is gone (once). */
+static void
+socket_tell_disconnect(struct sio_socket *so, const char *reason)
+{
+	struct gw *gw = so->conn->eio->gw;
+	struct gw_worker *w = gw_bridge_find_worker(gw, so->worker);
+	struct br_enc e;
+
+	if (w == NULL || !so->notified)
+		return;
+	so->notified = 0;
+	enc_socket(&e, BR_T_SIO_DISCONNECT, 1, so);
+	br_enc_cstr(&e, "reason", reason);
+	gw_bridge_send_event(gw, w, &e, 1);
+}
+
+/* Free a pending server-to-client ack, telling its worker why. */
+static void
+wait_end(struct sio_wait *wt, const char *reason)
+{
+	struct sio_socket *so = wt->sock;
+	struct gw *gw = so->conn->eio->gw;
+	struct gw_worker *w = gw_bridge_find_worker(gw, wt->worker);
+	struct sio_wait **pp;
+
+	for (pp = &so->waits; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == wt) {
+			*pp = wt->next;
+			break;
+		}
+	}
+	ev_timer_stop(gw->loop, &wt->t);
+	if (w != NULL && reason != NULL) {
+		struct br_enc e;
+
+		br_enc_init(&e, BR_T_SIO_ACK_TIMEOUT, 4);
+		br_enc_cstr(&e, "id", so->id);
+		br_enc_str(&e, "nsp", so->nsp->name, so->nsp->nlen);
+		br_enc_uint(&e, "req", wt->req);
+		br_enc_cstr(&e, "reason", reason);
+		gw_bridge_send_event(gw, w, &e, 1);
+	}
+	free(wt);
+}
+
+static void
+wait_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	wait_end(t->data, "timeout");
+}
+
+/* Register an ack awaited from the client; returns the id to send. */
+uint64_t
+sio_socket_wait_ack(struct sio_socket *so, uint32_t worker, uint64_t req, unsigned ms)
+{
+	struct sio_wait *wt = gw_xcalloc(1, sizeof *wt);
+	struct gw *gw = so->conn->eio->gw;
+
+	wt->sock = so;
+	wt->ack_id = so->next_ack++;
+	wt->req = req;
+	wt->worker = worker;
+	ev_timer_init(&wt->t, wait_timeout_cb, ms / 1000.0, 0.);
+	wt->t.data = wt;
+	ev_timer_start(gw->loop, &wt->t);
+	wt->next = so->waits;
+	so->waits = wt;
+	return wt->ack_id;
+}
+
+/* Close a socket: unlink it everywhere, tell the worker, free it. */
+static void
+sio_socket_close(struct sio_socket *so, const char *reason, int tell_worker)
+{
+	struct sio_conn *c = so->conn;
+	struct gw *gw = c->eio->gw;
+	struct sio_socket **pp;
+	struct gw_worker *w;
+
+	if (so->state == SIO_S_CONNECTED) {
+		sio_room_leave_all(so);
+		sio_nsp_remove(so);
+	}
+	so->state = SIO_S_CLOSED;
+	ev_timer_stop(gw->loop, &so->connect_t);
+	while (so->waits != NULL)
+		wait_end(so->waits, "disconnected");
+	if (tell_worker)
+		socket_tell_disconnect(so, reason);
+	w = gw_bridge_find_worker(gw, so->worker);
+	if (w != NULL && w->nsess > 0)
+		w->nsess--;
+	for (pp = &c->sockets; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == so) {
+			*pp = so->next;
+			break;
+		}
+	}
+	gw_map_del(&gw->sio_sockets, so->id, strlen(so->id));
+	free(so->rooms);
+	free(so->session);
+	free(so);
+}
+
+/* Answer the client's CONNECT and make the socket live. */
+static void
+socket_connected(struct sio_socket *so)
+{
+	char json[64];
+	struct sio_conn *c = so->conn;
+
+	so->state = SIO_S_CONNECTED;
+	ev_timer_stop(c->eio->gw->loop, &so->connect_t);
+	ev_timer_stop(c->eio->gw->loop, &c->connect_t);
+	sio_nsp_add(so);
+	snprintf(json, sizeof json, "{\"sid\":\"%s\"}", so->id);
+	socket_send_json(c->eio, SIO_CONNECT, so->nsp->name, so->nsp->nlen, json);
+	/*
+	 * Write the CONNECT reply on its own, before what the worker sends
+	 * next: like the reference server, which sends it in its own write.
+	 * Clients that handle one frame per read (the official protocol
+	 * suite's) would otherwise miss the packets that follow it.
+	 */
+	if (c->eio->transport == EIO_T_WS && c->eio->ws != NULL)
+		gw_conn_flush(c->eio->ws);
+}
+
+/* Copy a msgpack map object as the socket's session bytes. */
+static void
+socket_store_session(struct sio_socket *so, const msgpack_object *map)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_object(&pk, *map);
+	free(so->session);
+	so->session = gw_xmalloc(sb.size);
+	memcpy(so->session, sb.data, sb.size);
+	so->session_len = (uint32_t)sb.size;
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* Replace or update (merge) the session map. */
+void
+sio_socket_set_session(struct sio_socket *so, const msgpack_object *map, int merge)
+{
+	msgpack_unpacked up;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	uint32_t i, j, n;
+	const msgpack_object *old = NULL;
+
+	if (!merge || so->session == NULL) {
+		socket_store_session(so, map);
+		return;
+	}
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, so->session, so->session_len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+	    up.data.type == MSGPACK_OBJECT_MAP)
+		old = &up.data;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	n = map->via.map.size;
+	for (i = 0; old != NULL && i < old->via.map.size; i++) {
+		int replaced = 0;
+
+		for (j = 0; j < map->via.map.size; j++)
+			replaced |= msgpack_object_equal(old->via.map.ptr[i].key, map->via.map.ptr[j].key);
+		n += !replaced;
+	}
+	msgpack_pack_map(&pk, n);
+	for (i = 0; old != NULL && i < old->via.map.size; i++) {
+		int replaced = 0;
+
+		for (j = 0; j < map->via.map.size; j++)
+			replaced |= msgpack_object_equal(old->via.map.ptr[i].key, map->via.map.ptr[j].key);
+		if (!replaced) {
+			msgpack_pack_object(&pk, old->via.map.ptr[i].key);
+			msgpack_pack_object(&pk, old->via.map.ptr[i].val);
+		}
+	}
+	for (j = 0; j < map->via.map.size; j++) {
+		msgpack_pack_object(&pk, map->via.map.ptr[j].key);
+		msgpack_pack_object(&pk, map->via.map.ptr[j].val);
+	}
+	free(so->session);
+	so->session = gw_xmalloc(sb.size);
+	memcpy(so->session, sb.data, sb.size);
+	so->session_len = (uint32_t)sb.size;
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_unpacked_destroy(&up);
+}
+
+/* The worker accepted the socket. */
+int
+sio_socket_accept(struct sio_socket *so, const msgpack_object *session, const msgpack_object *rooms)
+{
+	uint32_t i;
+
+	if (so->state != SIO_S_CONNECTING)
+		return -1;
+	if (session != NULL && session->type == MSGPACK_OBJECT_MAP)
+		socket_store_session(so, session);
+	socket_connected(so);
+	for (i = 0; rooms != NULL && rooms->type == MSGPACK_OBJECT_ARRAY && i < rooms->via.array.size;
+	    i++) {
+		const msgpack_object *r = &rooms->via.array.ptr[i];
+
+		if (r->type == MSGPACK_OBJECT_STR)
+			sio_room_join(so, r->via.str.ptr, r->via.str.size);
+	}
+	return 0;
+}
+
+/* Refuse a connect with data (CONNECT_ERROR). */
+static void
+socket_refuse(struct sio_socket *so, const char *json)
+{
+	so->notified = 0;
+	socket_send_json(so->conn->eio, SIO_CONNECT_ERROR, so->nsp->name, so->nsp->nlen, json);
+	sio_socket_close(so, NULL, 0);
+}
+
+/* The worker rejected the socket: the client gets CONNECT_ERROR with data. */
+int
+sio_socket_reject(struct sio_socket *so, const msgpack_object *data)
+{
+	struct br_buf b = { 0 };
+	struct br_str att[1];
+	size_t natt = 0;
+	const char *why;
+
+	if (so->state != SIO_S_CONNECTING)
+		return -1;
+	if (data == NULL || br_json_write(&b, data, att, &natt, 0, SIO_MAX_DEPTH, &why) < 0 ||
+	    br_buf_append(&b, "", 1) < 0) {
+		br_buf_free(&b);
+		socket_refuse(so, "{\"message\":\"Not authorized\"}");
+		return 0;
+	}
+	socket_refuse(so, b.p);
+	br_buf_free(&b);
+	return 0;
+}
+
+static void
+socket_connect_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct sio_socket *so = t->data;
+
+	gw_warn("socket %s (%.*s): worker %u did not answer the connect within %u ms", so->id,
+	    (int)so->nsp->nlen, so->nsp->name, so->worker, so->conn->eio->gw->conf.connect_timeout);
+	socket_refuse(so, "{\"message\":\"Connect timeout\"}");
+}
+
+/* Server-side disconnect: the client gets 41, the worker the reason. */
+void
+sio_socket_disconnect(struct sio_socket *so, int close_conn)
+{
+	struct eio_session *s = so->conn->eio;
+
+	if (close_conn) {
+		eio_session_close(s, "forced close");
+		return;
+	}
+	socket_send_json(s, SIO_DISCONNECT, so->nsp->name, so->nsp->nlen, "");
+	sio_socket_close(so, "server namespace disconnect", 1);
+}
+
+/* CONNECT from the client. */
+static void
+handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
+{
+	struct eio_session *s = c->eio;
+	struct gw *gw = s->gw;
+	struct gw_worker *w;
+	struct sio_socket *so;
+	json_t *auth = NULL;
+	json_error_t jerr;
+	int open = 0;
+	struct br_enc e;
+	const char *why = NULL;
+
+	if (pkt->data_len > 0) {
+		auth = json_loadb(pkt->data, pkt->data_len, 0, &jerr);
+		if (auth == NULL || !json_is_object(auth)) {
+			json_decref(auth);
+			conn_fail(c, "CONNECT payload is not an object", pkt->data, pkt->data_len);
+			return;
+		}
+	}
+	if (conn_socket(c, pkt->nsp, pkt->nsp_len) != NULL) {
+		json_decref(auth);
+		return;		/* already connected (or connecting) to it */
+	}
+	w = gw_bridge_pick_nsp(gw, pkt->nsp, pkt->nsp_len, &open);
+	if (w == NULL) {
+		json_decref(auth);
+		socket_send_json(s, SIO_CONNECT_ERROR, pkt->nsp, pkt->nsp_len,
+		    "{\"message\":\"Invalid namespace\"}");
+		return;
+	}
+	so = gw_xcalloc(1, sizeof *so);
+	memcpy(so->id, gw->id, strlen(gw->id));
+	do {
+		gw_random_id(so->id + strlen(gw->id), SIO_ID_LEN - strlen(gw->id));
+	} while (sio_socket_find(gw, so->id, SIO_ID_LEN) != NULL);
+	so->conn = c;
+	so->nsp = sio_nsp_get(gw, pkt->nsp, pkt->nsp_len, 1);
+	so->worker = w->id;
+	so->next_ack = 0;
+	so->next = c->sockets;
+	c->sockets = so;
+	gw_map_put(&gw->sio_sockets, so->id, SIO_ID_LEN, so);
+	w->nsess++;
+	ev_timer_init(&so->connect_t, socket_connect_timeout_cb, gw->conf.connect_timeout / 1000.0, 0.);
+	so->connect_t.data = so;
+
+	/* SIO_CONNECT {sid, id, nsp, seq, auth, reply, hs} */
+	enc_socket(&e, BR_T_SIO_CONNECT, 4, so);
+	br_enc_cstr(&e, "sid", s->sid);
+	br_enc_key(&e, "auth");
+	if (auth == NULL)
+		msgpack_pack_nil(&e.pk);
+	else if (br_json_pack(&e.pk, auth, NULL, 0, SIO_MAX_DEPTH, NULL, &why) < 0) {
+		json_decref(auth);
+		br_enc_free(&e);
+		sio_socket_close(so, NULL, 0);
+		conn_fail(c, why, pkt->data, pkt->data_len);
+		return;
+	}
+	json_decref(auth);
+	br_enc_key(&e, "reply");
+	if (open)
+		msgpack_pack_false(&e.pk);
+	else
+		msgpack_pack_true(&e.pk);
+	br_enc_key(&e, "hs");
+	msgpack_sbuffer_write(&e.sb, c->hs->data, c->hs->len);
+	so->notified = 1;
+	gw_bridge_send_event(gw, w, &e, 1);
+	if (open)
+		socket_connected(so);
+	else
+		ev_timer_start(gw->loop, &so->connect_t);
+}
+
+/* Whether an event name is reserved by Socket.IO. */
+static int
+reserved_event(const char *ev)
+{
+	static const char *const r[] = { "connect", "connect_error", "disconnect", "disconnecting",
+		"newListener", "removeListener" };
+	size_t i;
+
+	for (i = 0; i < sizeof r / sizeof r[0]; i++) {
+		if (strcmp(ev, r[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Pack the socket's rooms (without its own id room). */
+static void
+enc_rooms(struct br_enc *e, struct sio_socket *so)
+{
+	uint32_t i;
+
+	br_enc_key(e, "rooms");
+	msgpack_pack_array(&e->pk, so->nrooms);
+	for (i = 0; i < so->nrooms; i++)
+		br_enc_item_str(e, so->rooms[i].r->name, strlen(so->rooms[i].r->name));
+}
+
+/* EVENT / BINARY_EVENT from the client: forward to the socket's worker. */
+static void
+handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str *att, size_t natt)
+{
+	struct gw *gw = c->eio->gw;
+	struct sio_socket *so;
+	json_t *v, *ev;
+	json_error_t jerr;
+	struct gw_worker *w;
+	struct br_enc e;
+	const char *why = NULL;
+	char numname[32];
+	const char *name;
+	size_t i, n;
+
+	v = json_loadb(pkt->data, pkt->data_len, JSON_DECODE_ANY, &jerr);
+	if (v == NULL || !json_is_array(v) || json_array_size(v) == 0) {
+		json_decref(v);
+		conn_fail(c, "event payload is not a non-empty array", pkt->data, pkt->data_len);
+		return;
+	}
+	ev = json_array_get(v, 0);
+	if (json_is_string(ev)) {
+		name = json_string_value(ev);
+		if (reserved_event(name)) {
+			json_decref(v);
+			conn_fail(c, "reserved event name", pkt->data, pkt->data_len);
+			return;
+		}
+	} else if (json_is_integer(ev)) {
+		snprintf(numname, sizeof numname, "%lld", (long long)json_integer_value(ev));
+		name = numname;
+	} else {
+		json_decref(v);
+		conn_fail(c, "event name is not a string", pkt->data, pkt->data_len);
+		return;
+	}
+	so = conn_socket(c, pkt->nsp, pkt->nsp_len);
+	if (so == NULL || so->state != SIO_S_CONNECTED) {
+		json_decref(v);
+		return;		/* not connected to that namespace: ignored, like Node */
+	}
+	w = gw_bridge_find_worker(gw, so->worker);
+	if (w == NULL) {
+		json_decref(v);
+		return;
+	}
+	n = json_array_size(v);
+	enc_socket(&e, BR_T_SIO_EVENT, 4 + (pkt->has_id ? 1 : 0), so);
+	br_enc_cstr(&e, "ev", name);
+	br_enc_key(&e, "args");
+	msgpack_pack_array(&e.pk, (uint32_t)(n - 1));
+	for (i = 1; i < n; i++) {
+		if (br_json_pack(&e.pk, json_array_get(v, i), natt ? att : NULL, natt, SIO_MAX_DEPTH,
+		    NULL, &why) < 0) {
+			json_decref(v);
+			br_enc_free(&e);
+			conn_fail(c, why, pkt->data, pkt->data_len);
+			return;
+		}
+	}
+	json_decref(v);
+	if (pkt->has_id)
+		br_enc_uint(&e, "ack", pkt->id);
+	br_enc_key(&e, "session");
+	if (so->session != NULL)
+		msgpack_sbuffer_write(&e.sb, so->session, so->session_len);
+	else
+		msgpack_pack_map(&e.pk, 0);
+	enc_rooms(&e, so);
+	if (gw_bridge_send_event(gw, w, &e, 0) < 0)
+		gw_warn("socket %s: worker %u backlog full, event '%s' dropped", so->id, w->id, name);
+}
+
+/* ACK / BINARY_ACK from the client: route to the worker that asked. */
+static void
+handle_ack(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str *att, size_t natt)
+{
+	struct gw *gw = c->eio->gw;
+	struct sio_socket *so;
+	struct sio_wait *wt;
+	struct gw_worker *w;
+	json_t *v;
+	json_error_t jerr;
+	struct br_enc e;
+	const char *why = NULL;
+	size_t i;
+
+	v = json_loadb(pkt->data, pkt->data_len, JSON_DECODE_ANY, &jerr);
+	if (!pkt->has_id || v == NULL || !json_is_array(v)) {
+		json_decref(v);
+		conn_fail(c, "ack without id or array payload", pkt->data, pkt->data_len);
+		return;
+	}
+	so = conn_socket(c, pkt->nsp, pkt->nsp_len);
+	for (wt = so ? so->waits : NULL; wt != NULL && wt->ack_id != pkt->id; wt = wt->next)
+		;
+	if (wt == NULL || (w = gw_bridge_find_worker(gw, wt->worker)) == NULL) {
+		json_decref(v);
+		if (wt != NULL)
+			wait_end(wt, NULL);
+		return;		/* unknown or late ack: ignored */
+	}
+	br_enc_init(&e, BR_T_SIO_CLIENT_ACK, 4);
+	br_enc_cstr(&e, "id", so->id);
+	br_enc_str(&e, "nsp", so->nsp->name, so->nsp->nlen);
+	br_enc_uint(&e, "req", wt->req);
+	br_enc_key(&e, "args");
+	msgpack_pack_array(&e.pk, (uint32_t)json_array_size(v));
+	for (i = 0; i < json_array_size(v); i++) {
+		if (br_json_pack(&e.pk, json_array_get(v, i), natt ? att : NULL, natt, SIO_MAX_DEPTH,
+		    NULL, &why) < 0) {
+			json_decref(v);
+			br_enc_free(&e);
+			conn_fail(c, why, pkt->data, pkt->data_len);
+			return;
+		}
+	}
+	json_decref(v);
+	gw_bridge_send_event(gw, w, &e, 1);
+	wait_end(wt, NULL);
+}
+
+/* One complete packet (attachments, if any, collected). */
+static void
+conn_dispatch(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str *att, size_t natt)
+{
+	struct sio_socket *so;
+
+	switch (pkt->type) {
+	case SIO_CONNECT:
+		handle_connect(c, pkt);
+		break;
+	case SIO_DISCONNECT:
+		if (pkt->data_len > 0) {
+			conn_fail(c, "DISCONNECT with a payload", pkt->data, pkt->data_len);
+			break;
+		}
+		so = conn_socket(c, pkt->nsp, pkt->nsp_len);
+		if (so != NULL)
+			sio_socket_close(so, "client namespace disconnect", 1);
+		break;
+	case SIO_EVENT:
+	case SIO_BINARY_EVENT:
+		handle_event(c, pkt, att, natt);
+		break;
+	case SIO_ACK:
+	case SIO_BINARY_ACK:
+		handle_ack(c, pkt, att, natt);
+		break;
+	default:
+		conn_fail(c, "packet type not accepted from a client", pkt->data, pkt->data_len);
+		break;
+	}
+}
+
+/* Free a binary packet being reassembled; NULL is a no-op. */
+static void
+partial_destroy(struct sio_partial *pp)
+{
+	uint32_t i;
+
+	if (pp == NULL)
+		return;
+	for (i = 0; i < pp->got; i++)
+		free((void *)pp->att[i].p);
+	free(pp->text);
+	free(pp);
+}
+
+/* One Engine.IO message of a Socket.IO session. */
+void
+sio_conn_message(struct eio_session *s, const char *data, size_t len, int binary)
+{
+	struct sio_conn *c = s->sio;
+	struct sio_partial *pp = c->partial;
+	struct sio_pkt pkt;
+	const char *why;
+
+	if (binary) {
+		if (pp == NULL) {
+			conn_fail(c, "unexpected binary attachment", "", 0);
+			return;
+		}
+		pp->att[pp->got].p = gw_xstrndup(data, len);
+		pp->att[pp->got].n = (uint32_t)len;
+		pp->got++;
+		if (pp->got == pp->pkt.natt) {
+			c->partial = NULL;	/* c may be gone after the dispatch */
+			conn_dispatch(c, &pp->pkt, pp->att, pp->got);
+			partial_destroy(pp);
+		}
+		return;
+	}
+	if (pp != NULL) {
+		conn_fail(c, "text packet while attachments were expected", data, len);
+		return;
+	}
+	if (sio_packet_parse(data, len, &pkt, &why) < 0) {
+		conn_fail(c, why, data, len);
+		return;
+	}
+	if ((pkt.type == SIO_BINARY_EVENT || pkt.type == SIO_BINARY_ACK) && pkt.natt > 0) {
+		/* Keep a copy of the text; point the header into it. */
+		pp = gw_xcalloc(1, sizeof *pp);
+		pp->text = gw_xstrndup(data, len);
+		pp->pkt = pkt;
+		if (pkt.nsp >= data && pkt.nsp < data + len)
+			pp->pkt.nsp = pp->text + (pkt.nsp - data);
+		pp->pkt.data = pp->text + (pkt.data - data);
+		c->partial = pp;
+		return;
+	}
+	conn_dispatch(c, &pkt, NULL, 0);
+}
+
+/* The Engine.IO session is closing: every socket goes, with its reason. */
+void
+sio_conn_close(struct eio_session *s, const char *reason)
+{
+	struct sio_conn *c = s->sio;
+
+	if (c == NULL)
+		return;
+	while (c->sockets != NULL) {
+		struct sio_socket *so = c->sockets;
+
+		sio_socket_close(so, reason, so->state == SIO_S_CONNECTED);
+	}
+	partial_destroy(c->partial);
+	c->partial = NULL;
+	ev_timer_stop(s->gw->loop, &c->connect_t);
+	gw_buf_unref(c->hs);
+	free(c);
+	s->sio = NULL;
+}
+
+struct gone_ctx {
+	uint32_t worker;
+	struct eio_session **v;
+	uint32_t n, cap;
+};
+
+/* Collect sessions holding a socket of the worker. */
+static void
+gone_collect(void *val, void *arg)
+{
+	struct sio_socket *so = val;
+	struct gone_ctx *g = arg;
+
+	if (so->worker != g->worker)
+		return;
+	if (g->n == g->cap) {
+		g->cap = g->cap ? g->cap * 2 : 16;
+		g->v = gw_xrealloc(g->v, g->cap * sizeof *g->v);
+	}
+	g->v[g->n++] = so->conn->eio;
+}
+
+/*
+ * A worker is gone: close the Engine.IO connections of its sockets, so the
+ * clients reconnect (the official clients do) and land on a live worker.
+ */
+void
+sio_worker_gone(struct gw *gw, uint32_t worker)
+{
+	struct gone_ctx g = { worker, NULL, 0, 0 };
+	uint32_t i;
+
+	gw_map_each(&gw->sio_sockets, gone_collect, &g);
+	for (i = 0; i < g.n; i++) {
+		struct sio_socket *so;
+
+		/* A session may be listed twice (two namespaces): close once. */
+		if (g.v[i]->state == EIO_S_CLOSED)
+			continue;
+		for (so = g.v[i]->sio ? g.v[i]->sio->sockets : NULL; so != NULL; so = so->next) {
+			if (so->worker == worker)
+				so->notified = 0;	/* no one to tell */
+		}
+		eio_session_close(g.v[i], "worker gone");
+	}
+	free(g.v);
+}
