@@ -161,6 +161,7 @@ struct gw_conf {
 	unsigned bridge_hb;	/* ms */
 	unsigned connect_timeout;	/* ms: Socket.IO CONNECT, and the worker's answer */
 	unsigned ack_timeout;	/* ms: default server-to-client ack timeout */
+	unsigned event_expiry;	/* ms an event may wait in a worker's backlog */
 };
 
 /* 0 ok; 1 exit 0 (help/version printed); -1 usage error (printed). */

@@ -26,6 +26,7 @@
 
 static void bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why);
 static void bridge_enc_query(struct br_enc *e, const struct http_req *req);
+static void bridge_expire(struct gw *gw, struct gw_worker *w, ev_tstamp now);
 
 /* Send one frame to a routing id; 0, or -1 with errno. */
 static int
@@ -96,7 +97,7 @@ static void
 bridge_flush_backlog(struct gw *gw, struct gw_worker *w)
 {
 	while (w->bl_n > 0 && w->credit > 0) {
-		struct gw_buf *b = w->backlog[w->bl_head];
+		struct gw_buf *b = w->backlog[w->bl_head].b;
 
 		if (bridge_send_raw(gw->br, w->rid, w->rid_len, b->data, b->len) < 0) {
 			if (errno != EAGAIN) {
@@ -119,7 +120,8 @@ bridge_flush_backlog(struct gw *gw, struct gw_worker *w)
  * bound (close events: at most one per session).
  */
 static int
-bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int force)
+bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int force,
+    const char *id, uint64_t ack1)
 {
 	int rc = 0;
 
@@ -141,7 +143,7 @@ bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int forc
 	} else {
 		if (w->bl_n == w->bl_cap) {
 			uint32_t cap = w->bl_cap ? w->bl_cap * 2 : 16, i;
-			struct gw_buf **nb = gw_xmalloc(cap * sizeof *nb);
+			struct gw_pending *nb = gw_xmalloc(cap * sizeof *nb);
 
 			for (i = 0; i < w->bl_n; i++)
 				nb[i] = w->backlog[(w->bl_head + i) % w->bl_cap];
@@ -150,7 +152,14 @@ bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int forc
 			w->bl_head = 0;
 			w->bl_cap = cap;
 		}
-		w->backlog[(w->bl_head + w->bl_n) % w->bl_cap] = gw_buf_from(e->sb.data, e->sb.size);
+		struct gw_pending *p = &w->backlog[(w->bl_head + w->bl_n) % w->bl_cap];
+
+		p->b = gw_buf_from(e->sb.data, e->sb.size);
+		p->t = ev_now(gw->loop);
+		p->ack1 = ack1;
+		p->id[0] = '\0';
+		if (id != NULL)
+			snprintf(p->id, sizeof p->id, "%s", id);
 		w->bl_n++;
 	}
 	br_enc_free(e);
@@ -201,7 +210,7 @@ bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why)
 	}
 	sio_worker_gone(gw, w->id);
 	while (w->bl_n > 0) {
-		gw_buf_unref(w->backlog[w->bl_head]);
+		gw_buf_unref(w->backlog[w->bl_head].b);
 		w->bl_head = (w->bl_head + 1) % w->bl_cap;
 		w->bl_n--;
 	}
@@ -593,6 +602,7 @@ bridge_hb_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			bridge_drop_worker(gw, w, "heartbeat lost");
 			continue;
 		}
+		bridge_expire(gw, w, now);
 		if (now - w->last_tx >= gw->conf.bridge_hb / 1000.0) {
 			struct br_enc e;
 
@@ -615,7 +625,39 @@ gw_bridge_find_worker(struct gw *gw, uint32_t id)
 int
 gw_bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int force)
 {
-	return bridge_send_event(gw, w, e, force);
+	return bridge_send_event(gw, w, e, force, NULL, 0);
+}
+
+int
+gw_bridge_send_event_ack(struct gw *gw, struct gw_worker *w, struct br_enc *e, const char *id,
+    uint64_t ack)
+{
+	if (bridge_send_event(gw, w, e, 0, id, ack + 1) < 0) {
+		sio_error_ack(gw, id, ack, "EOVERLOAD", "worker backlog full");
+		return -1;
+	}
+	return 0;
+}
+
+/* Drop events that waited longer than the expiry; answer their acks with an error. */
+static void
+bridge_expire(struct gw *gw, struct gw_worker *w, ev_tstamp now)
+{
+	uint32_t n = 0;
+
+	while (w->bl_n > 0 && now - w->backlog[w->bl_head].t > gw->conf.event_expiry / 1000.0) {
+		struct gw_pending *p = &w->backlog[w->bl_head];
+
+		if (p->ack1 != 0)
+			sio_error_ack(gw, p->id, p->ack1 - 1, "ENOWORKER", "no worker took the event in time");
+		gw_buf_unref(p->b);
+		w->bl_head = (w->bl_head + 1) % w->bl_cap;
+		w->bl_n--;
+		n++;
+	}
+	if (n > 0)
+		gw_warn("worker %u (%s): %u event(s) expired after %u ms without credit", w->id, w->name,
+		    n, gw->conf.event_expiry);
 }
 
 void
@@ -762,7 +804,7 @@ gw_bridge_stop(struct gw *gw)
 		bridge_send_ctl(gw, w->rid, w->rid_len, &e);
 		br->workers = w->next;
 		while (w->bl_n > 0) {
-			gw_buf_unref(w->backlog[w->bl_head]);
+			gw_buf_unref(w->backlog[w->bl_head].b);
 			w->bl_head = (w->bl_head + 1) % w->bl_cap;
 			w->bl_n--;
 		}
@@ -881,7 +923,7 @@ gw_bridge_eio_open(struct gw *gw, struct eio_session *s, const struct http_req *
 	br_enc_key(&e, "hs");
 	msgpack_sbuffer_write(&e.sb, hs->data, hs->len);
 	gw_buf_unref(hs);
-	bridge_send_event(gw, w, &e, 1);
+	bridge_send_event(gw, w, &e, 1, NULL, 0);
 	return 0;
 }
 
@@ -899,7 +941,7 @@ gw_bridge_eio_message(struct gw *gw, struct eio_session *s, const char *data, si
 	}
 	bridge_enc_session(&e, BR_T_EIO_MESSAGE, 1, s);
 	br_enc_data(&e, "data", data, len, binary);
-	if (bridge_send_event(gw, w, &e, 0) < 0) {
+	if (bridge_send_event(gw, w, &e, 0, NULL, 0) < 0) {
 		gw_warn("session %s: worker %u backlog full (%u events), closing the session",
 		    s->sid, w->id, gw->conf.max_backlog);
 		eio_session_close(s, "worker overloaded");
@@ -919,5 +961,5 @@ gw_bridge_eio_close(struct gw *gw, struct eio_session *s, const char *reason)
 	s->worker = 0;
 	bridge_enc_session(&e, BR_T_EIO_CLOSE, 1, s);
 	br_enc_cstr(&e, "reason", reason);
-	bridge_send_event(gw, w, &e, 1);
+	bridge_send_event(gw, w, &e, 1, NULL, 0);
 }

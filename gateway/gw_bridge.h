@@ -12,6 +12,14 @@
 
 struct eio_session;
 
+/* An event waiting for credit; ack + 1 of a client event that asked for one (0: none). */
+struct gw_pending {
+	struct gw_buf *b;
+	ev_tstamp t;
+	uint64_t ack1;
+	char id[28];
+};
+
 /* A registered worker.  Owned by the bridge's list. */
 struct gw_worker {
 	struct gw_worker *next;
@@ -28,7 +36,7 @@ struct gw_worker {
 	uint32_t nsess;
 	uint8_t dead;		/* unreachable: dropped at the next turn */
 	ev_tstamp last_rx, last_tx;
-	struct gw_buf **backlog;	/* encoded events waiting for credit */
+	struct gw_pending *backlog;	/* events waiting for credit (a ring) */
 	uint32_t bl_head, bl_n, bl_cap;
 };
 
@@ -49,6 +57,13 @@ struct gw_worker *gw_bridge_find_worker(struct gw *gw, uint32_t id);
  * backlog is full (force skips the bound).  Frees the encoder.
  */
 int gw_bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int force);
+/*
+ * The same for a client event that asked for an ack (socket id, ack id):
+ * if it expires in the backlog, or does not fit, the client's ack is
+ * answered with an error (see siogate(8)).
+ */
+int gw_bridge_send_event_ack(struct gw *gw, struct gw_worker *w, struct br_enc *e,
+    const char *id, uint64_t ack);
 /* Send a control message (no credit).  Frees the encoder. */
 void gw_bridge_send_ctl(struct gw *gw, struct gw_worker *w, struct br_enc *e);
 /* ERROR {code, text, ref, [sid]} to a worker. */

@@ -16,7 +16,7 @@ enum {
 	OPT_LISTEN = 256, OPT_PATH, OPT_EIO_PATH, OPT_PING_INTERVAL, OPT_PING_TIMEOUT,
 	OPT_MAX_PAYLOAD, OPT_CORS, OPT_BRIDGE, OPT_LOG_LEVEL, OPT_STATIC, OPT_GW_ID,
 	OPT_HTTP_TIMEOUT, OPT_MAX_HEADER, OPT_MAX_URL, OPT_MAX_OUTQ, OPT_BRIDGE_HB,
-	OPT_BACKLOG, OPT_CONNECT_TIMEOUT, OPT_ACK_TIMEOUT, OPT_CLIENT_DIR, OPT_VERSION, OPT_HELP,
+	OPT_BACKLOG, OPT_EXPIRY, OPT_CONNECT_TIMEOUT, OPT_ACK_TIMEOUT, OPT_CLIENT_DIR, OPT_VERSION, OPT_HELP,
 };
 
 static const struct option long_opts[] = {
@@ -37,6 +37,7 @@ static const struct option long_opts[] = {
 	{ "max-output", required_argument, NULL, OPT_MAX_OUTQ },
 	{ "bridge-heartbeat", required_argument, NULL, OPT_BRIDGE_HB },
 	{ "worker-backlog", required_argument, NULL, OPT_BACKLOG },
+	{ "event-expiry", required_argument, NULL, OPT_EXPIRY },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT },
 	{ "client-dir", required_argument, NULL, OPT_CLIENT_DIR },
@@ -70,6 +71,8 @@ static const char usage_text[] =
     "                            closed as a slow consumer (default 8388608)\n"
     "  --bridge-heartbeat MS     gateway heartbeat interval on the bridge (default 2000)\n"
     "  --worker-backlog N        events queued per worker without credit (default 10000)\n"
+    "  --event-expiry MS         how long an event may wait for a worker's credit\n"
+    "                            before it is dropped (default 30000)\n"
     "  --connect-timeout MS      Socket.IO: time for a client's CONNECT, and for the\n"
     "                            worker's answer to it (default 45000)\n"
     "  --ack-timeout MS          Socket.IO: default wait for a client's ack to a\n"
@@ -152,6 +155,7 @@ gw_conf_from_argv(struct gw_conf *c, int argc, char **argv)
 	c->max_backlog = 10000;
 	c->bridge_hb = 2000;
 	c->connect_timeout = 45000;
+	c->event_expiry = 30000;
 	c->ack_timeout = 10000;
 	opterr = 0;
 	optind = 1;
@@ -269,11 +273,14 @@ gw_conf_from_argv(struct gw_conf *c, int argc, char **argv)
 				return conf_bad(name, optarg, "a count, 1 to 10000000");
 			c->max_backlog = (unsigned)v;
 			break;
+		case OPT_EXPIRY:
 		case OPT_CONNECT_TIMEOUT:
 		case OPT_ACK_TIMEOUT:
 			if (gw_parse_uint(optarg, 10, 3600000, &v) < 0)
 				return conf_bad(name, optarg, "milliseconds, 10 to 3600000");
-			if (opt == OPT_CONNECT_TIMEOUT)
+			if (opt == OPT_EXPIRY)
+				c->event_expiry = (unsigned)v;
+			else if (opt == OPT_CONNECT_TIMEOUT)
 				c->connect_timeout = (unsigned)v;
 			else
 				c->ack_timeout = (unsigned)v;

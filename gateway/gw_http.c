@@ -202,26 +202,17 @@ http_path_safe(const char *path)
 	return *p == '\0';
 }
 
-/* Serve a file from the static folder; 0 if served, -1 if not found. */
+/* Answer with a regular file; 0 if served, -1 if it cannot be. */
 static int
-http_static(struct gw_conn *c, struct http_req *req)
+http_send_file(struct gw_conn *c, struct http_req *req, const char *full)
 {
-	const char *dir = c->gw->conf.static_dir, *path = req->buf + req->path;
-	char full[4096];
 	struct stat st;
 	struct gw_buf *b;
-	int fd, n;
+	struct gw_slice sl;
 	ssize_t got;
 	size_t off = 0;
+	int fd;
 
-	if (dir == NULL || (req->method != HTTP_GET && req->method != HTTP_HEAD))
-		return -1;
-	if (!http_path_safe(path))
-		return -1;
-	n = snprintf(full, sizeof full, "%s%s%s", dir, path,
-	    path[strlen(path) - 1] == '/' ? "index.html" : "");
-	if (n < 0 || (size_t)n >= sizeof full)
-		return -1;
 	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -1;
@@ -239,13 +230,62 @@ http_static(struct gw_conn *c, struct http_req *req)
 	close(fd);
 	if (req->method == HTTP_HEAD)
 		off = 0;
-	{
-		struct gw_slice sl = { b, 0, (uint32_t)off };
-
-		gw_http_respond_slices(c, 200, http_mime(full), &sl, off ? 1 : 0, off);
-	}
+	sl = (struct gw_slice){ b, 0, (uint32_t)off };
+	gw_http_respond_slices(c, 200, http_mime(full), &sl, off ? 1 : 0, off);
 	gw_buf_unref(b);
 	return 0;
+}
+
+/* Serve a file from the static folder; 0 if served, -1 if not found. */
+static int
+http_static(struct gw_conn *c, struct http_req *req)
+{
+	const char *dir = c->gw->conf.static_dir, *path = req->buf + req->path;
+	char full[4096];
+	int n;
+
+	if (dir == NULL || (req->method != HTTP_GET && req->method != HTTP_HEAD))
+		return -1;
+	if (!http_path_safe(path))
+		return -1;
+	n = snprintf(full, sizeof full, "%s%s%s", dir, path,
+	    path[strlen(path) - 1] == '/' ? "index.html" : "");
+	if (n < 0 || (size_t)n >= sizeof full)
+		return -1;
+	return http_send_file(c, req, full);
+}
+
+/*
+ * The Socket.IO browser client at <path>socket.io.js (and its minified,
+ * ESM and source-map siblings), from --client-dir, like the Node server.
+ */
+static int
+http_client_js(struct gw_conn *c, struct http_req *req)
+{
+	static const char *const names[] = { "socket.io.js", "socket.io.min.js",
+		"socket.io.esm.min.js", "socket.io.js.map", "socket.io.min.js.map",
+		"socket.io.esm.min.js.map" };
+	const char *dir = c->gw->conf.client_dir, *path = req->buf + req->path;
+	char full[4096];
+	size_t i;
+	int e;
+
+	if (dir == NULL || (req->method != HTTP_GET && req->method != HTTP_HEAD))
+		return -1;
+	for (e = 0; e < c->gw->conf.nep; e++) {
+		const struct gw_endpoint *ep = &c->gw->conf.ep[e];
+
+		if (ep->kind != GW_EP_SIO || req->path_len <= ep->plen ||
+		    memcmp(path, ep->path, ep->plen) != 0)
+			continue;
+		for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+			if (strcmp(path + ep->plen, names[i]) == 0) {
+				snprintf(full, sizeof full, "%s/%s", dir, names[i]);
+				return http_send_file(c, req, full);
+			}
+		}
+	}
+	return -1;
 }
 
 /* A request's headers are in: note a POST in progress on its session. */
@@ -292,7 +332,7 @@ gw_http_request(struct gw_conn *c, struct http_req *req)
 		eio_http_request(c, req, ep);
 		return;
 	}
-	if (http_static(c, req) == 0)
+	if (http_client_js(c, req) == 0 || http_static(c, req) == 0)
 		return;
 	gw_http_respond(c, 404, "text/plain; charset=UTF-8", NULL, "Not Found\n", 10);
 }

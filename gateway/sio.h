@@ -144,6 +144,9 @@ void sio_socket_send(struct sio_socket *so, struct gw_buf **pkts, int n);
 /* Ask the client for an ack: returns the ack id to put in the packet. */
 uint64_t sio_socket_wait_ack(struct sio_socket *so, uint32_t worker, uint64_t req, unsigned ms);
 void sio_socket_set_session(struct sio_socket *so, const msgpack_object *map, int merge);
+/* Answer a client's ack with an error object [{"error":message,"code":code}]. */
+void sio_error_ack(struct gw *gw, const char *id, uint64_t ack, const char *code,
+    const char *message);
 /* Close every socket bound to a worker that is gone. */
 void sio_worker_gone(struct gw *gw, uint32_t worker);
 void sio_state_free(struct gw *gw);

@@ -558,8 +558,28 @@ handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str 
 	else
 		msgpack_pack_map(&e.pk, 0);
 	enc_rooms(&e, so);
-	if (gw_bridge_send_event(gw, w, &e, 0) < 0)
+	if ((pkt->has_id ? gw_bridge_send_event_ack(gw, w, &e, so->id, pkt->id) :
+	    gw_bridge_send_event(gw, w, &e, 0)) < 0)
 		gw_warn("socket %s: worker %u backlog full, event '%s' dropped", so->id, w->id, name);
+}
+
+/* Answer a client's ack with an error object. */
+void
+sio_error_ack(struct gw *gw, const char *id, uint64_t ack, const char *code, const char *message)
+{
+	struct sio_socket *so = sio_socket_find(gw, id, strlen(id));
+	struct gw_buf *pkt;
+	const char *why;
+	char json[256];
+
+	if (so == NULL || so->state != SIO_S_CONNECTED)
+		return;
+	snprintf(json, sizeof json, "[{\"error\":\"%s\",\"code\":\"%s\"}]", message, code);
+	if (sio_packet_encode(SIO_ACK, so->nsp->name, so->nsp->nlen, 1, ack, NULL, NULL, json, &pkt,
+	    &why) == 1) {
+		eio_session_send(so->conn->eio, pkt);
+		gw_buf_unref(pkt);
+	}
 }
 
 /* ACK / BINARY_ACK from the client: route to the worker that asked. */
