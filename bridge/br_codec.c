@@ -862,6 +862,8 @@ br_type_name(int type)
 	case BR_T_ERROR: return "ERROR";
 	case BR_T_BYE: return "BYE";
 	case BR_T_CREDIT: return "CREDIT";
+	case BR_T_STATUS: return "STATUS";
+	case BR_T_STATUS_REPLY: return "STATUS_REPLY";
 	case BR_T_EIO_OPEN: return "EIO_OPEN";
 	case BR_T_EIO_MESSAGE: return "EIO_MESSAGE";
 	case BR_T_EIO_CLOSE: return "EIO_CLOSE";

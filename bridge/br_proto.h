@@ -26,6 +26,8 @@ enum br_type {
 	BR_T_ERROR = 4,		/* both: code, text, [ref], [sid] */
 	BR_T_BYE = 5,		/* both: leaving */
 	BR_T_CREDIT = 6,	/* w->g: n more events may be sent */
+	BR_T_STATUS = 7,	/* any->g: ask live figures (no HELLO needed) */
+	BR_T_STATUS_REPLY = 8,	/* g->any: gw, version, connections, sessions, ... */
 
 	BR_T_EIO_OPEN = 20,	/* g->w: sid, path, seq, hs */
 	BR_T_EIO_MESSAGE = 21,	/* g->w: sid, seq, data (str|bin) */

@@ -14,10 +14,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <ev.h>
+
+#include "http.h"
 
 /* ---------------- logging (gw_log.c) ---------------- */
 
@@ -25,6 +28,7 @@ enum gw_log_level { GW_LOG_ERR = 3, GW_LOG_WARN = 4, GW_LOG_INFO = 6, GW_LOG_DEB
 
 /* The only mutable globals: the sink level, set before the loop starts. */
 extern int gw_log_level;
+extern int gw_log_json;		/* one JSON object per line instead of text */
 void gw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define gw_err(...) gw_log(GW_LOG_ERR, __VA_ARGS__)
 #define gw_warn(...) gw_log(GW_LOG_WARN, __VA_ARGS__)
@@ -138,7 +142,23 @@ struct gw_endpoint {
 	int idx;
 };
 
+#define GW_MAX_WORKER_CONF 32
+#define GW_MAX_WORKER_ENV 32
+
+/* A [worker NAME] section: a program the gateway runs and supervises. */
+struct gw_worker_conf {
+	char *name;
+	char *command;		/* run with /bin/sh -c */
+	unsigned processes;
+	char *namespaces;	/* passed as SIOGATE_NAMESPACES (informative) */
+	char *env[GW_MAX_WORKER_ENV];
+	int nenv;
+	char *directory;
+	char *user;
+};
+
 struct gw_conf {
+	char *file;		/* the file read, or NULL */
 	char *listen[GW_MAX_LISTEN];
 	int nlisten;
 	struct gw_endpoint ep[GW_MAX_ENDPOINTS];
@@ -162,10 +182,27 @@ struct gw_conf {
 	unsigned connect_timeout;	/* ms: Socket.IO CONNECT, and the worker's answer */
 	unsigned ack_timeout;	/* ms: default server-to-client ack timeout */
 	unsigned event_expiry;	/* ms an event may wait in a worker's backlog */
+	unsigned drain_timeout;	/* ms to deliver what is pending at shutdown */
+	int log_level;
+	int log_json;
+	char *metrics_listen;
+	struct gw_worker_conf workers[GW_MAX_WORKER_CONF];
+	int nworkers;
 };
 
-/* 0 ok; 1 exit 0 (help/version printed); -1 usage error (printed). */
-int gw_conf_from_argv(struct gw_conf *c, int argc, char **argv);
+enum { GW_CONF_RUN = 0, GW_CONF_CHECK = 1, GW_CONF_STATUS = 2 };
+/*
+ * Load the configuration: defaults, then the file (--config FILE, or
+ * /etc/siogate/siogate.conf if present), then the command line.  0 ok with
+ * *action; 1: exit 0 (help/version printed); -1: usage error (exit 64);
+ * -2: configuration error (exit 78).  Errors are printed.
+ */
+int gw_conf_load(struct gw_conf *c, int argc, char **argv, int *action);
+/* Move what SIGHUP may change from next into cur; warn about the rest. */
+void gw_conf_apply_live(struct gw_conf *cur, struct gw_conf *next);
+/* Print "cli section key" for every option (documentation test). */
+void gw_conf_list(FILE *f);
+void gw_worker_conf_free(struct gw_worker_conf *w);
 void gw_conf_free(struct gw_conf *c);
 
 /* ---------------- the root ---------------- */
@@ -181,7 +218,23 @@ struct gw_listener {
 	int fd;
 	ev_io io;
 	struct gw *gw;
+	int metrics;		/* the metrics listener: serves /metrics only */
 	char name[64];
+};
+
+/* Counters for the metrics endpoint (monotonic unless noted). */
+struct gw_stats {
+	uint64_t conns_accepted;
+	uint64_t sessions_opened;
+	uint64_t sio_connects, sio_rejects;
+	uint64_t events_in;		/* client events handed to workers */
+	uint64_t emits;			/* worker emits */
+	uint64_t packets_out;		/* Engine.IO packets queued to clients */
+	uint64_t bytes_in, bytes_out;
+	uint64_t events_expired, events_overflow;
+	uint64_t ack_timeouts;
+	uint64_t err_http, err_origin, err_parse, err_slow, err_worker_msg, err_ping_timeout;
+	uint64_t workers_lost;
 };
 
 struct gw {
@@ -190,6 +243,13 @@ struct gw {
 	char id[8];			/* gateway id: prefix of every sid */
 	struct gw_listener lst[GW_MAX_LISTEN];
 	int nlst;
+	struct gw_listener mlst;	/* metrics (fd -1: off) */
+	struct http_limits http_lim;	/* current limits; parsers point here */
+	struct gw_stats st;
+	struct gw_proc *procs;		/* supervised worker processes (owner) */
+	int stopping;			/* SIGTERM seen: draining */
+	ev_tstamp started;
+	ev_timer drain_t;
 
 	struct gw_conn_list conns;	/* every live connection (owner) */
 	struct gw_conn_list writers;	/* conns with output to flush */
@@ -213,15 +273,35 @@ struct gw {
 
 	ev_prepare prep;		/* flush, drain, reap before sleeping */
 	ev_idle idle;			/* keeps the loop turning while work remains */
-	ev_signal sigint, sigterm;
+	ev_signal sigint, sigterm, sighup;
 	char rbuf[65536];		/* shared read buffer (one loop, one reader at a time) */
 };
 
 /* gw_listen.c */
 int gw_listen_start(struct gw *gw, const char **why);
+int gw_listen_metrics(struct gw *gw, const char **why);
 void gw_listen_stop(struct gw *gw);
 
-/* gw_main.c: ask the loop to run gw_turn() before sleeping again. */
+/* gw_main.c: ask the loop to run its prepare step before sleeping again. */
 void gw_wake(struct gw *gw);
+/* sd_notify when built with libsystemd; no-op otherwise. */
+void gw_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* gw_super.c: worker programs */
+struct gw_proc;
+void gw_super_start(struct gw *gw);
+void gw_super_reconcile(struct gw *gw);
+void gw_super_stop(struct gw *gw);
+unsigned gw_super_running(struct gw *gw);
+void gw_super_free(struct gw *gw);
+
+/* gw_metrics.c */
+int gw_metrics_start(struct gw *gw, const char **why);
+void gw_metrics_stop(struct gw *gw);
+/* --status: ask a running gateway over the bridge and print; exit status. */
+int gw_status_print(const struct gw_conf *c);
+
+/* gw_conn.c: apply the configured HTTP limits (start, reload) */
+void gw_conn_limits_update(struct gw *gw);
 
 #endif

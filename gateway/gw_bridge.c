@@ -12,6 +12,9 @@
  * session whose event does not fit is closed and logged).
  */
 #include <errno.h>
+#include <unistd.h>
+
+#include "config.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,6 +413,39 @@ bridge_eio_send(struct gw *gw, struct gw_worker *w, struct br_msg *m)
 	gw_buf_unref(pkt);
 }
 
+/* STATUS: live figures for an operator (siogate --status). */
+static void
+bridge_status(struct gw *gw, const unsigned char *rid, size_t rid_len)
+{
+	struct br_enc e;
+	uint32_t i, polling = 0, ws = 0;
+
+	for (i = 0; gw->sess_tab != NULL && i <= gw->sess_mask; i++) {
+		struct eio_session *s;
+
+		for (s = gw->sess_tab[i]; s != NULL; s = s->hnext) {
+			if (s->transport == EIO_T_WS)
+				ws++;
+			else
+				polling++;
+		}
+	}
+	br_enc_init(&e, BR_T_STATUS_REPLY, 12);
+	br_enc_cstr(&e, "gateway", gw->id);
+	br_enc_cstr(&e, "version", PACKAGE_VERSION);
+	br_enc_uint(&e, "pid", (uint64_t)getpid());
+	br_enc_uint(&e, "uptime_s", (uint64_t)(ev_now(gw->loop) - gw->started));
+	br_enc_uint(&e, "connections", gw->nconns);
+	br_enc_uint(&e, "sessions_polling", polling);
+	br_enc_uint(&e, "sessions_websocket", ws);
+	br_enc_uint(&e, "sockets", gw->sio_sockets.n);
+	br_enc_uint(&e, "namespaces", gw->sio_nsps.n);
+	br_enc_uint(&e, "workers", gw_bridge_workers(gw));
+	br_enc_uint(&e, "worker_backlog_events", gw_bridge_pending(gw));
+	br_enc_uint(&e, "supervised_processes", gw_super_running(gw));
+	bridge_send_ctl(gw, rid, rid_len, &e);
+}
+
 /* Handle one frame from a peer. */
 static void
 bridge_handle(struct gw *gw, const unsigned char *rid, size_t rid_len, const void *p, size_t n)
@@ -432,6 +468,11 @@ bridge_handle(struct gw *gw, const unsigned char *rid, size_t rid_len, const voi
 		return;
 	}
 	w = bridge_find_rid(br, rid, rid_len);
+	if (m.type == BR_T_STATUS) {
+		bridge_status(gw, rid, rid_len);
+		br_msg_free(&m);
+		return;
+	}
 	if (m.type == BR_T_HELLO) {
 		bridge_hello(gw, rid, rid_len, &m);
 		br_msg_free(&m);
@@ -751,8 +792,12 @@ gw_bridge_start(struct gw *gw, const char **why)
 	struct gw_bridge *br = gw_xcalloc(1, sizeof *br);
 	int one = 1, fd;
 	size_t fl = sizeof fd;
-	/* Largest frame a worker may send: a payload plus room for the envelope. */
-	int64_t maxmsg = (int64_t)gw->conf.max_payload + 65536;
+	/*
+	 * Largest frame a worker may send.  Up to it, a payload over maxPayload
+	 * gets a clear ERROR; past it ZeroMQ drops the connection (the DEALER
+	 * reconnects), which bounds what decoding a hostile frame can cost.
+	 */
+	int64_t maxmsg = 4 * (int64_t)gw->conf.max_payload + 65536;
 
 	gw->br = br;
 	br->zctx = zmq_ctx_new();
@@ -818,6 +863,30 @@ gw_bridge_stop(struct gw *gw)
 	zmq_ctx_term(br->zctx);
 	free(br);
 	gw->br = NULL;
+}
+
+/* Events waiting in every worker's backlog. */
+unsigned
+gw_bridge_pending(struct gw *gw)
+{
+	struct gw_worker *w;
+	unsigned n = 0;
+
+	for (w = gw->br ? gw->br->workers : NULL; w != NULL; w = w->next)
+		n += w->bl_n;
+	return n;
+}
+
+/* Live workers. */
+unsigned
+gw_bridge_workers(struct gw *gw)
+{
+	struct gw_worker *w;
+	unsigned n = 0;
+
+	for (w = gw->br ? gw->br->workers : NULL; w != NULL; w = w->next)
+		n += !w->dead;
+	return n;
 }
 
 /* Whether a live worker serves ep. */

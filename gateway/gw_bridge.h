@@ -74,6 +74,10 @@ struct gw_buf *gw_bridge_hs_blob(const struct http_req *req, const char *peer,
     const char *transport);
 /* The worker that should take a new socket of namespace name (NULL: none); *open: no round trip. */
 struct gw_worker *gw_bridge_pick_nsp(struct gw *gw, const char *name, size_t n, int *open);
+/* Events waiting in every worker's backlog. */
+unsigned gw_bridge_pending(struct gw *gw);
+/* Live workers. */
+unsigned gw_bridge_workers(struct gw *gw);
 /* Whether some live worker serves namespace name. */
 int gw_bridge_serves_nsp(struct gw *gw, const char *name, size_t n);
 

@@ -49,24 +49,31 @@ conn_arm_timeout(struct gw_conn *c)
 	ev_timer_start(c->gw->loop, &c->tmo);
 }
 
+/* Take the HTTP limits from the configuration (start and reload). */
+void
+gw_conn_limits_update(struct gw *gw)
+{
+	gw->http_lim.max_url = gw->conf.max_url;
+	gw->http_lim.max_headers = gw->conf.max_headers;
+	gw->http_lim.max_body = gw->conf.max_payload;
+}
+
 /* A new connection on an accepted, non-blocking fd. */
 struct gw_conn *
-gw_conn_new(struct gw *gw, int fd, const struct sockaddr *sa, socklen_t salen)
+gw_conn_new(struct gw *gw, int fd, const struct sockaddr *sa, socklen_t salen, int metrics)
 {
 	struct gw_conn *c = gw_xcalloc(1, sizeof *c);
-	static struct http_limits lim;
 
 	(void)salen;
-	lim.max_url = gw->conf.max_url;
-	lim.max_headers = gw->conf.max_headers;
-	lim.max_body = gw->conf.max_payload;
+	gw->st.conns_accepted++;
 	c->gw = gw;
 	c->id = ++gw->next_conn_id;
 	c->fd = fd;
 	c->mode = GW_CONN_HTTP;
+	c->metrics = (uint8_t)metrics;
 	conn_peer_name(c->peer, sizeof c->peer, sa);
 	c->hin = gw_xmalloc(sizeof *c->hin);
-	http_in_init(c->hin, &lim);
+	http_in_init(c->hin, &gw->http_lim);
 	c->hin->on_headers = gw_http_headers;
 	c->hin->hook_arg = c;
 	ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
@@ -158,6 +165,7 @@ gw_conn_flush(struct gw_conn *c)
 			return;
 		}
 		gw_outq_consume(&c->out, (size_t)w);
+		c->gw->st.bytes_out += (uint64_t)w;
 	}
 	if (c->flags & GW_CONN_WWATCH) {
 		c->flags &= ~GW_CONN_WWATCH;
@@ -322,6 +330,7 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	n = read(c->fd, gw->rbuf, sizeof gw->rbuf);
 	if (n > 0) {
+		gw->st.bytes_in += (uint64_t)n;
 		gw_conn_input(c, gw->rbuf, (size_t)n);
 		return;
 	}

@@ -27,6 +27,7 @@ struct gw_conn {
 	int fd;
 	uint8_t mode;
 	uint8_t flags;
+	uint8_t metrics;		/* accepted on the metrics listener */
 	ev_io rio, wio;
 	ev_timer tmo;			/* HTTP: idle / slow-request deadline */
 	struct gw_outq out;
@@ -42,7 +43,8 @@ struct gw_conn {
 };
 
 /* gw_conn.c */
-struct gw_conn *gw_conn_new(struct gw *gw, int fd, const struct sockaddr *sa, socklen_t salen);
+struct gw_conn *gw_conn_new(struct gw *gw, int fd, const struct sockaddr *sa, socklen_t salen,
+    int metrics);
 /* Queue a slice for writing (takes a reference). Closes on output overflow. */
 void gw_conn_write(struct gw_conn *c, struct gw_buf *b, uint32_t off, uint32_t end);
 /* Queue a copy of bytes. */
@@ -75,6 +77,8 @@ void gw_http_respond(struct gw_conn *c, int status, const char *ctype,
     const char *extra, const void *body, size_t len);
 void gw_http_respond_slices(struct gw_conn *c, int status, const char *ctype,
     const struct gw_slice *sl, int nsl, size_t len);
+/* gw_metrics.c: answer a request on the metrics listener */
+void gw_metrics_serve(struct gw_conn *c, struct http_req *req);
 /* Answer an Engine.IO error: status with {"code":code,"message":msg}. */
 void gw_http_error(struct gw_conn *c, int status, int code, const char *msg);
 /* Whether the request's Origin is allowed (no Origin: allowed). */

@@ -310,6 +310,10 @@ gw_http_request(struct gw_conn *c, struct http_req *req)
 	struct gw *gw = c->gw;
 	const struct gw_endpoint *ep = http_endpoint(gw, req->buf + req->path, req->path_len);
 
+	if (c->metrics) {
+		gw_metrics_serve(c, req);
+		return;
+	}
 	if (c->sess != NULL && c->sess->post == c) {
 		/* The body is in: this POST is no longer in progress. */
 		c->sess->post = NULL;

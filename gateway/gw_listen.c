@@ -34,21 +34,48 @@ listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		gw_conn_new(l->gw, fd, (struct sockaddr *)&ss, sl);
+		gw_conn_new(l->gw, fd, (struct sockaddr *)&ss, sl, l->metrics);
 	}
 }
 
-/* Open one listening socket for "HOST:PORT" / "[V6]:PORT". */
+/* Name a bound socket "ip:port" and start accepting on it. */
+static void
+listen_watch(struct gw *gw, struct gw_listener *l, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	if (ss.ss_family == AF_INET6) {
+		char ip[INET6_ADDRSTRLEN];
+		struct sockaddr_in6 *in6 = (void *)&ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+		snprintf(l->name, sizeof l->name, "[%s]:%u", ip, ntohs(in6->sin6_port));
+	} else if (ss.ss_family == AF_INET) {
+		char ip[INET_ADDRSTRLEN];
+		struct sockaddr_in *in = (void *)&ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+		snprintf(l->name, sizeof l->name, "%s:%u", ip, ntohs(in->sin_port));
+	} else {
+		snprintf(l->name, sizeof l->name, "fd %d", fd);
+	}
+	l->fd = fd;
+	l->gw = gw;
+	ev_io_init(&l->io, listen_cb, fd, EV_READ);
+	l->io.data = l;
+	ev_io_start(gw->loop, &l->io);
+}
+
+/* Open one listening socket for "HOST:PORT" / "[V6]:PORT" into l. */
 static int
-listen_one(struct gw *gw, const char *spec, const char **why)
+listen_one(struct gw *gw, const char *spec, struct gw_listener *l, const char **why)
 {
 	static char msg[256];
 	char host[128];
 	const char *colon = strrchr(spec, ':');
 	struct addrinfo hints, *ai = NULL;
-	struct gw_listener *l = &gw->lst[gw->nlst];
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
 	size_t hl = (size_t)(colon - spec);
 	int fd = -1, one = 1, rc;
 
@@ -82,28 +109,8 @@ listen_one(struct gw *gw, const char *spec, const char **why)
 
 		setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
 	}
-	getsockname(fd, (struct sockaddr *)&ss, &sl);
-	if (ss.ss_family == AF_INET6) {
-		char ip[INET6_ADDRSTRLEN];
-		struct sockaddr_in6 *in6 = (void *)&ss;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
-		snprintf(l->name, sizeof l->name, "[%s]:%u", ip, ntohs(in6->sin6_port));
-	} else {
-		char ip[INET_ADDRSTRLEN];
-		struct sockaddr_in *in = (void *)&ss;
-
-		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
-		snprintf(l->name, sizeof l->name, "%s:%u", ip, ntohs(in->sin_port));
-	}
 	freeaddrinfo(ai);
-	l->fd = fd;
-	l->gw = gw;
-	ev_io_init(&l->io, listen_cb, fd, EV_READ);
-	l->io.data = l;
-	ev_io_start(gw->loop, &l->io);
-	gw->nlst++;
-	gw_info("listening on %s", l->name);
+	listen_watch(gw, l, fd);
 	return 0;
 sysfail:
 	snprintf(msg, sizeof msg, "cannot listen on %s: %s", spec, strerror(errno));
@@ -116,20 +123,68 @@ fail:
 	return -1;
 }
 
-/* Open every configured listener. */
+/*
+ * Listening sockets handed over by systemd socket activation (LISTEN_PID,
+ * LISTEN_FDS; fds from 3): used instead of --listen.  Returns how many.
+ */
+static int
+listen_inherited(struct gw *gw)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	unsigned long p, n, i;
+
+	if (pid == NULL || fds == NULL || gw_parse_uint(pid, 1, 4194304, &p) < 0 ||
+	    (pid_t)p != getpid() || gw_parse_uint(fds, 1, GW_MAX_LISTEN, &n) < 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		int fd = 3 + (int)i;
+		struct gw_listener *l = &gw->lst[gw->nlst++];
+
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		listen_watch(gw, l, fd);
+		gw_info("listening on %s (socket activation)", l->name);
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return (int)n;
+}
+
+/* Open every configured listener (or take systemd's). */
 int
 gw_listen_start(struct gw *gw, const char **why)
 {
 	int i;
 
+	if (listen_inherited(gw) > 0)
+		return 0;
 	for (i = 0; i < gw->conf.nlisten; i++) {
-		if (listen_one(gw, gw->conf.listen[i], why) < 0)
+		struct gw_listener *l = &gw->lst[gw->nlst];
+
+		if (listen_one(gw, gw->conf.listen[i], l, why) < 0)
 			return -1;
+		gw->nlst++;
+		gw_info("listening on %s", l->name);
 	}
 	return 0;
 }
 
-/* Stop accepting. */
+/* The metrics listener, when configured. */
+int
+gw_listen_metrics(struct gw *gw, const char **why)
+{
+	gw->mlst.fd = -1;
+	if (gw->conf.metrics_listen == NULL)
+		return 0;
+	if (listen_one(gw, gw->conf.metrics_listen, &gw->mlst, why) < 0)
+		return -1;
+	gw->mlst.metrics = 1;
+	gw_info("metrics on http://%s/metrics", gw->mlst.name);
+	return 0;
+}
+
+/* Stop accepting (the metrics listener too). */
 void
 gw_listen_stop(struct gw *gw)
 {
@@ -140,4 +195,9 @@ gw_listen_stop(struct gw *gw)
 		close(gw->lst[i].fd);
 	}
 	gw->nlst = 0;
+	if (gw->mlst.gw != NULL && gw->mlst.fd >= 0) {
+		ev_io_stop(gw->loop, &gw->mlst.io);
+		close(gw->mlst.fd);
+		gw->mlst.fd = -1;
+	}
 }

@@ -10,22 +10,53 @@
 #include "gw.h"
 
 int gw_log_level = GW_LOG_INFO;
+int gw_log_json;
+
+/* Level name for JSON records. */
+static const char *
+log_level_name(int level)
+{
+	switch (level) {
+	case GW_LOG_ERR: return "error";
+	case GW_LOG_WARN: return "warn";
+	case GW_LOG_INFO: return "info";
+	default: return "debug";
+	}
+}
 
 /* Write one record if its level is enabled. */
 void
 gw_log(int level, const char *fmt, ...)
 {
-	char line[2048];
+	char msg[2048], json[4200];
 	va_list ap;
-	int n;
+	size_t i, o = 0;
 
 	if (level > gw_log_level)
 		return;
-	n = snprintf(line, sizeof line, "<%d>siogate: ", level);
 	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s\n", line);
+	if (!gw_log_json) {
+		fprintf(stderr, "<%d>siogate: %s\n", level, msg);
+		return;
+	}
+	/* Messages are already escaped for control bytes; quote what JSON needs. */
+	for (i = 0; msg[i] != '\0' && o + 8 < sizeof json; i++) {
+		unsigned char ch = (unsigned char)msg[i];
+
+		if (ch == '"' || ch == '\\') {
+			json[o++] = '\\';
+			json[o++] = (char)ch;
+		} else if (ch < 0x20) {
+			o += (size_t)snprintf(json + o, sizeof json - o, "\\u%04x", ch);
+		} else {
+			json[o++] = (char)ch;
+		}
+	}
+	json[o] = '\0';
+	fprintf(stderr, "{\"time\":%llu,\"level\":\"%s\",\"msg\":\"%s\"}\n",
+	    (unsigned long long)gw_time_ms(), log_level_name(level), json);
 }
 
 /* Printable copy of untrusted bytes: non-printables become \xNN. */

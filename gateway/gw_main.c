@@ -1,19 +1,46 @@
 /*
- * gw_main.c: siogate's entry point: options, the loop, the prepare step
- * (drain the bridge, flush connections, reap), signals and shutdown.
+ * gw_main.c: siogate's entry point: configuration, the loop, the prepare
+ * step (drain the bridge, flush connections, reap), signals: SIGHUP
+ * reloads, SIGTERM/SIGINT drain and stop.
  */
+#include "config.h"
+
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
-#include "config.h"
 #include "eio_session.h"
 #include "gw_bridge.h"
 #include "gw_conn.h"
+#include "sio.h"
 
-int gw_conf_usage_status(void);
+/* The command line, kept for reloads. */
+static int saved_argc;
+static char **saved_argv;
+
+/* Tell systemd (Type=notify) about a state change; no-op without it. */
+void
+gw_notify(const char *fmt, ...)
+{
+#ifdef HAVE_SYSTEMD
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	sd_notify(0, buf);
+#else
+	(void)fmt;
+#endif
+}
 
 /* Keep the loop turning (no sleep) until the next prepare step. */
 void
@@ -27,6 +54,14 @@ static void
 idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
 	ev_idle_stop(loop, w);
+}
+
+/* Whether a stopping gateway has delivered everything it can. */
+static int
+drained(struct gw *gw)
+{
+	return TAILQ_EMPTY(&gw->conns) && gw->nsess == 0 && gw_bridge_pending(gw) == 0 &&
+	    gw_super_running(gw) == 0;
 }
 
 /* Before the loop sleeps: bridge in, client output out, free the dead. */
@@ -44,6 +79,83 @@ prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	/* Output flushed above may have closed sessions that told workers. */
 	gw_bridge_turn(gw);
 	eio_session_close_pending(gw);
+	if (gw->stopping && drained(gw)) {
+		gw_info("drained: everything pending was delivered");
+		ev_break(loop, EVBREAK_ALL);
+	}
+}
+
+/* SIGHUP: read the configuration again; apply what can change live. */
+static void
+reload(struct gw *gw)
+{
+	struct gw_conf next;
+	int action, rc;
+
+	gw_notify("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)(ev_time() * 1e6));
+	gw_info("reloading the configuration%s%s", gw->conf.file ? " from " : "",
+	    gw->conf.file ? gw->conf.file : "");
+	rc = gw_conf_load(&next, saved_argc, saved_argv, &action);
+	if (rc != 0) {
+		gw_err("reload: the new configuration is invalid (see above); keeping the running one");
+		gw_conf_free(&next);
+		gw_notify("READY=1\nSTATUS=reload rejected: invalid configuration");
+		return;
+	}
+	gw_conf_apply_live(&gw->conf, &next);
+	gw_conf_free(&next);
+	gw_log_level = gw->conf.log_level;
+	gw_log_json = gw->conf.log_json;
+	gw_conn_limits_update(gw);
+	gw_super_reconcile(gw);
+	gw_info("reload done");
+	gw_notify("READY=1\nSTATUS=running (reloaded)");
+}
+
+static void
+drain_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct gw *gw = t->data;
+
+	gw_warn("drain timeout (%u ms): stopping with %u connection(s) and %u event(s) pending",
+	    gw->conf.drain_timeout, gw->nconns, gw_bridge_pending(gw));
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/*
+ * SIGTERM/SIGINT: stop accepting, close every session (clients are told to
+ * go, so the official clients reconnect elsewhere or later; workers hear
+ * "server shutting down"), then keep the loop turning until what is
+ * queued reached clients and workers, or the drain timeout.
+ */
+static void
+begin_stop(struct gw *gw, int signum)
+{
+	struct gw_conn *c, *next;
+
+	if (gw->stopping) {
+		gw_info("signal %d again: stopping now", signum);
+		ev_break(gw->loop, EVBREAK_ALL);
+		return;
+	}
+	gw->stopping = 1;
+	gw_notify("STOPPING=1");
+	gw_info("signal %d: shutting down (drain up to %u ms)", signum, gw->conf.drain_timeout);
+	gw_listen_stop(gw);
+	gw_super_stop(gw);
+	eio_session_close_all(gw, "server shutting down");
+	/* Idle HTTP connections go now; the others once their output is out. */
+	for (c = TAILQ_FIRST(&gw->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->out.n == 0 && c->req == NULL)
+			gw_conn_close(c, "shutdown");
+		else
+			gw_conn_close_after_write(c);
+	}
+	ev_timer_init(&gw->drain_t, drain_timeout_cb, gw->conf.drain_timeout / 1000.0, 0.);
+	gw->drain_t.data = gw;
+	ev_timer_start(gw->loop, &gw->drain_t);
+	gw_wake(gw);
 }
 
 static void
@@ -51,9 +163,10 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct gw *gw = w->data;
 
-	gw_info("signal %d: shutting down", w->signum);
-	ev_break(loop, EVBREAK_ALL);
-	(void)gw;
+	if (w->signum == SIGHUP)
+		reload(gw);
+	else
+		begin_stop(gw, w->signum);
 }
 
 /* Raise the open-file soft limit to the hard one. */
@@ -77,15 +190,25 @@ main(int argc, char **argv)
 {
 	struct gw *gw = calloc(1, sizeof *gw);
 	const char *why = NULL;
-	int rc;
+	int rc, action, i;
 
 	if (gw == NULL)
 		return 1;
-	rc = gw_conf_from_argv(&gw->conf, argc, argv);
-	if (rc != 0) {
+	saved_argc = argc;
+	saved_argv = argv;
+	rc = gw_conf_load(&gw->conf, argc, argv, &action);
+	if (rc != 0 || action == GW_CONF_CHECK) {
 		gw_conf_free(&gw->conf);
 		free(gw);
-		return rc > 0 ? 0 : gw_conf_usage_status();
+		return rc == 0 || rc == 1 ? 0 : rc == -1 ? 64 : 78;
+	}
+	gw_log_level = gw->conf.log_level;
+	gw_log_json = gw->conf.log_json;
+	if (action == GW_CONF_STATUS) {
+		rc = gw_status_print(&gw->conf);
+		gw_conf_free(&gw->conf);
+		free(gw);
+		return rc;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stderr, NULL, _IOLBF, 0);
@@ -97,40 +220,46 @@ main(int argc, char **argv)
 		return 1;
 	}
 	gw->loop = ev_default_loop(EVFLAG_AUTO);
+	gw->started = ev_now(gw->loop);
 	TAILQ_INIT(&gw->conns);
 	TAILQ_INIT(&gw->writers);
 	TAILQ_INIT(&gw->closing);
+	gw_conn_limits_update(gw);
 	ev_prepare_init(&gw->prep, prepare_cb);
 	gw->prep.data = gw;
 	ev_prepare_start(gw->loop, &gw->prep);
 	ev_idle_init(&gw->idle, idle_cb);
 	ev_signal_init(&gw->sigint, signal_cb, SIGINT);
 	ev_signal_init(&gw->sigterm, signal_cb, SIGTERM);
-	gw->sigint.data = gw->sigterm.data = gw;
+	ev_signal_init(&gw->sighup, signal_cb, SIGHUP);
+	gw->sigint.data = gw->sigterm.data = gw->sighup.data = gw;
 	ev_signal_start(gw->loop, &gw->sigint);
 	ev_signal_start(gw->loop, &gw->sigterm);
+	ev_signal_start(gw->loop, &gw->sighup);
 
-	if (gw_bridge_start(gw, &why) < 0 || gw_listen_start(gw, &why) < 0) {
+	if (gw_bridge_start(gw, &why) < 0 || gw_listen_start(gw, &why) < 0 ||
+	    gw_metrics_start(gw, &why) < 0) {
 		gw_err("%s", why);
-		gw_bridge_stop(gw);
 		gw_listen_stop(gw);
+		gw_bridge_stop(gw);
 		gw_conf_free(&gw->conf);
 		free(gw);
 		return 1;
 	}
-	{
-		int i;
-
-		for (i = 0; i < gw->conf.nep; i++)
-			gw_info("endpoint %s (%s)", gw->conf.ep[i].path,
-			    gw->conf.ep[i].kind == GW_EP_RAW ? "raw Engine.IO, served by workers" :
-			    "Socket.IO");
-	}
+	for (i = 0; i < gw->conf.nep; i++)
+		gw_info("endpoint %s (%s)", gw->conf.ep[i].path,
+		    gw->conf.ep[i].kind == GW_EP_RAW ? "raw Engine.IO, served by workers" :
+		    "Socket.IO");
+	gw_super_start(gw);
+	gw_notify("READY=1\nSTATUS=running");
 	ev_run(gw->loop, 0);
 
-	/* Shutdown: stop accepting, close sessions (workers hear why), flush. */
-	gw_listen_stop(gw);
-	eio_session_close_all(gw, "server shutting down");
+	/* Stopped (drained, timed out, or a second signal): release everything. */
+	if (!gw->stopping) {
+		gw_listen_stop(gw);
+		eio_session_close_all(gw, "server shutting down");
+	}
+	ev_timer_stop(gw->loop, &gw->drain_t);
 	gw_bridge_turn(gw);
 	gw_conn_flush_all(gw);
 	{
@@ -141,7 +270,11 @@ main(int argc, char **argv)
 	}
 	eio_session_reap(gw);
 	gw_conn_reap(gw);
+	gw_super_free(gw);
+	gw_metrics_stop(gw);
 	gw_bridge_stop(gw);
+	gw_map_free(&gw->sio_sockets);
+	sio_nsps_free(gw);
 	free(gw->sess_tab);
 	ev_loop_destroy(gw->loop);
 	gw_conf_free(&gw->conf);

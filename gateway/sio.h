@@ -149,7 +149,8 @@ void sio_error_ack(struct gw *gw, const char *id, uint64_t ack, const char *code
     const char *message);
 /* Close every socket bound to a worker that is gone. */
 void sio_worker_gone(struct gw *gw, uint32_t worker);
-void sio_state_free(struct gw *gw);
+/* Free the namespaces and their rooms (shutdown). */
+void sio_nsps_free(struct gw *gw);
 
 /* sio_bridge.c: a Socket.IO command from a worker */
 struct gw_worker;

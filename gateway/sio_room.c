@@ -24,6 +24,36 @@ sio_nsp_get(struct gw *gw, const char *name, size_t n, int create)
 	return nsp;
 }
 
+static void
+nsp_free_room(void *val, void *arg)
+{
+	struct sio_room *r = val;
+
+	free(r->name);
+	free(r->m);
+	free(r);
+}
+
+static void
+nsp_free_one(void *val, void *arg)
+{
+	struct sio_nsp *nsp = val;
+
+	gw_map_each(&nsp->rooms, nsp_free_room, NULL);
+	gw_map_free(&nsp->rooms);
+	free(nsp->all);
+	free(nsp->name);
+	free(nsp);
+}
+
+/* Free every namespace (shutdown, after every socket is gone). */
+void
+sio_nsps_free(struct gw *gw)
+{
+	gw_map_each(&gw->sio_nsps, nsp_free_one, NULL);
+	gw_map_free(&gw->sio_nsps);
+}
+
 /* List a connected socket in its namespace. */
 void
 sio_nsp_add(struct sio_socket *so)

@@ -1,0 +1,224 @@
+/*
+ * gw_metrics.c: the metrics endpoint (Prometheus text format, version
+ * 0.0.4) on its own listener, and --status.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "br_proto.h"
+#include "eio_session.h"
+#include "gw_bridge.h"
+#include "gw_conn.h"
+#include "sio.h"
+
+/* Start the metrics listener if configured. */
+int
+gw_metrics_start(struct gw *gw, const char **why)
+{
+	return gw_listen_metrics(gw, why);
+}
+
+void
+gw_metrics_stop(struct gw *gw)
+{
+	(void)gw;
+}
+
+/* Append printf output to a growing buffer. */
+static void
+mbuf(char **p, size_t *len, size_t *cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(*p + *len, *cap - *len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < *cap - *len) {
+			*len += (size_t)n;
+			return;
+		}
+		*cap = *cap * 2 + (size_t)(n > 0 ? n : 0);
+		*p = gw_xrealloc(*p, *cap);
+	}
+}
+
+struct room_count {
+	uint64_t rooms;
+};
+
+static void
+count_rooms(void *val, void *arg)
+{
+	struct sio_nsp *nsp = val;
+	struct room_count *rc = arg;
+
+	rc->rooms += nsp->rooms.n;
+}
+
+/* Render every metric. */
+static char *
+metrics_text(struct gw *gw, size_t *outlen)
+{
+	size_t len = 0, cap = 8192;
+	char *p = gw_xmalloc(cap);
+	uint64_t polling = 0, websocket = 0, outq = 0;
+	uint32_t i;
+	struct gw_conn *c;
+	struct room_count rc = { 0 };
+	const struct gw_stats *st = &gw->st;
+
+	for (i = 0; gw->sess_tab != NULL && i <= gw->sess_mask; i++) {
+		struct eio_session *s;
+
+		for (s = gw->sess_tab[i]; s != NULL; s = s->hnext) {
+			if (s->transport == EIO_T_WS)
+				websocket++;
+			else
+				polling++;
+			outq += s->q.bytes;
+		}
+	}
+	TAILQ_FOREACH(c, &gw->conns, link)
+		outq += c->out.bytes;
+	gw_map_each(&gw->sio_nsps, count_rooms, &rc);
+
+#define GAUGE(name, help, v) mbuf(&p, &len, &cap, "# HELP siogate_" name " " help "\n" \
+	"# TYPE siogate_" name " gauge\nsiogate_" name " %llu\n", (unsigned long long)(v))
+#define COUNTER(name, help, v) mbuf(&p, &len, &cap, "# HELP siogate_" name " " help "\n" \
+	"# TYPE siogate_" name " counter\nsiogate_" name " %llu\n", (unsigned long long)(v))
+
+	GAUGE("connections", "Open TCP connections from clients.", gw->nconns);
+	mbuf(&p, &len, &cap, "# HELP siogate_sessions Engine.IO sessions by transport.\n"
+	    "# TYPE siogate_sessions gauge\nsiogate_sessions{transport=\"polling\"} %llu\n"
+	    "siogate_sessions{transport=\"websocket\"} %llu\n", (unsigned long long)polling,
+	    (unsigned long long)websocket);
+	GAUGE("sockets", "Socket.IO sockets (one per namespace of a session).", gw->sio_sockets.n);
+	GAUGE("namespaces", "Socket.IO namespaces seen.", gw->sio_nsps.n);
+	GAUGE("rooms", "Socket.IO rooms with members (not counting sockets' own rooms).", rc.rooms);
+	GAUGE("workers", "Workers registered on the bridge.", gw_bridge_workers(gw));
+	GAUGE("worker_backlog_events", "Events waiting for worker credit.", gw_bridge_pending(gw));
+	GAUGE("output_queued_bytes", "Bytes queued for clients.", outq);
+	GAUGE("supervised_processes", "Worker programs running under the gateway.",
+	    gw_super_running(gw));
+	COUNTER("connections_accepted_total", "TCP connections accepted.", st->conns_accepted);
+	COUNTER("sessions_opened_total", "Engine.IO sessions opened.", st->sessions_opened);
+	COUNTER("socketio_connects_total", "Socket.IO namespace connects accepted.",
+	    st->sio_connects);
+	COUNTER("socketio_connect_errors_total", "Socket.IO connects refused.", st->sio_rejects);
+	COUNTER("events_in_total", "Client events handed to workers.", st->events_in);
+	COUNTER("emits_total", "Emits from workers.", st->emits);
+	COUNTER("packets_out_total", "Engine.IO packets queued to clients.", st->packets_out);
+	COUNTER("bytes_in_total", "Bytes read from clients.", st->bytes_in);
+	COUNTER("bytes_out_total", "Bytes written to clients.", st->bytes_out);
+	COUNTER("events_dropped_total", "Client events dropped (expired or backlog full).",
+	    st->events_expired + st->events_overflow);
+	COUNTER("ack_timeouts_total", "Server-to-client acks that timed out.", st->ack_timeouts);
+	COUNTER("workers_lost_total", "Workers dropped (left, silent or unreachable).",
+	    st->workers_lost);
+	mbuf(&p, &len, &cap, "# HELP siogate_errors_total Errors by kind.\n"
+	    "# TYPE siogate_errors_total counter\n"
+	    "siogate_errors_total{kind=\"http\"} %llu\nsiogate_errors_total{kind=\"origin\"} %llu\n"
+	    "siogate_errors_total{kind=\"parse\"} %llu\nsiogate_errors_total{kind=\"slow_consumer\"} %llu\n"
+	    "siogate_errors_total{kind=\"worker_message\"} %llu\n"
+	    "siogate_errors_total{kind=\"ping_timeout\"} %llu\n",
+	    (unsigned long long)st->err_http, (unsigned long long)st->err_origin,
+	    (unsigned long long)st->err_parse, (unsigned long long)st->err_slow,
+	    (unsigned long long)st->err_worker_msg, (unsigned long long)st->err_ping_timeout);
+	*outlen = len;
+	return p;
+}
+
+/* GET /metrics on the metrics listener. */
+void
+gw_metrics_serve(struct gw_conn *c, struct http_req *req)
+{
+	size_t len;
+	char *text;
+
+	if (req->method != HTTP_GET || strcmp(req->buf + req->path, "/metrics") != 0) {
+		gw_http_respond(c, 404, "text/plain; charset=UTF-8", NULL, "Not Found\n", 10);
+		return;
+	}
+	text = metrics_text(c->gw, &len);
+	gw_http_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len);
+	free(text);
+}
+
+/*
+ * --status: register on the bridge as a write-only peer, ask STATUS, print
+ * the reply.  Exit 0, or 69 (EX_UNAVAILABLE) when no gateway answers.
+ */
+int
+gw_status_print(const struct gw_conf *c)
+{
+	void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
+	struct br_enc e;
+	char ep[512];
+	int linger = 0, rc = 69, tries;
+	zmq_pollitem_t pi;
+
+	if (strncmp(c->bridge, "tcp://0.0.0.0:", 14) == 0)
+		snprintf(ep, sizeof ep, "tcp://127.0.0.1:%s", c->bridge + 14);
+	else
+		snprintf(ep, sizeof ep, "%s", c->bridge);
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+	if (zmq_connect(s, ep) < 0) {
+		fprintf(stderr, "siogate: cannot connect to %s: %s\n", ep, zmq_strerror(errno));
+		goto out;
+	}
+	br_enc_init(&e, BR_T_STATUS, 0);
+	zmq_send(s, e.sb.data, e.sb.size, 0);
+	br_enc_free(&e);
+	pi = (zmq_pollitem_t){ s, 0, ZMQ_POLLIN, 0 };
+	for (tries = 0; tries < 30; tries++) {
+		zmq_msg_t m;
+		struct br_msg bm;
+		int code;
+		const char *why;
+
+		if (zmq_poll(&pi, 1, 100) <= 0)
+			continue;
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, s, 0) < 0) {
+			zmq_msg_close(&m);
+			break;
+		}
+		memset(&bm, 0, sizeof bm);
+		if (br_msg_decode(&bm, zmq_msg_data(&m), zmq_msg_size(&m), &code, &why) == 0 &&
+		    bm.type == BR_T_STATUS_REPLY) {
+			const msgpack_object *map = bm.root;
+			uint32_t i;
+
+			for (i = 0; i < map->via.map.size; i++) {
+				const msgpack_object *k = &map->via.map.ptr[i].key, *v = &map->via.map.ptr[i].val;
+
+				if (k->type != MSGPACK_OBJECT_STR || (k->via.str.size == 1 &&
+				    (k->via.str.ptr[0] == 'v' || k->via.str.ptr[0] == 't')))
+					continue;
+				if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+					printf("%.*s: %llu\n", (int)k->via.str.size, k->via.str.ptr,
+					    (unsigned long long)v->via.u64);
+				else if (v->type == MSGPACK_OBJECT_STR)
+					printf("%.*s: %.*s\n", (int)k->via.str.size, k->via.str.ptr,
+					    (int)v->via.str.size, v->via.str.ptr);
+			}
+			rc = 0;
+		}
+		br_msg_free(&bm);
+		zmq_msg_close(&m);
+		if (rc == 0)
+			break;
+	}
+	if (rc != 0)
+		fprintf(stderr, "siogate: no gateway answered on %s\n", ep);
+out:
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	return rc;
+}
