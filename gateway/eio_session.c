@@ -56,6 +56,17 @@ sess_tab_grow(struct gw *gw)
 	gw->sess_mask = nsize - 1;
 }
 
+/* sid_bind_ip: whether a request for s may come from c's address. */
+int
+eio_session_ip_ok(struct eio_session *s, struct gw_conn *c)
+{
+	if (!s->gw->conf.sid_bind_ip || s->ip == c->ip)
+		return 1;
+	gw_warn("session %s: request from %s refused (session bound to %s)", s->sid, c->peer,
+	    s->ip ? s->ip->ip : "?");
+	return 0;
+}
+
 /* Look up a live session by sid. */
 struct eio_session *
 eio_session_find(struct gw *gw, const char *sid)
@@ -127,6 +138,7 @@ session_new(struct gw *gw, const struct gw_endpoint *ep, int transport)
 		gw->sess_tab[b] = s;
 	}
 	gw->nsess++;
+	gw->st.sessions_opened++;
 	session_schedule_ping(s);
 	return s;
 }
@@ -151,8 +163,17 @@ session_open(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *
 	struct gw *gw = c->gw;
 	struct eio_session *s;
 
+	if (gw_ip_handshake(gw, c->ip) < 0) {
+		if (gw->st.limit_handshakes++ == 0 || gw->st.limit_handshakes % 1000 == 0)
+			gw_warn("conn %llu %s: handshake rate over %u/s from this address, refused",
+			    (unsigned long long)c->id, c->peer, gw->conf.handshake_rate);
+		gw_http_error(c, 429, EIO_ERR_BAD_REQUEST, "Too many handshakes, slow down");
+		return NULL;
+	}
 	if (ep->kind == GW_EP_SIO) {
 		s = session_new(gw, ep, transport);
+		s->ip = c->ip;
+		c->ip->refs++;
 		sio_conn_open(s, gw_bridge_hs_blob(req, c->peer,
 		    transport == EIO_T_POLLING ? "polling" : "websocket"));
 		return s;
@@ -167,11 +188,14 @@ session_open(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *
 		return NULL;
 	}
 	s = session_new(gw, ep, transport);
+	s->ip = c->ip;
+	c->ip->refs++;
 	if (gw_bridge_eio_open(gw, s, req, c->peer,
 	    transport == EIO_T_POLLING ? "polling" : "websocket") < 0) {
 		/* Lost the race with the last worker: refuse, free quietly. */
 		sess_tab_remove(gw, s);
 		ev_timer_stop(gw->loop, &s->hb);
+		gw_ip_put(gw, s->ip);
 		free(s);
 		gw_http_error(c, 503, EIO_ERR_BAD_REQUEST, "No worker available");
 		return NULL;
@@ -195,7 +219,7 @@ eio_http_request(struct gw_conn *c, struct http_req *req, const struct gw_endpoi
 	}
 	if (http_req_query(req, "sid", sid, sizeof sid) != NULL) {
 		s = eio_session_find(c->gw, sid);
-		if (s == NULL || s->ep != ep) {
+		if (s == NULL || s->ep != ep || !eio_session_ip_ok(s, c)) {
 			gw_http_error(c, 400, EIO_ERR_SID, "Session ID unknown");
 			return;
 		}
@@ -263,6 +287,7 @@ eio_session_send(struct eio_session *s, struct gw_buf *pkt)
 
 	if (s->state == EIO_S_CLOSED)
 		return;
+	s->gw->st.packets_out++;
 	if (s->transport == EIO_T_WS && s->ws != NULL) {
 		eio_ws_send(s->ws, pkt);
 		return;
@@ -272,6 +297,7 @@ eio_session_send(struct eio_session *s, struct gw_buf *pkt)
 	if (q->bytes + pkt->len > s->gw->conf.max_outq) {
 		gw_warn("session %s: %zu bytes waiting for the client, closing (slow consumer)",
 		    s->sid, q->bytes);
+		s->gw->st.err_slow++;
 		eio_session_close_later(s, "transport error");
 		return;
 	}
@@ -313,6 +339,7 @@ session_hb_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if (s->ping_sent) {
 		gw_debug("session %s: no pong within %u ms", s->sid, s->gw->conf.ping_timeout);
+		s->gw->st.err_ping_timeout++;
 		eio_session_close(s, "ping timeout");
 		return;
 	}
@@ -480,8 +507,16 @@ eio_session_reap(struct gw *gw)
 
 	while ((s = gw->sess_dead) != NULL) {
 		gw->sess_dead = s->hnext;
+		gw_ip_put(gw, s->ip);
 		free(s);
 	}
+}
+
+/* Bytes waiting for the client. */
+size_t
+eio_session_pending(const struct eio_session *s)
+{
+	return s->q.bytes + (s->ws != NULL && s->transport == EIO_T_WS ? s->ws->out.bytes : 0);
 }
 
 /* Mark a session to be closed before the loop sleeps. */

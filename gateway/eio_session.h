@@ -48,6 +48,7 @@ struct eio_session {
 	const char *close_reason;	/* static */
 	struct eio_session *cnext;	/* gw->sess_closing chain */
 	struct sio_conn *sio;		/* Socket.IO state (Socket.IO endpoints), owned */
+	struct gw_ip *ip;		/* the handshake's address (a reference) */
 	uint32_t worker;		/* bridge worker id (0: none yet) */
 	uint32_t seq;			/* next bridge sequence number */
 };
@@ -59,6 +60,8 @@ void eio_ws_upgrade(struct gw_conn *c, struct http_req *req, const struct gw_end
     const char *rest, size_t nrest);
 
 struct eio_session *eio_session_find(struct gw *gw, const char *sid);
+/* sid_bind_ip: whether a request for s may come from c's address (logs if not). */
+int eio_session_ip_ok(struct eio_session *s, struct gw_conn *c);
 /* Queue one encoded packet (takes a reference). */
 void eio_session_send(struct eio_session *s, struct gw_buf *pkt);
 /* Close with a reason (sent to the worker); idempotent. */
@@ -71,6 +74,8 @@ void eio_session_conn_gone(struct eio_session *s, struct gw_conn *c);
 void eio_session_reap(struct gw *gw);
 /* Answer parked GETs that have packets (batched once per loop turn). */
 void eio_session_flush_polls(struct gw *gw);
+/* Bytes queued for the client (polling queue and WebSocket output). */
+size_t eio_session_pending(const struct eio_session *s);
 /* Close at the next prepare step (safe inside fan-out loops). */
 void eio_session_close_later(struct eio_session *s, const char *reason);
 /* Close the sessions marked by eio_session_close_later(). */

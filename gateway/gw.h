@@ -186,6 +186,9 @@ struct gw_conf {
 	int log_level;
 	int log_json;
 	char *metrics_listen;
+	unsigned max_conns, max_conns_ip, handshake_rate;	/* 0: no limit */
+	unsigned max_nsp, max_rooms, max_att, max_depth, max_event_name;
+	unsigned sid_bind_ip;
 	struct gw_worker_conf workers[GW_MAX_WORKER_CONF];
 	int nworkers;
 };
@@ -222,6 +225,20 @@ struct gw_listener {
 	char name[64];
 };
 
+/* Per-IP bookkeeping (gw_ip.c).  Owned by gw->ips; referenced by conns and sessions. */
+struct gw_ip {
+	char ip[48];
+	uint32_t refs;		/* connections and sessions of this address */
+	uint32_t conns;		/* open connections */
+	double tokens;		/* handshake bucket (-1: full, unused) */
+	ev_tstamp t;
+};
+struct gw;
+struct gw_ip *gw_ip_get(struct gw *gw, const struct sockaddr *sa);
+void gw_ip_put(struct gw *gw, struct gw_ip *e);
+int gw_ip_handshake(struct gw *gw, struct gw_ip *e);
+void gw_ip_sweep(struct gw *gw, int all);
+
 /* Counters for the metrics endpoint (monotonic unless noted). */
 struct gw_stats {
 	uint64_t conns_accepted;
@@ -235,6 +252,8 @@ struct gw_stats {
 	uint64_t ack_timeouts;
 	uint64_t err_http, err_origin, err_parse, err_slow, err_worker_msg, err_ping_timeout;
 	uint64_t workers_lost;
+	uint64_t limit_conns, limit_handshakes;
+	uint64_t volatile_dropped;
 };
 
 struct gw {
@@ -246,6 +265,9 @@ struct gw {
 	struct gw_listener mlst;	/* metrics (fd -1: off) */
 	struct http_limits http_lim;	/* current limits; parsers point here */
 	struct gw_stats st;
+	struct gw_map ips;		/* address -> gw_ip (owner) */
+	ev_timer sweep_t;
+	uint64_t limit_logged;		/* st.limit_conns when last logged */
 	struct gw_proc *procs;		/* supervised worker processes (owner) */
 	int stopping;			/* SIGTERM seen: draining */
 	ev_tstamp started;

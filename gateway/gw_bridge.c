@@ -60,6 +60,7 @@ bridge_error(struct gw *gw, const unsigned char *rid, size_t rid_len, int code,
 {
 	struct br_enc e;
 
+	gw->st.err_worker_msg++;
 	br_enc_init(&e, BR_T_ERROR, 3 + (sid != NULL));
 	br_enc_uint(&e, "code", (uint64_t)code);
 	br_enc_cstr(&e, "text", text);
@@ -199,6 +200,7 @@ bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why)
 	}
 	gw_warn("worker %u (%s) dropped: %s; closing its %u session(s)", w->id, w->name, why,
 	    w->nsess);
+	gw->st.workers_lost++;
 	/* Sessions bound to it end now (they learn it from the close). */
 	for (i = 0; w->nsess > 0 && gw->sess_tab != NULL && i <= gw->sess_mask; i++) {
 		struct eio_session *s = gw->sess_tab[i], *next;
@@ -674,6 +676,7 @@ gw_bridge_send_event_ack(struct gw *gw, struct gw_worker *w, struct br_enc *e, c
     uint64_t ack)
 {
 	if (bridge_send_event(gw, w, e, 0, id, ack + 1) < 0) {
+		gw->st.events_overflow++;
 		sio_error_ack(gw, id, ack, "EOVERLOAD", "worker backlog full");
 		return -1;
 	}
@@ -696,6 +699,7 @@ bridge_expire(struct gw *gw, struct gw_worker *w, ev_tstamp now)
 		w->bl_n--;
 		n++;
 	}
+	gw->st.events_expired += n;
 	if (n > 0)
 		gw_warn("worker %u (%s): %u event(s) expired after %u ms without credit", w->id, w->name,
 		    n, gw->conf.event_expiry);

@@ -22,7 +22,7 @@
 #include "gw.h"
 
 enum opt_type { T_UINT, T_STR, T_LIST, T_LEVEL, T_FORMAT, T_PATH, T_ORIGINS, T_GWID, T_BRIDGE,
-	T_LISTEN };
+	T_LISTEN, T_BOOL };
 
 struct conf_opt {
 	const char *cli;	/* command-line name, without "--" */
@@ -88,6 +88,24 @@ static const struct conf_opt opts[] = {
 	  "5000", "MS", "on SIGTERM, time to deliver what is pending before exiting", 1 },
 	{ "metrics-listen", "metrics", "listen", T_STR, O(metrics_listen), 0, 0, NULL, "HOST:PORT",
 	  "serve Prometheus metrics at /metrics on this address (default: off)", 0 },
+	{ "max-connections", "limits", "max_connections", T_UINT, O(max_conns), 0, 10000000, "0",
+	  "N", "client connections in all; more are closed at accept (0: no limit)", 1 },
+	{ "max-connections-per-ip", "limits", "max_connections_per_ip", T_UINT, O(max_conns_ip), 0,
+	  10000000, "0", "N", "client connections from one IP address (0: no limit)", 1 },
+	{ "handshake-rate", "limits", "handshake_rate", T_UINT, O(handshake_rate), 0, 1000000, "0",
+	  "N", "Engine.IO handshakes per second from one IP, bursts of twice that (0: no limit)", 1 },
+	{ "max-namespaces", "limits", "max_namespaces", T_UINT, O(max_nsp), 1, 100000, "32", "N",
+	  "Socket.IO namespaces one connection may join", 1 },
+	{ "max-rooms", "limits", "max_rooms", T_UINT, O(max_rooms), 1, 10000000, "10000", "N",
+	  "rooms one socket may be in", 1 },
+	{ "max-attachments", "limits", "max_attachments", T_UINT, O(max_att), 0, 256, "64", "N",
+	  "binary attachments in one Socket.IO packet", 1 },
+	{ "max-depth", "limits", "max_depth", T_UINT, O(max_depth), 1, 1000, "32", "N",
+	  "nesting of arrays and objects in a Socket.IO payload", 1 },
+	{ "max-event-name", "limits", "max_event_name", T_UINT, O(max_event_name), 1, 1048576, "512",
+	  "BYTES", "length of a Socket.IO event name", 1 },
+	{ "sid-bind-ip", "limits", "sid_bind_ip", T_BOOL, O(sid_bind_ip), 0, 1, "no", "yes|no",
+	  "refuse requests for a session from another IP address than its handshake", 1 },
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -272,6 +290,16 @@ conf_set(struct gw_conf *c, const struct conf_opt *o, const char *val, int first
 		}
 		c->norigins++;
 		return 0;
+	case T_BOOL:
+		if (strcasecmp(val, "yes") == 0 || strcasecmp(val, "true") == 0 || strcmp(val, "1") == 0 ||
+		    strcasecmp(val, "on") == 0)
+			*FIELD(c, o, unsigned) = 1;
+		else if (strcasecmp(val, "no") == 0 || strcasecmp(val, "false") == 0 ||
+		    strcmp(val, "0") == 0 || strcasecmp(val, "off") == 0)
+			*FIELD(c, o, unsigned) = 0;
+		else
+			return conf_fail(e, "'%s' is not one of yes, no", val);
+		return 0;
 	case T_LIST:
 		return 0;
 	}
@@ -295,37 +323,80 @@ conf_defaults(struct gw_conf *c)
 
 /* ---- the file ---- */
 
+/*
+ * Why our own line reader: inih reports only the line of its first error
+ * and keeps parsing, and it cuts lines longer than its buffer into pieces
+ * that it then parses as lines of their own.  Reading the lines ourselves
+ * (ini_parse_stream) tells us the line every callback is about, so the
+ * first error is reported with its own line and message; catches lines too
+ * long for inih; and sees section headers, so an unknown section or a
+ * [worker NAME] without keys is reported at its header.
+ */
 struct file_ctx {
 	struct gw_conf *c;
 	struct conf_err *e;
+	FILE *f;
+	int line;		/* lines read: the one inih is parsing now */
+	int err_line;		/* line of the first error found here (0: none) */
+	int in_key;		/* a key since the last header (inih's continuation rule) */
+	int wline[GW_MAX_WORKER_CONF];	/* header line of each worker section */
 	unsigned char seen[NOPTS];	/* list options already started by this file */
 };
+
+static void
+conf_file_fail(struct file_ctx *fc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Record an error at the current line, unless an earlier one was recorded. */
+static void
+conf_file_fail(struct file_ctx *fc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fc->err_line != 0)
+		return;
+	fc->err_line = fc->line;
+	va_start(ap, fmt);
+	vsnprintf(fc->e->msg, sizeof fc->e->msg, fmt, ap);
+	va_end(ap);
+}
+
+/* The [worker NAME] section called name, created if new; NULL on error. */
+static struct gw_worker_conf *
+conf_worker_find(struct gw_conf *c, const char *name, struct conf_err *e)
+{
+	struct gw_worker_conf *w;
+	int i;
+
+	for (i = 0; i < c->nworkers; i++) {
+		if (strcmp(c->workers[i].name, name) == 0)
+			return &c->workers[i];
+	}
+	if (c->nworkers == GW_MAX_WORKER_CONF) {
+		conf_fail(e, "[worker %s]: at most %d worker sections", name, GW_MAX_WORKER_CONF);
+		return NULL;
+	}
+	if (name[0] == '\0' || strlen(name) > 64 || strspn(name,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(name)) {
+		conf_fail(e, "[worker %s]: a worker name is 1-64 of [A-Za-z0-9._-]", name);
+		return NULL;
+	}
+	w = &c->workers[c->nworkers++];
+	memset(w, 0, sizeof *w);
+	w->name = strdup(name);
+	w->processes = 1;
+	return w;
+}
 
 /* A [worker NAME] key. */
 static int
 conf_worker_key(struct gw_conf *c, const char *name, const char *key, const char *val,
     struct conf_err *e)
 {
-	struct gw_worker_conf *w = NULL;
+	struct gw_worker_conf *w;
 	unsigned long v;
-	int i;
 
-	for (i = 0; i < c->nworkers; i++) {
-		if (strcmp(c->workers[i].name, name) == 0)
-			w = &c->workers[i];
-	}
-	if (w == NULL) {
-		if (c->nworkers == GW_MAX_WORKER_CONF)
-			return conf_fail(e, "[worker %s]: at most %d worker sections", name,
-			    GW_MAX_WORKER_CONF);
-		if (name[0] == '\0' || strlen(name) > 64 || strspn(name,
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(name))
-			return conf_fail(e, "[worker %s]: a worker name is 1-64 of [A-Za-z0-9._-]", name);
-		w = &c->workers[c->nworkers++];
-		memset(w, 0, sizeof *w);
-		w->name = strdup(name);
-		w->processes = 1;
-	}
+	if ((w = conf_worker_find(c, name, e)) == NULL)
+		return -1;
 	if (strcmp(key, "command") == 0) {
 		free(w->command);
 		w->command = strdup(val);
@@ -357,36 +428,129 @@ conf_worker_key(struct gw_conf *c, const char *name, const char *key, const char
 	return 0;
 }
 
+/* The sections of the option table, "server, engineio, ..., worker NAME". */
+static const char *
+conf_sections(char *buf, size_t n)
+{
+	size_t i, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < NOPTS; i++) {
+		if (i > 0 && strcmp(opts[i - 1].section, opts[i].section) == 0)
+			continue;
+		len += (size_t)snprintf(buf + len, len < n ? n - len : 0, "%s, ", opts[i].section);
+	}
+	snprintf(buf + (len < n ? len : n - 1), len < n ? n - len : 1, "worker NAME");
+	return buf;
+}
+
+/* Whether name is a section of the option table. */
+static int
+conf_known_section(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NOPTS; i++) {
+		if (strcmp(opts[i].section, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* A section header (the text between '[' and ']'), checked where it stands. */
+static void
+conf_file_section(struct file_ctx *fc, const char *name)
+{
+	char allowed[256];
+	struct conf_err e;
+	struct gw_worker_conf *w;
+
+	if (strncmp(name, "worker ", 7) == 0) {
+		if ((w = conf_worker_find(fc->c, name + 7, &e)) == NULL) {
+			conf_file_fail(fc, "%s", e.msg);
+			return;
+		}
+		if (fc->wline[w - fc->c->workers] == 0)
+			fc->wline[w - fc->c->workers] = fc->line;
+		return;
+	}
+	if (!conf_known_section(name))
+		conf_file_fail(fc, "[%s]: unknown section (allowed: %s)", name,
+		    conf_sections(allowed, sizeof allowed));
+}
+
+/* inih's line reader: one line of the file, counted and checked. */
+static char *
+conf_reader(char *str, int num, void *stream)
+{
+	struct file_ctx *fc = stream;
+	size_t n;
+	char *p, *end;
+	int ch;
+
+	if (fgets(str, num, fc->f) == NULL)
+		return NULL;
+	fc->line++;
+	n = strlen(str);
+	if (n > 0 && str[n - 1] != '\n' && (ch = fgetc(fc->f)) != EOF && ch != '\n') {
+		while ((ch = fgetc(fc->f)) != EOF && ch != '\n')
+			;
+		conf_file_fail(fc, "line too long (at most %d characters)", num - 1);
+		str[0] = '\0';
+		return str;
+	}
+	p = str;
+	if (fc->line == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+		p += 3;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	/* A header, unless indented under a key (then inih continues the key). */
+	if (*p == '[' && !(p > str && fc->in_key) && (end = strchr(p, ']')) != NULL) {
+		char name[256];
+
+		snprintf(name, sizeof name, "%.*s", (int)(end - p - 1), p + 1);
+		fc->in_key = 0;
+		conf_file_section(fc, name);
+	}
+	return str;
+}
+
 /* inih's callback: one "key = value" of a section. */
 static int
 conf_file_cb(void *user, const char *section, const char *key, const char *val)
 {
 	struct file_ctx *fc = user;
+	struct conf_err e;
 	size_t i;
-	int known_section = 0;
 
-	if (strncmp(section, "worker ", 7) == 0)
-		return conf_worker_key(fc->c, section + 7, key, val, fc->e) == 0;
+	fc->in_key = 1;
+	if (strncmp(section, "worker ", 7) == 0) {
+		if (conf_worker_key(fc->c, section + 7, key, val, &e) < 0) {
+			conf_file_fail(fc, "%s", e.msg);
+			return 0;
+		}
+		return 1;
+	}
+	if (section[0] == '\0') {
+		conf_file_fail(fc, "%s: key outside any [section]", key);
+		return 0;
+	}
+	if (!conf_known_section(section)) {
+		char allowed[256];
+
+		conf_file_fail(fc, "[%s]: unknown section (allowed: %s)", section,
+		    conf_sections(allowed, sizeof allowed));
+		return 0;
+	}
 	for (i = 0; i < NOPTS; i++) {
-		if (strcmp(opts[i].section, section) != 0)
+		if (strcmp(opts[i].section, section) != 0 || strcmp(opts[i].key, key) != 0)
 			continue;
-		known_section = 1;
-		if (strcmp(opts[i].key, key) != 0)
-			continue;
-		if (conf_set(fc->c, &opts[i], val, !fc->seen[i], fc->e) < 0) {
-			char tmp[512];
-
-			snprintf(tmp, sizeof tmp, "[%.40s] %.40s: %.400s", section, key, fc->e->msg);
-			snprintf(fc->e->msg, sizeof fc->e->msg, "%s", tmp);
+		if (conf_set(fc->c, &opts[i], val, !fc->seen[i], &e) < 0) {
+			conf_file_fail(fc, "[%.40s] %.40s: %.400s", section, key, e.msg);
 			return 0;
 		}
 		fc->seen[i] = 1;
 		return 1;
-	}
-	if (!known_section) {
-		conf_fail(fc->e, "[%s]: unknown section (allowed: server, engineio, socketio, bridge, "
-		    "log, shutdown, metrics, worker NAME)", section);
-		return 0;
 	}
 	{
 		char allowed[512] = "";
@@ -396,7 +560,7 @@ conf_file_cb(void *user, const char *section, const char *key, const char *val)
 				snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
 				    allowed[0] ? ", " : "", opts[i].key);
 		}
-		conf_fail(fc->e, "[%s] %s: unknown key (allowed: %s)", section, key, allowed);
+		conf_file_fail(fc, "[%s] %s: unknown key (allowed: %s)", section, key, allowed);
 	}
 	return 0;
 }
@@ -406,25 +570,38 @@ static int
 conf_load_file(struct gw_conf *c, const char *file, struct conf_err *e)
 {
 	struct file_ctx fc;
-	int rc;
+	int rc, i;
 
 	memset(&fc, 0, sizeof fc);
 	fc.c = c;
 	fc.e = e;
 	e->msg[0] = '\0';
-	rc = ini_parse(file, conf_file_cb, &fc);
-	if (rc == -1) {
-		char tmp[480];
+	if ((fc.f = fopen(file, "r")) == NULL)
+		return conf_fail(e, "%s: cannot read: %s", file, strerror(errno));
+	rc = ini_parse_stream(conf_reader, &fc, conf_file_cb, &fc);
+	if (ferror(fc.f)) {
+		int err = errno;
 
-		snprintf(tmp, sizeof tmp, "%s", strerror(errno));
-		return conf_fail(e, "%s: cannot read: %s", file, tmp);
+		fclose(fc.f);
+		return conf_fail(e, "%s: cannot read: %s", file, strerror(err));
 	}
-	if (rc != 0) {
+	fclose(fc.f);
+	if (rc > 0 && (fc.err_line == 0 || rc < fc.err_line))
+		return conf_fail(e, "%s:%d: syntax error (expected [section], key = value or "
+		    "a ; comment)", file, rc);
+	if (fc.err_line != 0) {
 		char tmp[480];
 
-		snprintf(tmp, sizeof tmp, "%s", e->msg[0] ? e->msg : "syntax error (expected "
-		    "[section] or key = value)");
-		return conf_fail(e, "%s:%d: %s", file, rc, tmp);
+		snprintf(tmp, sizeof tmp, "%s", e->msg);
+		return conf_fail(e, "%s:%d: %s", file, fc.err_line, tmp);
+	}
+	if (rc != 0)
+		return conf_fail(e, "%s: cannot parse (inih error %d)", file, rc);
+	for (i = 0; i < c->nworkers; i++) {
+		if (fc.wline[i] != 0 && (c->workers[i].command == NULL ||
+		    c->workers[i].command[0] == '\0'))
+			return conf_fail(e, "%s:%d: [worker %s]: command is required", file, fc.wline[i],
+			    c->workers[i].name);
 	}
 	return 0;
 }
@@ -494,6 +671,10 @@ conf_print(const struct gw_conf *c, FILE *f)
 		switch (o->type) {
 		case T_UINT:
 			fprintf(f, "%s = %u\n", o->key, *(const unsigned *)(const void *)((const char *)c + o->off));
+			break;
+		case T_BOOL:
+			fprintf(f, "%s = %s\n", o->key,
+			    *(const unsigned *)(const void *)((const char *)c + o->off) ? "yes" : "no");
 			break;
 		case T_STR:
 		case T_GWID:
@@ -649,49 +830,98 @@ gw_conf_load(struct gw_conf *c, int argc, char **argv, int *action)
 	return 0;
 }
 
-/* Apply what SIGHUP may change from a freshly loaded configuration. */
+/* An option's value as text, lists joined with ", " ("" when unset). */
+static void
+conf_text(const struct gw_conf *c, const struct conf_opt *o, char *buf, size_t n)
+{
+	size_t len = 0;
+	int j;
+
+#define ADD(...) (len += (size_t)snprintf(buf + len, len < n ? n - len : 0, __VA_ARGS__))
+	buf[0] = '\0';
+	switch (o->type) {
+	case T_UINT:
+		ADD("%u", *(const unsigned *)(const void *)((const char *)c + o->off));
+		break;
+	case T_STR:
+	case T_GWID:
+	case T_BRIDGE: {
+		const char *v = *(char *const *)(const void *)((const char *)c + o->off);
+
+		ADD("%s", v ? v : "");
+		break;
+	}
+	case T_LEVEL:
+		ADD("%s", c->log_level >= GW_LOG_DEBUG ? "debug" : c->log_level >= GW_LOG_INFO ?
+		    "info" : c->log_level >= GW_LOG_WARN ? "warn" : "error");
+		break;
+	case T_FORMAT:
+		ADD("%s", c->log_json ? "json" : "text");
+		break;
+	case T_LISTEN:
+		for (j = 0; j < c->nlisten; j++)
+			ADD("%s%s", j ? ", " : "", c->listen[j]);
+		break;
+	case T_PATH:
+		for (j = 0; j < c->nep; j++) {
+			if (c->ep[j].kind == (o->off ? GW_EP_RAW : GW_EP_SIO))
+				ADD("%s%s", len ? ", " : "", c->ep[j].path);
+		}
+		break;
+	case T_ORIGINS:
+		if (c->any_origin)
+			ADD("*");
+		for (j = 0; j < c->norigins; j++)
+			ADD("%s%s", len ? ", " : "", c->origins[j]);
+		break;
+	case T_BOOL:
+		ADD("%s", *(const unsigned *)(const void *)((const char *)c + o->off) ? "yes" : "no");
+		break;
+	case T_LIST:
+		break;
+	}
+#undef ADD
+	if (len >= n && n > 4)
+		memcpy(buf + n - 4, "...", 4);
+}
+
+/*
+ * Apply what SIGHUP may change from a freshly loaded configuration.  Every
+ * option that changed is logged: "reload: --NAME: OLD -> NEW" when applied,
+ * a warning when it cannot change while running.
+ */
 void
 gw_conf_apply_live(struct gw_conf *cur, struct gw_conf *next)
 {
+	char a[512], b[512];
 	size_t i;
 	int j;
 
 	for (i = 0; i < NOPTS; i++) {
 		const struct conf_opt *o = &opts[i];
 
+		conf_text(cur, o, a, sizeof a);
+		conf_text(next, o, b, sizeof b);
+		if (strcmp(a, b) == 0)
+			continue;
 		if (!o->live) {
-			int same = 1;
-
-			if (o->type == T_LISTEN) {
-				same = cur->nlisten == next->nlisten;
-				for (j = 0; same && j < cur->nlisten; j++)
-					same = strcmp(cur->listen[j], next->listen[j]) == 0;
-			} else if (o->type == T_PATH) {
-				same = cur->nep == next->nep;
-				for (j = 0; same && j < cur->nep; j++)
-					same = strcmp(cur->ep[j].path, next->ep[j].path) == 0;
-			} else if (o->type == T_UINT) {
-				same = *FIELD(cur, o, unsigned) == *FIELD(next, o, unsigned);
-			} else {
-				char *a = *FIELD(cur, o, char *), *b = *FIELD(next, o, char *);
-
-				same = (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
-			}
-			if (!same)
-				gw_warn("reload: %s cannot change while running (restart needed); kept",
-				    o->cli);
+			gw_warn("reload: %s cannot change while running (restart needed); kept",
+			    o->cli);
 			continue;
 		}
+		gw_info("reload: %s: %s -> %s", o->cli, a[0] ? a : "(not set)",
+		    b[0] ? b : "(not set)");
 		switch (o->type) {
 		case T_UINT:
+		case T_BOOL:
 			*FIELD(cur, o, unsigned) = *FIELD(next, o, unsigned);
 			break;
 		case T_STR: {
-			char **a = FIELD(cur, o, char *), **b = FIELD(next, o, char *);
-			char *t = *a;
+			char **pa = FIELD(cur, o, char *), **pb = FIELD(next, o, char *);
+			char *t = *pa;
 
-			*a = *b;
-			*b = t;
+			*pa = *pb;
+			*pb = t;
 			break;
 		}
 		case T_LEVEL:

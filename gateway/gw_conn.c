@@ -62,10 +62,26 @@ gw_conn_limits_update(struct gw *gw)
 struct gw_conn *
 gw_conn_new(struct gw *gw, int fd, const struct sockaddr *sa, socklen_t salen, int metrics)
 {
-	struct gw_conn *c = gw_xcalloc(1, sizeof *c);
+	struct gw_conn *c;
+	struct gw_ip *ip = gw_ip_get(gw, sa);
 
 	(void)salen;
 	gw->st.conns_accepted++;
+	if (!metrics && ((gw->conf.max_conns && gw->nconns >= gw->conf.max_conns) ||
+	    (gw->conf.max_conns_ip && ip->conns >= gw->conf.max_conns_ip))) {
+		/* Over a limit: refused at once; logged once per sweep interval. */
+		if (gw->st.limit_conns++ == gw->limit_logged)
+			gw_warn("connection from %s refused: %s limit reached (%u)", ip->ip,
+			    gw->conf.max_conns && gw->nconns >= gw->conf.max_conns ? "global" : "per-IP",
+			    gw->conf.max_conns && gw->nconns >= gw->conf.max_conns ? gw->conf.max_conns :
+			    gw->conf.max_conns_ip);
+		gw_ip_put(gw, ip);
+		close(fd);
+		return NULL;
+	}
+	c = gw_xcalloc(1, sizeof *c);
+	c->ip = ip;
+	ip->conns++;
 	c->gw = gw;
 	c->id = ++gw->next_conn_id;
 	c->fd = fd;
@@ -116,6 +132,7 @@ gw_conn_write(struct gw_conn *c, struct gw_buf *b, uint32_t off, uint32_t end)
 		gw_warn("conn %llu %s: output queue over %u bytes (client not reading), closing",
 		    (unsigned long long)c->id, c->peer, c->gw->conf.max_outq);
 		c->flags |= GW_CONN_CLOSE_ASAP;
+		c->gw->st.err_slow++;
 		conn_want_flush(c);
 		return;
 	}
@@ -217,6 +234,8 @@ gw_conn_reap(struct gw *gw)
 	while ((c = TAILQ_FIRST(&gw->closing)) != NULL) {
 		TAILQ_REMOVE(&gw->closing, c, link);
 		close(c->fd);
+		c->ip->conns--;
+		gw_ip_put(gw, c->ip);
 		gw_outq_clear(&c->out);
 		if (c->hin != NULL) {
 			http_in_reset(c->hin);
@@ -239,6 +258,7 @@ conn_http_fail(struct gw_conn *c, int status, const char *why)
 
 	gw_info("conn %llu %s: bad HTTP request (%d): %s", (unsigned long long)c->id, c->peer,
 	    status, gw_log_escape(esc, sizeof esc, why, strlen(why)));
+	c->gw->st.err_http++;
 	if (status == 413)
 		eio_poll_oversized(c->gw, c->hin->req, c->peer);
 	n = snprintf(body, sizeof body, "{\"code\":3,\"message\":\"%s\"}",

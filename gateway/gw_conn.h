@@ -37,6 +37,7 @@ struct gw_conn {
 	uint32_t stash_len;
 	struct eio_session *sess;	/* borrowed */
 	struct eio_ws *ws;		/* WebSocket mode only, owned */
+	struct gw_ip *ip;		/* its address's entry (a reference) */
 	char peer[56];			/* "ip:port" */
 	TAILQ_ENTRY(gw_conn) link;	/* gw->conns or gw->closing */
 	TAILQ_ENTRY(gw_conn) wlink;	/* gw->writers */

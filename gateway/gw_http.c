@@ -326,6 +326,7 @@ gw_http_request(struct gw_conn *c, struct http_req *req)
 
 			gw_warn("conn %llu %s: origin %s not allowed on %s", (unsigned long long)c->id,
 			    c->peer, gw_log_escape(esc, sizeof esc, o, strlen(o)), ep->path);
+			gw->st.err_origin++;
 			gw_http_error(c, 403, 4, "Forbidden");
 			return;
 		}
@@ -362,6 +363,7 @@ gw_http_upgrade(struct gw_conn *c, struct http_req *req, const char *rest, size_
 		    (unsigned long long)c->id, c->peer,
 		    gw_log_escape(esc, sizeof esc, o, strlen(o)), ep->path);
 		c->flags |= GW_CONN_CLOSE_AFTER;
+		gw->st.err_origin++;
 		gw_http_error(c, 403, 4, "Forbidden");
 		return;
 	}

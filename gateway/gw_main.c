@@ -112,6 +112,16 @@ reload(struct gw *gw)
 	gw_notify("READY=1\nSTATUS=running (reloaded)");
 }
 
+/* Every 10 s: forget idle addresses. */
+static void
+sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct gw *gw = t->data;
+
+	gw_ip_sweep(gw, 0);
+	gw->limit_logged = gw->st.limit_conns;
+}
+
 static void
 drain_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -250,6 +260,9 @@ main(int argc, char **argv)
 		gw_info("endpoint %s (%s)", gw->conf.ep[i].path,
 		    gw->conf.ep[i].kind == GW_EP_RAW ? "raw Engine.IO, served by workers" :
 		    "Socket.IO");
+	ev_timer_init(&gw->sweep_t, sweep_cb, 10., 10.);
+	gw->sweep_t.data = gw;
+	ev_timer_start(gw->loop, &gw->sweep_t);
 	gw_super_start(gw);
 	gw_notify("READY=1\nSTATUS=running");
 	ev_run(gw->loop, 0);
@@ -274,6 +287,8 @@ main(int argc, char **argv)
 	gw_metrics_stop(gw);
 	gw_bridge_stop(gw);
 	gw_map_free(&gw->sio_sockets);
+	ev_timer_stop(gw->loop, &gw->sweep_t);
+	gw_ip_sweep(gw, 1);
 	sio_nsps_free(gw);
 	free(gw->sess_tab);
 	ev_loop_destroy(gw->loop);

@@ -119,6 +119,12 @@ metrics_text(struct gw *gw, size_t *outlen)
 	COUNTER("events_dropped_total", "Client events dropped (expired or backlog full).",
 	    st->events_expired + st->events_overflow);
 	COUNTER("ack_timeouts_total", "Server-to-client acks that timed out.", st->ack_timeouts);
+	COUNTER("volatile_dropped_total", "Volatile emits not sent to busy recipients.",
+	    st->volatile_dropped);
+	COUNTER("connections_refused_total", "Connections refused by a connection limit.",
+	    st->limit_conns);
+	COUNTER("handshakes_refused_total", "Handshakes refused by the per-IP rate limit.",
+	    st->limit_handshakes);
 	COUNTER("workers_lost_total", "Workers dropped (left, silent or unreachable).",
 	    st->workers_lost);
 	mbuf(&p, &len, &cap, "# HELP siogate_errors_total Errors by kind.\n"
@@ -163,8 +169,11 @@ gw_status_print(const struct gw_conf *c)
 	int linger = 0, rc = 69, tries;
 	zmq_pollitem_t pi;
 
+	/* A wildcard bind is reached on loopback (as gw_super.c tells workers). */
 	if (strncmp(c->bridge, "tcp://0.0.0.0:", 14) == 0)
 		snprintf(ep, sizeof ep, "tcp://127.0.0.1:%s", c->bridge + 14);
+	else if (strncmp(c->bridge, "tcp://*:", 8) == 0)
+		snprintf(ep, sizeof ep, "tcp://127.0.0.1:%s", c->bridge + 8);
 	else
 		snprintf(ep, sizeof ep, "%s", c->bridge);
 	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);

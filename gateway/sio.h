@@ -30,8 +30,8 @@ enum sio_type {
 };
 
 #define SIO_ID_LEN EIO_SID_LEN
-#define SIO_MAX_ATTACHMENTS 64
-#define SIO_MAX_DEPTH 32
+#define SIO_MAX_ATTACHMENTS 256	/* hard cap; [limits] max_attachments for clients */
+#define SIO_OUT_DEPTH 128		/* nesting of worker data written as JSON */
 
 /* A parsed packet header; strings borrow the input. */
 struct sio_pkt {
@@ -117,7 +117,8 @@ struct sio_conn {
 };
 
 /* sio_packet.c */
-int sio_packet_parse(const char *p, size_t n, struct sio_pkt *out, const char **why);
+int sio_packet_parse(const char *p, size_t n, struct sio_pkt *out, unsigned max_att,
+    const char **why);
 /*
  * Encode a packet into Engine.IO packets (text, then attachments).  ev may
  * be NULL (acks); args is a msgpack array (may be NULL: no payload; for

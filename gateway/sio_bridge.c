@@ -43,6 +43,8 @@ cmd_socket(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 struct emit_ctx {
 	struct gw_buf *pkts[SIO_MAX_ATTACHMENTS + 1];
 	int n;
+	size_t volatile_max;	/* volatile: skip recipients with more than this pending */
+	uint32_t dropped;
 };
 
 static void
@@ -50,6 +52,10 @@ emit_one(struct sio_socket *so, void *arg)
 {
 	struct emit_ctx *ec = arg;
 
+	if (ec->volatile_max && eio_session_pending(so->conn->eio) > ec->volatile_max) {
+		ec->dropped++;
+		return;
+	}
 	sio_socket_send(so, ec->pkts, ec->n);
 }
 
@@ -79,7 +85,14 @@ cmd_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 	int want_ack = br_msg_uint(m, "req", &req) == 0, i;
 	const char *why = NULL;
 	struct sio_socket *so = NULL;
+	const msgpack_object *vol = br_msg_get(m, "volatile");
 
+	memset(&ec, 0, sizeof ec);
+	if (vol != NULL && vol->type == MSGPACK_OBJECT_BOOLEAN && vol->via.boolean) {
+		/* Droppable: not for a client that already has a backlog. */
+		ec.volatile_max = gw->conf.max_outq / 4 < 65536 ? gw->conf.max_outq / 4 : 65536;
+	}
+	gw->st.emits++;
 	br_msg_str(m, "nsp", &nspname);
 	br_msg_uint(m, "timeout", &timeout);
 	if (ev == NULL || ev->type != MSGPACK_OBJECT_STR || args == NULL ||
@@ -119,6 +132,10 @@ cmd_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 		sio_targets(gw, nsp, to, except, emit_one, &ec);
 	for (i = 0; i < ec.n; i++)
 		gw_buf_unref(ec.pkts[i]);
+	if (ec.dropped > 0) {
+		gw->st.volatile_dropped += ec.dropped;
+		gw_debug("volatile emit dropped for %u busy recipient(s)", ec.dropped);
+	}
 }
 
 /* SIO_ACK: answer a client's event. */

@@ -16,7 +16,7 @@
 
 /* Parse a packet header. */
 int
-sio_packet_parse(const char *p, size_t n, struct sio_pkt *out, const char **why)
+sio_packet_parse(const char *p, size_t n, struct sio_pkt *out, unsigned max_att, const char **why)
 {
 	size_t i = 1;
 
@@ -36,7 +36,7 @@ sio_packet_parse(const char *p, size_t n, struct sio_pkt *out, const char **why)
 			*why = "illegal attachments";
 			return -1;
 		}
-		if (v > SIO_MAX_ATTACHMENTS) {
+		if (v > max_att) {
 			*why = "too many attachments";
 			return -1;
 		}
@@ -122,13 +122,13 @@ sio_packet_encode(int type, const char *nsp, size_t nsp_len, int has_id, uint64_
 		if (br_buf_append(&body, "[", 1) < 0)
 			goto oom;
 		if (ev != NULL && br_json_write(&body, ev, att, &natt, SIO_MAX_ATTACHMENTS,
-		    SIO_MAX_DEPTH, why) < 0)
+		    SIO_OUT_DEPTH, why) < 0)
 			goto fail;
 		for (i = 0; args != NULL && i < args->via.array.size; i++) {
 			if ((i > 0 || ev != NULL) && br_buf_append(&body, ",", 1) < 0)
 				goto oom;
 			if (br_json_write(&body, &args->via.array.ptr[i], att, &natt,
-			    SIO_MAX_ATTACHMENTS, SIO_MAX_DEPTH, why) < 0)
+			    SIO_MAX_ATTACHMENTS, SIO_OUT_DEPTH, why) < 0)
 				goto fail;
 		}
 		if (br_buf_append(&body, "]", 1) < 0)

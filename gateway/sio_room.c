@@ -94,6 +94,11 @@ sio_room_join(struct sio_socket *so, const char *name, size_t n)
 
 	if (n == SIO_ID_LEN && memcmp(name, so->id, n) == 0)
 		return -1;	/* its own room, always a member */
+	if (so->nrooms >= so->conn->eio->gw->conf.max_rooms) {
+		gw_warn("socket %s: room limit (%u) reached, not joining more",
+		    so->id, so->conn->eio->gw->conf.max_rooms);
+		return -2;
+	}
 	if (r == NULL) {
 		r = gw_xcalloc(1, sizeof *r);
 		r->name = gw_xstrndup(name, n);

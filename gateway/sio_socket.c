@@ -73,6 +73,7 @@ conn_fail(struct sio_conn *c, const char *why, const char *data, size_t len)
 {
 	char esc[96];
 
+	c->eio->gw->st.err_parse++;
 	gw_info("session %s: bad Socket.IO packet: %s (%s)", c->eio->sid, why,
 	    gw_log_escape(esc, sizeof esc, data, len));
 	eio_session_close(c->eio, "parse error");
@@ -160,7 +161,10 @@ wait_end(struct sio_wait *wt, const char *reason)
 static void
 wait_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	wait_end(t->data, "timeout");
+	struct sio_wait *wt = t->data;
+
+	wt->sock->conn->eio->gw->st.ack_timeouts++;
+	wait_end(wt, "timeout");
 }
 
 /* Register an ack awaited from the client; returns the id to send. */
@@ -224,6 +228,7 @@ socket_connected(struct sio_socket *so)
 	struct sio_conn *c = so->conn;
 
 	so->state = SIO_S_CONNECTED;
+	c->eio->gw->st.sio_connects++;
 	ev_timer_stop(c->eio->gw->loop, &so->connect_t);
 	ev_timer_stop(c->eio->gw->loop, &c->connect_t);
 	sio_nsp_add(so);
@@ -333,6 +338,7 @@ static void
 socket_refuse(struct sio_socket *so, const char *json)
 {
 	so->notified = 0;
+	so->conn->eio->gw->st.sio_rejects++;
 	socket_send_json(so->conn->eio, SIO_CONNECT_ERROR, so->nsp->name, so->nsp->nlen, json);
 	sio_socket_close(so, NULL, 0);
 }
@@ -348,7 +354,7 @@ sio_socket_reject(struct sio_socket *so, const msgpack_object *data)
 
 	if (so->state != SIO_S_CONNECTING)
 		return -1;
-	if (data == NULL || br_json_write(&b, data, att, &natt, 0, SIO_MAX_DEPTH, &why) < 0 ||
+	if (data == NULL || br_json_write(&b, data, att, &natt, 0, SIO_OUT_DEPTH, &why) < 0 ||
 	    br_buf_append(&b, "", 1) < 0) {
 		br_buf_free(&b);
 		socket_refuse(so, "{\"message\":\"Not authorized\"}");
@@ -409,6 +415,19 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 		json_decref(auth);
 		return;		/* already connected (or connecting) to it */
 	}
+	{
+		unsigned n = 0;
+
+		for (so = c->sockets; so != NULL; so = so->next)
+			n++;
+		if (n >= gw->conf.max_nsp) {
+			json_decref(auth);
+			gw_info("session %s: namespace limit (%u) reached", s->sid, gw->conf.max_nsp);
+			socket_send_json(s, SIO_CONNECT_ERROR, pkt->nsp, pkt->nsp_len,
+			    "{\"message\":\"Too many namespaces\"}");
+			return;
+		}
+	}
 	w = gw_bridge_pick_nsp(gw, pkt->nsp, pkt->nsp_len, &open);
 	if (w == NULL) {
 		json_decref(auth);
@@ -438,7 +457,7 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 	br_enc_key(&e, "auth");
 	if (auth == NULL)
 		msgpack_pack_nil(&e.pk);
-	else if (br_json_pack(&e.pk, auth, NULL, 0, SIO_MAX_DEPTH, NULL, &why) < 0) {
+	else if (br_json_pack(&e.pk, auth, NULL, 0, gw->conf.max_depth, NULL, &why) < 0) {
 		json_decref(auth);
 		br_enc_free(&e);
 		sio_socket_close(so, NULL, 0);
@@ -512,6 +531,11 @@ handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str 
 	ev = json_array_get(v, 0);
 	if (json_is_string(ev)) {
 		name = json_string_value(ev);
+		if (json_string_length(ev) > gw->conf.max_event_name) {
+			json_decref(v);
+			conn_fail(c, "event name longer than max_event_name", pkt->data, pkt->data_len);
+			return;
+		}
 		if (reserved_event(name)) {
 			json_decref(v);
 			conn_fail(c, "reserved event name", pkt->data, pkt->data_len);
@@ -541,7 +565,7 @@ handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str 
 	br_enc_key(&e, "args");
 	msgpack_pack_array(&e.pk, (uint32_t)(n - 1));
 	for (i = 1; i < n; i++) {
-		if (br_json_pack(&e.pk, json_array_get(v, i), natt ? att : NULL, natt, SIO_MAX_DEPTH,
+		if (br_json_pack(&e.pk, json_array_get(v, i), natt ? att : NULL, natt, gw->conf.max_depth,
 		    NULL, &why) < 0) {
 			json_decref(v);
 			br_enc_free(&e);
@@ -558,6 +582,7 @@ handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str 
 	else
 		msgpack_pack_map(&e.pk, 0);
 	enc_rooms(&e, so);
+	gw->st.events_in++;
 	if ((pkt->has_id ? gw_bridge_send_event_ack(gw, w, &e, so->id, pkt->id) :
 	    gw_bridge_send_event(gw, w, &e, 0)) < 0)
 		gw_warn("socket %s: worker %u backlog full, event '%s' dropped", so->id, w->id, name);
@@ -618,7 +643,7 @@ handle_ack(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str *a
 	br_enc_key(&e, "args");
 	msgpack_pack_array(&e.pk, (uint32_t)json_array_size(v));
 	for (i = 0; i < json_array_size(v); i++) {
-		if (br_json_pack(&e.pk, json_array_get(v, i), natt ? att : NULL, natt, SIO_MAX_DEPTH,
+		if (br_json_pack(&e.pk, json_array_get(v, i), natt ? att : NULL, natt, gw->conf.max_depth,
 		    NULL, &why) < 0) {
 			json_decref(v);
 			br_enc_free(&e);
@@ -706,7 +731,7 @@ sio_conn_message(struct eio_session *s, const char *data, size_t len, int binary
 		conn_fail(c, "text packet while attachments were expected", data, len);
 		return;
 	}
-	if (sio_packet_parse(data, len, &pkt, &why) < 0) {
+	if (sio_packet_parse(data, len, &pkt, s->gw->conf.max_att, &why) < 0) {
 		conn_fail(c, why, data, len);
 		return;
 	}
