@@ -189,6 +189,7 @@ struct gw_conf {
 	unsigned max_conns, max_conns_ip, handshake_rate;	/* 0: no limit */
 	unsigned max_nsp, max_rooms, max_att, max_depth, max_event_name;
 	unsigned sid_bind_ip;
+	char *at_most_once;	/* namespaces whose events are never redelivered */
 	struct gw_worker_conf workers[GW_MAX_WORKER_CONF];
 	int nworkers;
 };

@@ -30,6 +30,7 @@
 static void bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why);
 static void bridge_enc_query(struct br_enc *e, const struct http_req *req);
 static void bridge_expire(struct gw *gw, struct gw_worker *w, ev_tstamp now);
+struct gw_worker *bridge_pick(struct gw *gw, const struct gw_endpoint *ep);
 
 /* Send one frame to a routing id; 0, or -1 with errno. */
 static int
@@ -96,23 +97,82 @@ bridge_find_id(struct gw_bridge *br, uint32_t id)
 	return NULL;
 }
 
-/* Send queued events while the worker has credit. */
+/* A new slot at the back of a queue. */
+static struct gw_pending *
+pq_push(struct gw_pq *q)
+{
+	if (q->n == q->cap) {
+		uint32_t cap = q->cap ? q->cap * 2 : 16, i;
+		struct gw_pending *nv = gw_xmalloc(cap * sizeof *nv);
+
+		for (i = 0; i < q->n; i++)
+			nv[i] = q->v[(q->head + i) % q->cap];
+		free(q->v);
+		q->v = nv;
+		q->head = 0;
+		q->cap = cap;
+	}
+	return &q->v[(q->head + q->n++) % q->cap];
+}
+
+/* The i-th entry from the front. */
+static struct gw_pending *
+pq_at(struct gw_pq *q, uint32_t i)
+{
+	return &q->v[(q->head + i) % q->cap];
+}
+
+/* Remove the front entry (its buffer is the caller's now). */
+static struct gw_pending
+pq_take(struct gw_pq *q)
+{
+	struct gw_pending p = q->v[q->head];
+
+	q->head = (q->head + 1) % q->cap;
+	q->n--;
+	return p;
+}
+
+/* Drop everything and free the ring. */
+static void
+pq_clear(struct gw_pq *q)
+{
+	while (q->n > 0)
+		gw_buf_unref(pq_take(q).b);
+	free(q->v);
+	memset(q, 0, sizeof *q);
+}
+
+/* Record an event in a queue. */
+static void
+pq_add(struct gw_pq *q, struct gw_buf *b, ev_tstamp t, const struct gw_evmeta *meta)
+{
+	struct gw_pending *p = pq_push(q);
+
+	p->b = b;
+	p->t = t;
+	p->type = (uint8_t)(meta ? meta->type : 0);
+	p->ack1 = meta ? meta->ack1 : 0;
+	p->id[0] = '\0';
+	if (meta != NULL && meta->id != NULL)
+		snprintf(p->id, sizeof p->id, "%s", meta->id);
+}
+
+/* Send queued events while the worker has credit; they move to in flight. */
 static void
 bridge_flush_backlog(struct gw *gw, struct gw_worker *w)
 {
-	while (w->bl_n > 0 && w->credit > 0) {
-		struct gw_buf *b = w->backlog[w->bl_head].b;
+	while (w->backlog.n > 0 && w->credit > 0) {
+		struct gw_pending *p = pq_at(&w->backlog, 0);
 
-		if (bridge_send_raw(gw->br, w->rid, w->rid_len, b->data, b->len) < 0) {
+		if (bridge_send_raw(gw->br, w->rid, w->rid_len, p->b->data, p->b->len) < 0) {
 			if (errno != EAGAIN) {
 				w->dead = 1;
 				gw_wake(gw);
 			}
 			return;
 		}
-		gw_buf_unref(b);
-		w->bl_head = (w->bl_head + 1) % w->bl_cap;
-		w->bl_n--;
+		*pq_push(&w->inflight) = pq_take(&w->backlog);
 		w->credit--;
 		w->last_tx = ev_now(gw->loop);
 	}
@@ -121,19 +181,20 @@ bridge_flush_backlog(struct gw *gw, struct gw_worker *w)
 /*
  * Send one event to a worker, or queue it without credit.  Returns -1 when
  * the backlog is full (the caller decides what to close); force skips the
- * bound (close events: at most one per session).
+ * bound (close events: at most one per session).  A sent event stays in
+ * flight until CREDIT pays it back, for redelivery.
  */
 static int
-bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int force,
-    const char *id, uint64_t ack1)
+bridge_send_bytes(struct gw *gw, struct gw_worker *w, const char *p, size_t n, int force,
+    const struct gw_evmeta *meta)
 {
-	int rc = 0;
+	ev_tstamp now = ev_now(gw->loop);
 
-	if (w->bl_n == 0 && w->credit > 0) {
-		if (bridge_send_raw(gw->br, w->rid, w->rid_len, e->sb.data, e->sb.size) == 0) {
+	if (w->backlog.n == 0 && w->credit > 0) {
+		if (bridge_send_raw(gw->br, w->rid, w->rid_len, p, n) == 0) {
 			w->credit--;
-			w->last_tx = ev_now(gw->loop);
-			br_enc_free(e);
+			w->last_tx = now;
+			pq_add(&w->inflight, gw_buf_from(p, n), now, meta);
 			return 0;
 		}
 		if (errno != EAGAIN) {
@@ -142,32 +203,171 @@ bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int forc
 			gw_wake(gw);
 		}
 	}
-	if (w->bl_n >= gw->conf.max_backlog && !force) {
-		rc = -1;
-	} else {
-		if (w->bl_n == w->bl_cap) {
-			uint32_t cap = w->bl_cap ? w->bl_cap * 2 : 16, i;
-			struct gw_pending *nb = gw_xmalloc(cap * sizeof *nb);
+	if (w->backlog.n >= gw->conf.max_backlog && !force)
+		return -1;
+	pq_add(&w->backlog, gw_buf_from(p, n), now, meta);
+	return 0;
+}
 
-			for (i = 0; i < w->bl_n; i++)
-				nb[i] = w->backlog[(w->bl_head + i) % w->bl_cap];
-			free(w->backlog);
-			w->backlog = nb;
-			w->bl_head = 0;
-			w->bl_cap = cap;
-		}
-		struct gw_pending *p = &w->backlog[(w->bl_head + w->bl_n) % w->bl_cap];
+static int
+bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int force,
+    const struct gw_evmeta *meta)
+{
+	int rc = bridge_send_bytes(gw, w, e->sb.data, e->sb.size, force, meta);
 
-		p->b = gw_buf_from(e->sb.data, e->sb.size);
-		p->t = ev_now(gw->loop);
-		p->ack1 = ack1;
-		p->id[0] = '\0';
-		if (id != NULL)
-			snprintf(p->id, sizeof p->id, "%s", id);
-		w->bl_n++;
-	}
 	br_enc_free(e);
 	return rc;
+}
+
+/* A copy of an encoded message with "redelivered": true added (fixmap only). */
+static struct gw_buf *
+bridge_redelivered(const struct gw_buf *b)
+{
+	static const char key[] = "\xabredelivered\xc3";	/* fixstr(11) "redelivered", true */
+	unsigned char h = (unsigned char)b->data[0];
+	struct gw_buf *n;
+
+	if ((h & 0xf0) != 0x80 || (h & 0x0f) == 15)
+		return gw_buf_ref((struct gw_buf *)b);
+	n = gw_buf_new(b->len + sizeof key - 1);
+	memcpy(n->data, b->data, b->len);
+	n->data[0] = (char)(h + 1);
+	memcpy(n->data + b->len, key, sizeof key - 1);
+	return n;
+}
+
+/* Whether a namespace is configured at-most-once (no redelivery). */
+static int
+bridge_at_most_once(struct gw *gw, const char *nsp, size_t n)
+{
+	const char *p = gw->conf.at_most_once;
+
+	while (p != NULL && *p != '\0') {
+		size_t len;
+
+		p += strspn(p, " \t,");
+		len = strcspn(p, " \t,");
+		if (len == n && memcmp(p, nsp, n) == 0)
+			return 1;
+		p += len;
+	}
+	return 0;
+}
+
+/*
+ * Redeliver one pending event of a lost worker to the new owner of its
+ * socket or session, marked "redelivered" (at-least-once).  Events of
+ * sockets left without a worker, or of at-most-once namespaces, get an
+ * error ack when the client asked for one.
+ */
+static void
+bridge_redeliver(struct gw *gw, struct gw_pending *p)
+{
+	struct gw_worker *nw = NULL;
+	struct sio_socket *so = NULL;
+	struct eio_session *s = NULL;
+	struct gw_evmeta meta = { p->type, p->id, p->ack1 };
+	struct gw_buf *b;
+
+	if (p->b == NULL)
+		return;		/* already answered */
+	switch (p->type) {
+	case BR_T_SIO_EVENT:
+	case BR_T_SIO_CONNECT:
+		so = sio_socket_find(gw, p->id, strlen(p->id));
+		if (so == NULL)
+			return;
+		nw = gw_bridge_find_worker(gw, so->worker);
+		if (p->type == BR_T_SIO_CONNECT) {
+			if (nw != NULL && so->state == SIO_S_CONNECTING) {
+				so->reconnect_sent = 1;
+				break;
+			}
+			return;
+		}
+		if (nw == NULL || so->state != SIO_S_CONNECTED ||
+		    bridge_at_most_once(gw, so->nsp->name, so->nsp->nlen)) {
+			if (p->ack1 != 0)
+				sio_error_ack(gw, p->id, p->ack1 - 1, "ENOWORKER",
+				    "the worker handling the event was lost");
+			return;
+		}
+		break;
+	case BR_T_EIO_MESSAGE:
+		s = eio_session_find(gw, p->id);
+		if (s == NULL || s->state == EIO_S_CLOSED)
+			return;
+		nw = gw_bridge_find_worker(gw, s->worker);
+		if (nw == NULL)
+			return;
+		break;
+	default:
+		return;		/* opens, closes and ack replies are not redelivered */
+	}
+	b = bridge_redelivered(p->b);
+	bridge_send_bytes(gw, nw, b->data, b->len, 1, &meta);
+	gw_buf_unref(b);
+}
+
+/* Give a lost worker's raw sessions to another worker of their endpoint. */
+static void
+bridge_rehome_sessions(struct gw *gw, uint32_t dead)
+{
+	uint32_t i;
+
+	for (i = 0; gw->sess_tab != NULL && i <= gw->sess_mask; i++) {
+		struct eio_session *s;
+
+		for (s = gw->sess_tab[i]; s != NULL; s = s->hnext) {
+			struct gw_worker *nw;
+			struct br_enc e;
+			struct gw_evmeta meta = { BR_T_EIO_OPEN, s->sid, 0 };
+
+			if (s->worker != dead || s->ep->kind != GW_EP_RAW)
+				continue;
+			nw = bridge_pick(gw, s->ep);
+			s->worker = 0;
+			if (nw == NULL)
+				continue;	/* closed below */
+			s->worker = nw->id;
+			nw->nsess++;
+			/* EIO_OPEN {sid, seq, path, hs: {}, moved: true} */
+			br_enc_init(&e, BR_T_EIO_OPEN, 5);
+			br_enc_cstr(&e, "sid", s->sid);
+			br_enc_uint(&e, "seq", s->seq++);
+			br_enc_cstr(&e, "path", s->ep->path);
+			br_enc_map(&e, "hs", 0);
+			br_enc_key(&e, "moved");
+			msgpack_pack_true(&e.pk);
+			bridge_send_event(gw, nw, &e, 1, &meta);
+		}
+	}
+}
+
+/* CREDIT n: the n oldest events in flight are done. */
+static void
+bridge_paid(struct gw_worker *w, uint64_t n)
+{
+	while (n-- > 0 && w->inflight.n > 0)
+		gw_buf_unref(pq_take(&w->inflight).b);
+}
+
+/* A worker acked a client event: it will not be redelivered. */
+void
+gw_bridge_event_done(struct gw_worker *w, const char *id, size_t idlen, uint64_t ack)
+{
+	uint32_t i;
+
+	for (i = 0; i < w->inflight.n; i++) {
+		struct gw_pending *p = pq_at(&w->inflight, i);
+
+		if (p->b != NULL && p->ack1 == ack + 1 && strlen(p->id) == idlen &&
+		    memcmp(p->id, id, idlen) == 0) {
+			gw_buf_unref(p->b);
+			p->b = NULL;
+			return;
+		}
+	}
 }
 
 /* Free a worker's namespace list. */
@@ -198,28 +398,30 @@ bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why)
 			break;
 		}
 	}
-	gw_warn("worker %u (%s) dropped: %s; closing its %u session(s)", w->id, w->name, why,
-	    w->nsess);
+	gw_warn("worker %u (%s) dropped: %s; moving its %u session(s)/socket(s), %u event(s) in "
+	    "flight and %u waiting", w->id, w->name, why, w->nsess, w->inflight.n, w->backlog.n);
 	gw->st.workers_lost++;
-	/* Sessions bound to it end now (they learn it from the close). */
-	for (i = 0; w->nsess > 0 && gw->sess_tab != NULL && i <= gw->sess_mask; i++) {
+	/* 1. New owners: other workers of the same endpoint or namespace. */
+	bridge_rehome_sessions(gw, w->id);
+	sio_rehome(gw, w->id);
+	/* 2. Its unfinished events, in order, to the new owners. */
+	for (i = 0; i < w->inflight.n; i++)
+		bridge_redeliver(gw, pq_at(&w->inflight, i));
+	for (i = 0; i < w->backlog.n; i++)
+		bridge_redeliver(gw, pq_at(&w->backlog, i));
+	/* 3. What found no new owner is closed; clients reconnect. */
+	for (i = 0; gw->sess_tab != NULL && i <= gw->sess_mask; i++) {
 		struct eio_session *s = gw->sess_tab[i], *next;
 
 		for (; s != NULL; s = next) {
 			next = s->hnext;
-			if (s->worker == w->id) {
-				s->worker = 0;
-				eio_session_close(s, "worker gone");
-			}
+			if (s->ep->kind == GW_EP_RAW && s->worker == 0 && s->state != EIO_S_CLOSED)
+				eio_session_close_later(s, "worker gone");
 		}
 	}
-	sio_worker_gone(gw, w->id);
-	while (w->bl_n > 0) {
-		gw_buf_unref(w->backlog[w->bl_head].b);
-		w->bl_head = (w->bl_head + 1) % w->bl_cap;
-		w->bl_n--;
-	}
-	free(w->backlog);
+	sio_close_orphans(gw);
+	pq_clear(&w->backlog);
+	pq_clear(&w->inflight);
 	bridge_free_nsp(w);
 	free(w);
 }
@@ -497,6 +699,7 @@ bridge_handle(struct gw *gw, const unsigned char *rid, size_t rid_len, const voi
 			break;
 		}
 		w->credit = v > 1000000 - w->credit ? 1000000 : w->credit + (uint32_t)v;
+		bridge_paid(w, v);
 		bridge_flush_backlog(gw, w);
 		break;
 	case BR_T_BYE:
@@ -666,16 +869,19 @@ gw_bridge_find_worker(struct gw *gw, uint32_t id)
 }
 
 int
-gw_bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int force)
+gw_bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int force,
+    const struct gw_evmeta *meta)
 {
-	return bridge_send_event(gw, w, e, force, NULL, 0);
+	return bridge_send_event(gw, w, e, force, meta);
 }
 
 int
 gw_bridge_send_event_ack(struct gw *gw, struct gw_worker *w, struct br_enc *e, const char *id,
     uint64_t ack)
 {
-	if (bridge_send_event(gw, w, e, 0, id, ack + 1) < 0) {
+	struct gw_evmeta meta = { BR_T_SIO_EVENT, id, ack + 1 };
+
+	if (bridge_send_event(gw, w, e, 0, &meta) < 0) {
 		gw->st.events_overflow++;
 		sio_error_ack(gw, id, ack, "EOVERLOAD", "worker backlog full");
 		return -1;
@@ -689,14 +895,12 @@ bridge_expire(struct gw *gw, struct gw_worker *w, ev_tstamp now)
 {
 	uint32_t n = 0;
 
-	while (w->bl_n > 0 && now - w->backlog[w->bl_head].t > gw->conf.event_expiry / 1000.0) {
-		struct gw_pending *p = &w->backlog[w->bl_head];
+	while (w->backlog.n > 0 && now - pq_at(&w->backlog, 0)->t > gw->conf.event_expiry / 1000.0) {
+		struct gw_pending p = pq_take(&w->backlog);
 
-		if (p->ack1 != 0)
-			sio_error_ack(gw, p->id, p->ack1 - 1, "ENOWORKER", "no worker took the event in time");
-		gw_buf_unref(p->b);
-		w->bl_head = (w->bl_head + 1) % w->bl_cap;
-		w->bl_n--;
+		if (p.ack1 != 0)
+			sio_error_ack(gw, p.id, p.ack1 - 1, "ENOWORKER", "no worker took the event in time");
+		gw_buf_unref(p.b);
 		n++;
 	}
 	gw->st.events_expired += n;
@@ -852,12 +1056,9 @@ gw_bridge_stop(struct gw *gw)
 		br_enc_init(&e, BR_T_BYE, 0);
 		bridge_send_ctl(gw, w->rid, w->rid_len, &e);
 		br->workers = w->next;
-		while (w->bl_n > 0) {
-			gw_buf_unref(w->backlog[w->bl_head].b);
-			w->bl_head = (w->bl_head + 1) % w->bl_cap;
-			w->bl_n--;
-		}
-		free(w->backlog);
+		pq_clear(&w->backlog);
+		pq_clear(&w->inflight);
+		bridge_free_nsp(w);
 		free(w);
 	}
 	ev_io_stop(gw->loop, &br->io);
@@ -877,7 +1078,7 @@ gw_bridge_pending(struct gw *gw)
 	unsigned n = 0;
 
 	for (w = gw->br ? gw->br->workers : NULL; w != NULL; w = w->next)
-		n += w->bl_n;
+		n += w->backlog.n;
 	return n;
 }
 
@@ -907,14 +1108,14 @@ gw_bridge_has_worker(struct gw *gw, const struct gw_endpoint *ep)
 }
 
 /* The worker of ep with the fewest sessions (round-robin among equals). */
-static struct gw_worker *
+struct gw_worker *
 bridge_pick(struct gw *gw, const struct gw_endpoint *ep)
 {
 	struct gw_worker *w, *best = NULL;
 
 	gw->br->rr++;
 	for (w = gw->br->workers; w != NULL; w = w->next) {
-		if (!(w->eio_mask & (1u << ep->idx)))
+		if (w->dead || !(w->eio_mask & (1u << ep->idx)))
 			continue;
 		if (best == NULL || w->nsess < best->nsess ||
 		    (w->nsess == best->nsess && ((w->id ^ gw->br->rr) & 1)))
@@ -985,6 +1186,7 @@ gw_bridge_eio_open(struct gw *gw, struct eio_session *s, const struct http_req *
 	struct gw_worker *w = bridge_pick(gw, s->ep);
 	struct br_enc e;
 	struct gw_buf *hs;
+	struct gw_evmeta meta = { BR_T_EIO_OPEN, s->sid, 0 };
 
 	if (w == NULL)
 		return -1;
@@ -996,7 +1198,7 @@ gw_bridge_eio_open(struct gw *gw, struct eio_session *s, const struct http_req *
 	br_enc_key(&e, "hs");
 	msgpack_sbuffer_write(&e.sb, hs->data, hs->len);
 	gw_buf_unref(hs);
-	bridge_send_event(gw, w, &e, 1, NULL, 0);
+	bridge_send_event(gw, w, &e, 1, &meta);
 	return 0;
 }
 
@@ -1007,6 +1209,7 @@ gw_bridge_eio_message(struct gw *gw, struct eio_session *s, const char *data, si
 {
 	struct gw_worker *w = bridge_find_id(gw->br, s->worker);
 	struct br_enc e;
+	struct gw_evmeta meta = { BR_T_EIO_MESSAGE, s->sid, 0 };
 
 	if (w == NULL) {
 		eio_session_close(s, "worker gone");
@@ -1014,7 +1217,7 @@ gw_bridge_eio_message(struct gw *gw, struct eio_session *s, const char *data, si
 	}
 	bridge_enc_session(&e, BR_T_EIO_MESSAGE, 1, s);
 	br_enc_data(&e, "data", data, len, binary);
-	if (bridge_send_event(gw, w, &e, 0, NULL, 0) < 0) {
+	if (bridge_send_event(gw, w, &e, 0, &meta) < 0) {
 		gw_warn("session %s: worker %u backlog full (%u events), closing the session",
 		    s->sid, w->id, gw->conf.max_backlog);
 		eio_session_close(s, "worker overloaded");
@@ -1027,6 +1230,7 @@ gw_bridge_eio_close(struct gw *gw, struct eio_session *s, const char *reason)
 {
 	struct gw_worker *w = bridge_find_id(gw->br, s->worker);
 	struct br_enc e;
+	struct gw_evmeta meta = { BR_T_EIO_CLOSE, s->sid, 0 };
 
 	if (w == NULL)
 		return;
@@ -1034,5 +1238,5 @@ gw_bridge_eio_close(struct gw *gw, struct eio_session *s, const char *reason)
 	s->worker = 0;
 	bridge_enc_session(&e, BR_T_EIO_CLOSE, 1, s);
 	br_enc_cstr(&e, "reason", reason);
-	bridge_send_event(gw, w, &e, 1, NULL, 0);
+	bridge_send_event(gw, w, &e, 1, &meta);
 }

@@ -12,12 +12,31 @@
 
 struct eio_session;
 
-/* An event waiting for credit; ack + 1 of a client event that asked for one (0: none). */
+/*
+ * An event for a worker, queued for credit (backlog) or sent and not yet
+ * paid back by CREDIT (in flight): kept so that it can be redelivered to
+ * another worker if this one is lost.  id: the socket id (Socket.IO) or
+ * sid (raw Engine.IO) it is about; ack1: the client's ack id + 1 (0: none).
+ */
 struct gw_pending {
-	struct gw_buf *b;
+	struct gw_buf *b;	/* the encoded message (NULL: done, acked) */
 	ev_tstamp t;
 	uint64_t ack1;
+	uint8_t type;
 	char id[28];
+};
+
+/* A ring of pending events. */
+struct gw_pq {
+	struct gw_pending *v;
+	uint32_t head, n, cap;
+};
+
+/* What an event is about (for redelivery and error acks). */
+struct gw_evmeta {
+	int type;
+	const char *id;
+	uint64_t ack1;
 };
 
 /* A registered worker.  Owned by the bridge's list. */
@@ -36,8 +55,8 @@ struct gw_worker {
 	uint32_t nsess;
 	uint8_t dead;		/* unreachable: dropped at the next turn */
 	ev_tstamp last_rx, last_tx;
-	struct gw_pending *backlog;	/* events waiting for credit (a ring) */
-	uint32_t bl_head, bl_n, bl_cap;
+	struct gw_pq backlog;		/* events waiting for credit */
+	struct gw_pq inflight;		/* events sent, not yet paid back by CREDIT */
 };
 
 struct gw_bridge {
@@ -56,7 +75,8 @@ struct gw_worker *gw_bridge_find_worker(struct gw *gw, uint32_t id);
  * Send an event to a worker, or queue it without credit.  -1 when the
  * backlog is full (force skips the bound).  Frees the encoder.
  */
-int gw_bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int force);
+int gw_bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int force,
+    const struct gw_evmeta *meta);
 /*
  * The same for a client event that asked for an ack (socket id, ack id):
  * if it expires in the backlog, or does not fit, the client's ack is
@@ -64,6 +84,8 @@ int gw_bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, i
  */
 int gw_bridge_send_event_ack(struct gw *gw, struct gw_worker *w, struct br_enc *e,
     const char *id, uint64_t ack);
+/* A worker answered a client's ack: that event is done (no redelivery). */
+void gw_bridge_event_done(struct gw_worker *w, const char *id, size_t idlen, uint64_t ack);
 /* Send a control message (no credit).  Frees the encoder. */
 void gw_bridge_send_ctl(struct gw *gw, struct gw_worker *w, struct br_enc *e);
 /* ERROR {code, text, ref, [sid]} to a worker. */

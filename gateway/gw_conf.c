@@ -72,6 +72,9 @@ static const struct conf_opt opts[] = {
 	  "45000", "MS", "time for a client's CONNECT, and for the worker's answer", 1 },
 	{ "ack-timeout", "socketio", "ack_timeout", T_UINT, O(ack_timeout), 10, 3600000, "10000",
 	  "MS", "default wait for a client's ack to a worker's emit", 1 },
+	{ "at-most-once", "socketio", "at_most_once", T_STR, O(at_most_once), 0, 0, NULL, "NSPS",
+	  "namespaces (space-separated) whose events are not redelivered when a worker is lost",
+	  1 },
 	{ "bridge", "bridge", "endpoint", T_BRIDGE, O(bridge), 0, 0, "tcp://127.0.0.1:5555",
 	  "ENDPOINT", "ZeroMQ endpoint workers connect to (tcp:// or ipc://)", 0 },
 	{ "bridge-heartbeat", "bridge", "heartbeat", T_UINT, O(bridge_hb), 10, 3600000, "2000",
@@ -999,6 +1002,7 @@ gw_conf_free(struct gw_conf *c)
 	free(c->client_dir);
 	free(c->gateway_id);
 	free(c->metrics_listen);
+	free(c->at_most_once);
 	free(c->file);
 	memset(c, 0, sizeof *c);
 }

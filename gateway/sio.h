@@ -84,6 +84,9 @@ struct sio_socket {
 	char id[SIO_ID_LEN + 1];
 	uint8_t state;
 	uint8_t notified;		/* the worker knows it (SIO_CONNECT sent) */
+	uint8_t orphan;			/* its worker was lost and no other took it */
+	uint8_t moving;			/* connecting while its worker was lost */
+	uint8_t reconnect_sent;		/* its CONNECT was redelivered */
 	struct sio_conn *conn;		/* owner */
 	struct sio_nsp *nsp;
 	struct sio_socket *next;	/* in conn->sockets */
@@ -148,8 +151,10 @@ void sio_socket_set_session(struct sio_socket *so, const msgpack_object *map, in
 /* Answer a client's ack with an error object [{"error":message,"code":code}]. */
 void sio_error_ack(struct gw *gw, const char *id, uint64_t ack, const char *code,
     const char *message);
-/* Close every socket bound to a worker that is gone. */
-void sio_worker_gone(struct gw *gw, uint32_t worker);
+/* A worker is lost: move its sockets to other workers of their namespaces. */
+void sio_rehome(struct gw *gw, uint32_t dead);
+/* Then close what no worker took. */
+void sio_close_orphans(struct gw *gw);
 /* Free the namespaces and their rooms (shutdown). */
 void sio_nsps_free(struct gw *gw);
 

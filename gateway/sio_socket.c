@@ -124,9 +124,11 @@ socket_tell_disconnect(struct sio_socket *so, const char *reason)
 	if (w == NULL || !so->notified)
 		return;
 	so->notified = 0;
+	struct gw_evmeta meta = { BR_T_SIO_DISCONNECT, so->id, 0 };
+
 	enc_socket(&e, BR_T_SIO_DISCONNECT, 1, so);
 	br_enc_cstr(&e, "reason", reason);
-	gw_bridge_send_event(gw, w, &e, 1);
+	gw_bridge_send_event(gw, w, &e, 1, &meta);
 }
 
 /* Free a pending server-to-client ack, telling its worker why. */
@@ -147,13 +149,14 @@ wait_end(struct sio_wait *wt, const char *reason)
 	ev_timer_stop(gw->loop, &wt->t);
 	if (w != NULL && reason != NULL) {
 		struct br_enc e;
+		struct gw_evmeta meta = { BR_T_SIO_ACK_TIMEOUT, so->id, 0 };
 
 		br_enc_init(&e, BR_T_SIO_ACK_TIMEOUT, 4);
 		br_enc_cstr(&e, "id", so->id);
 		br_enc_str(&e, "nsp", so->nsp->name, so->nsp->nlen);
 		br_enc_uint(&e, "req", wt->req);
 		br_enc_cstr(&e, "reason", reason);
-		gw_bridge_send_event(gw, w, &e, 1);
+		gw_bridge_send_event(gw, w, &e, 1, &meta);
 	}
 	free(wt);
 }
@@ -381,11 +384,12 @@ sio_socket_disconnect(struct sio_socket *so, int close_conn)
 {
 	struct eio_session *s = so->conn->eio;
 
+	socket_send_json(s, SIO_DISCONNECT, so->nsp->name, so->nsp->nlen, "");
 	if (close_conn) {
+		/* The 41 goes out first (a WebSocket flushes before its close frame). */
 		eio_session_close(s, "forced close");
 		return;
 	}
-	socket_send_json(s, SIO_DISCONNECT, so->nsp->name, so->nsp->nlen, "");
 	sio_socket_close(so, "server namespace disconnect", 1);
 }
 
@@ -473,7 +477,11 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 	br_enc_key(&e, "hs");
 	msgpack_sbuffer_write(&e.sb, c->hs->data, c->hs->len);
 	so->notified = 1;
-	gw_bridge_send_event(gw, w, &e, 1);
+	{
+		struct gw_evmeta meta = { BR_T_SIO_CONNECT, so->id, 0 };
+
+		gw_bridge_send_event(gw, w, &e, 1, &meta);
+	}
 	if (open)
 		socket_connected(so);
 	else
@@ -521,6 +529,7 @@ handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str 
 	char numname[32];
 	const char *name;
 	size_t i, n;
+	struct gw_evmeta meta;
 
 	v = json_loadb(pkt->data, pkt->data_len, JSON_DECODE_ANY, &jerr);
 	if (v == NULL || !json_is_array(v) || json_array_size(v) == 0) {
@@ -583,8 +592,9 @@ handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str 
 		msgpack_pack_map(&e.pk, 0);
 	enc_rooms(&e, so);
 	gw->st.events_in++;
+	meta = (struct gw_evmeta){ BR_T_SIO_EVENT, so->id, 0 };
 	if ((pkt->has_id ? gw_bridge_send_event_ack(gw, w, &e, so->id, pkt->id) :
-	    gw_bridge_send_event(gw, w, &e, 0)) < 0)
+	    gw_bridge_send_event(gw, w, &e, 0, &meta)) < 0)
 		gw_warn("socket %s: worker %u backlog full, event '%s' dropped", so->id, w->id, name);
 }
 
@@ -652,7 +662,11 @@ handle_ack(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str *a
 		}
 	}
 	json_decref(v);
-	gw_bridge_send_event(gw, w, &e, 1);
+	{
+		struct gw_evmeta meta = { BR_T_SIO_CLIENT_ACK, so->id, 0 };
+
+		gw_bridge_send_event(gw, w, &e, 1, &meta);
+	}
 	wait_end(wt, NULL);
 }
 
@@ -772,11 +786,11 @@ sio_conn_close(struct eio_session *s, const char *reason)
 
 struct gone_ctx {
 	uint32_t worker;
-	struct eio_session **v;
+	struct sio_socket **v;
 	uint32_t n, cap;
 };
 
-/* Collect sessions holding a socket of the worker. */
+/* Collect the sockets of a worker. */
 static void
 gone_collect(void *val, void *arg)
 {
@@ -789,31 +803,105 @@ gone_collect(void *val, void *arg)
 		g->cap = g->cap ? g->cap * 2 : 16;
 		g->v = gw_xrealloc(g->v, g->cap * sizeof *g->v);
 	}
-	g->v[g->n++] = so->conn->eio;
+	g->v[g->n++] = so;
+}
+
+/* Tell a socket's new worker about it: SIO_CONNECT with reply false, moved true. */
+static void
+socket_notify_moved(struct sio_socket *so, struct gw_worker *w)
+{
+	struct gw *gw = so->conn->eio->gw;
+	struct br_enc e;
+	struct gw_evmeta meta = { BR_T_SIO_CONNECT, so->id, 0 };
+
+	enc_socket(&e, BR_T_SIO_CONNECT, 5, so);
+	br_enc_cstr(&e, "sid", so->conn->eio->sid);
+	br_enc_key(&e, "auth");
+	msgpack_pack_nil(&e.pk);
+	br_enc_key(&e, "reply");
+	msgpack_pack_false(&e.pk);
+	br_enc_key(&e, "moved");
+	msgpack_pack_true(&e.pk);
+	br_enc_key(&e, "hs");
+	msgpack_sbuffer_write(&e.sb, so->conn->hs->data, so->conn->hs->len);
+	so->notified = 1;
+	gw_bridge_send_event(gw, w, &e, 1, &meta);
 }
 
 /*
- * A worker is gone: close the Engine.IO connections of its sockets, so the
- * clients reconnect (the official clients do) and land on a live worker.
+ * A worker is lost: give each of its sockets to another worker of the
+ * namespace (which learns of it through SIO_CONNECT with moved = true; a
+ * socket still waiting for its connect answer gets its CONNECT redelivered
+ * instead).  Sockets no worker can take are marked orphans and closed by
+ * sio_close_orphans() once the lost worker's events are dealt with.
  */
 void
-sio_worker_gone(struct gw *gw, uint32_t worker)
+sio_rehome(struct gw *gw, uint32_t dead)
 {
-	struct gone_ctx g = { worker, NULL, 0, 0 };
+	struct gone_ctx g = { dead, NULL, 0, 0 };
 	uint32_t i;
 
 	gw_map_each(&gw->sio_sockets, gone_collect, &g);
 	for (i = 0; i < g.n; i++) {
-		struct sio_socket *so;
+		struct sio_socket *so = g.v[i];
+		struct gw_worker *nw = gw_bridge_pick_nsp(gw, so->nsp->name, so->nsp->nlen, NULL);
 
-		/* A session may be listed twice (two namespaces): close once. */
-		if (g.v[i]->state == EIO_S_CLOSED)
+		so->notified = 0;
+		if (nw == NULL) {
+			so->worker = 0;
+			so->orphan = 1;
 			continue;
-		for (so = g.v[i]->sio ? g.v[i]->sio->sockets : NULL; so != NULL; so = so->next) {
-			if (so->worker == worker)
-				so->notified = 0;	/* no one to tell */
 		}
-		eio_session_close(g.v[i], "worker gone");
+		so->worker = nw->id;
+		nw->nsess++;
+		if (so->state == SIO_S_CONNECTED) {
+			socket_notify_moved(so, nw);
+		} else {
+			so->moving = 1;
+			so->reconnect_sent = 0;
+		}
+	}
+	free(g.v);
+}
+
+static void
+orphan_collect(void *val, void *arg)
+{
+	struct sio_socket *so = val;
+	struct gone_ctx *g = arg;
+
+	if (!so->orphan && !so->moving)
+		return;
+	if (g->n == g->cap) {
+		g->cap = g->cap ? g->cap * 2 : 16;
+		g->v = gw_xrealloc(g->v, g->cap * sizeof *g->v);
+	}
+	g->v[g->n++] = so;
+}
+
+/*
+ * After a worker loss: close the connections of sockets no worker took
+ * (the official clients reconnect by themselves), and refuse connects whose
+ * request could not be redelivered.
+ */
+void
+sio_close_orphans(struct gw *gw)
+{
+	struct gone_ctx g = { 0, NULL, 0, 0 };
+	uint32_t i;
+
+	gw_map_each(&gw->sio_sockets, orphan_collect, &g);
+	for (i = 0; i < g.n; i++) {
+		struct sio_socket *so = g.v[i];
+
+		if (so->orphan) {
+			so->orphan = 0;
+			eio_session_close_later(so->conn->eio, "worker gone");
+		} else if (so->moving) {
+			so->moving = 0;
+			if (!so->reconnect_sent && so->state == SIO_S_CONNECTING)
+				socket_refuse(so, "{\"message\":\"Worker lost, please retry\"}");
+		}
 	}
 	free(g.v);
 }

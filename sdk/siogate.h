@@ -1,11 +1,18 @@
 /*
  * siogate.h: libsiogate, the C SDK for siogate handler workers.
  *
- * A worker connects to one or more siogate gateways over ZeroMQ, says which
- * raw Engine.IO paths it serves, and is then handed the sessions of those
- * paths: open, message, close.  It answers with sends and closes addressed
- * by session id.  The wire protocol is siogate-protocol(7); this API is
- * documented in libsiogate(3).
+ * A worker connects to one or more siogate gateways over ZeroMQ and says
+ * what it serves: raw Engine.IO paths (sessions: open, message, close,
+ * answered with sends and closes addressed by session id) and Socket.IO
+ * namespaces (sockets: connect, event, disconnect, answered with accepts,
+ * acks, emits, room changes and queries addressed by socket id, room or
+ * namespace).  A worker that serves nothing and offers credit 0 is a
+ * write-only emitter.  The wire protocol is siogate-protocol(7); this API
+ * is documented in libsiogate(3) and one page per function group.
+ *
+ * Socket.IO values cross this API as JSON text ("[\"hi\",1]"); binary
+ * values are struct siogate_bin slices that the JSON references with
+ * Socket.IO's own placeholders, {"_placeholder":true,"num":N} for bins[N].
  *
  * The library does not own the loop.  Watch siogate_worker_fd() for
  * readability, wake up after siogate_worker_timeout() milliseconds, and call
@@ -39,6 +46,9 @@ enum siogate_error {
 	SIOGATE_ERR_AGAIN = -5,		/* would block: queue full, retry */
 	SIOGATE_ERR_NOGATEWAY = -6,	/* no gateway with that id / not connected */
 	SIOGATE_ERR_STATE = -7,		/* call not allowed now (e.g. serve after connect) */
+	SIOGATE_ERR_JSON = -8,		/* JSON text that does not parse, has the
+					   wrong shape, nests too deep or has a
+					   bad placeholder */
 };
 
 /*
@@ -80,13 +90,95 @@ struct siogate_handshake {
 	size_t nquery;
 };
 
+/* ---- Socket.IO values ---- */
+
+/* A binary value: len bytes at p.  The caller owns the bytes. */
+struct siogate_bin {
+	const void *p;
+	size_t len;
+};
+
+/*
+ * Limits of one Socket.IO value: the gateway's defaults (siogate(8)
+ * --max-attachments, --max-depth), checked before anything is sent.
+ */
+#define SIOGATE_MAX_BINS 64	/* attachments of one packet */
+#define SIOGATE_MAX_DEPTH 30	/* levels of nesting, the args array included */
+#define SIOGATE_ID_LEN 24	/* bytes of a socket id (and of a sid) */
+
+/*
+ * A client asked to join a namespace the worker serves.  When reply is
+ * nonzero, answer exactly once with siogate_accept() or siogate_reject(),
+ * now or later (the gateway gives up after its connect timeout and the
+ * client gets an error); a worker without a sio_connect callback accepts
+ * every client.  When reply is 0 the namespace is open
+ * (siogate_worker_serve_nsp(..., 1)): the socket is already connected and
+ * this is a notice.
+ */
+struct siogate_connect {
+	const char *sid;		/* the Engine.IO session */
+	const char *id;			/* the socket id (the client's socket.id) */
+	const char *nsp;		/* "/" or "/chat" */
+	const char *auth;		/* the client's auth payload as JSON;
+					   "null" when it sent none */
+	const struct siogate_bin *bins;	/* binary values of auth */
+	size_t nbins;
+	int reply;			/* 1: siogate_accept()/_reject() due */
+	const struct siogate_handshake *hs;
+};
+
+/* An event from a client. */
+struct siogate_event {
+	const char *id;			/* the socket */
+	const char *nsp;
+	const char *ev;			/* event name */
+	const char *args;		/* the arguments, a JSON array ("[]") */
+	const struct siogate_bin *bins;	/* binary values of args */
+	size_t nbins;
+	int has_ack;			/* the client waits for siogate_ack() */
+	uint64_t ack;			/* its ack id (0 is a valid id) */
+	const char *session;		/* the socket's session data, a JSON
+					   object; NULL if it holds binary */
+	const char *const *rooms;	/* NULL-terminated: the socket's rooms,
+					   without its own id room */
+	size_t nrooms;
+};
+
+/* How an awaited answer (client ack, query result) ended. */
+enum siogate_status {
+	SIOGATE_STATUS_OK = 0,		/* answered: the JSON is given */
+	SIOGATE_STATUS_TIMEOUT = 1,	/* no answer in time */
+	SIOGATE_STATUS_DISCONNECTED = 2, /* the socket went away first */
+	SIOGATE_STATUS_GONE = 3,	/* the gateway was lost, restarted or
+					   refused the request */
+	SIOGATE_STATUS_CANCELLED = 4,	/* siogate_worker_free() */
+};
+
+/*
+ * The answer to siogate_emit_ack(): args (a JSON array) and bins when
+ * status is SIOGATE_STATUS_OK, else args is NULL and nbins 0.  Called
+ * exactly once per successful siogate_emit_ack().
+ */
+typedef void (*siogate_ack_cb)(struct siogate_worker *w, const char *id,
+    int status, const char *args, const struct siogate_bin *bins,
+    size_t nbins, void *ud);
+
+/*
+ * The answer to siogate_query(): result is a JSON array, the answers of
+ * every gateway that answered merged ("[]" when none did).  status is
+ * SIOGATE_STATUS_OK when all asked answered, TIMEOUT or GONE when some did
+ * not (result then holds what came), CANCELLED (result NULL).  Called
+ * exactly once per successful siogate_query().
+ */
+typedef void (*siogate_query_cb)(struct siogate_worker *w, int status,
+    const char *result, void *ud);
+
 /*
  * Callbacks, each optional (NULL: ignored).  ud is the pointer given to
  * siogate_worker_new().  Every string and the handshake are copies owned by
- * the library, NUL-terminated and valid until the callback returns.  A
- * callback may call siogate_eio_send(), siogate_eio_send_many(),
- * siogate_eio_close(), siogate_worker_connect(), siogate_worker_stop() and
- * siogate_worker_free(); not siogate_worker_process() or _run().
+ * the library, NUL-terminated and valid until the callback returns (bins
+ * too: copy what must outlive it).  A callback may call every function of
+ * this API but siogate_worker_process() and siogate_worker_run().
  */
 struct siogate_callbacks {
 	/* Registered with a gateway (again, after it restarted). */
@@ -104,6 +196,19 @@ struct siogate_callbacks {
 	/* An ERROR from a gateway: code is SIOGATE_BR_*; sid may be NULL. */
 	void (*error)(struct siogate_worker *w, int code, const char *text,
 	    const char *sid, void *ud);
+	/* Socket.IO: a client joins a served namespace (see above). */
+	void (*sio_connect)(struct siogate_worker *w,
+	    const struct siogate_connect *c, void *ud);
+	/* Socket.IO: an event of a socket this worker accepted. */
+	void (*sio_event)(struct siogate_worker *w,
+	    const struct siogate_event *e, void *ud);
+	/*
+	 * Socket.IO: a connected socket is gone, exactly once per accepted
+	 * socket.  reason as Socket.IO names it ("client namespace
+	 * disconnect", "transport close", "ping timeout", ...).
+	 */
+	void (*sio_disconnect)(struct siogate_worker *w, const char *id,
+	    const char *nsp, const char *reason, void *ud);
 };
 
 /*
@@ -114,8 +219,11 @@ int siogate_worker_new(struct siogate_worker **out,
     const struct siogate_callbacks *cb, void *ud);
 /*
  * Say BYE to every connected gateway, close the sockets and free w (may
- * block up to 100 ms to flush the BYEs).  NULL is a no-op.  From inside a
- * callback, the free happens when siogate_worker_process() returns.
+ * block up to 100 ms to flush the BYEs).  Answers still awaited (see
+ * siogate_emit_ack(), siogate_query()) end first: their callbacks run with
+ * SIOGATE_STATUS_CANCELLED, and any call they make fails INVALID.  NULL is
+ * a no-op.  From inside a callback, the free happens when
+ * siogate_worker_process() returns.
  */
 void siogate_worker_free(struct siogate_worker *w);
 
@@ -135,6 +243,15 @@ int siogate_worker_set_heartbeat(struct siogate_worker *w, unsigned ms);
  * SIOGATE_OK, INVALID, STATE, NOMEM.
  */
 int siogate_worker_serve_eio(struct siogate_worker *w, const char *path);
+/*
+ * Serve the Socket.IO namespace nsp: "/chat", a prefix pattern "/dyn-*",
+ * or "*" for every namespace; up to 255 bytes.  open nonzero: the gateway
+ * accepts every client at once and sio_connect only notifies (reply 0).
+ * Repeatable (serving a namespace again updates open); before the first
+ * connect.  SIOGATE_OK, INVALID, STATE, NOMEM.
+ */
+int siogate_worker_serve_nsp(struct siogate_worker *w, const char *nsp,
+    int open);
 /*
  * Connect to a gateway's bridge endpoint (tcp://host:port or ipc://path;
  * NULL: $SIOGATE_ENDPOINT, else SIOGATE_DEFAULT_ENDPOINT) and say HELLO.
@@ -194,6 +311,107 @@ int siogate_eio_send_many(struct siogate_worker *w, const char *const *sids,
  * with reason "forced close".  Returns as siogate_eio_send().
  */
 int siogate_eio_close(struct siogate_worker *w, const char *sid);
+
+/* ---- Socket.IO commands (siogate_accept(3), siogate_emit(3), ...) ----
+ *
+ * Common rules.  w, id, nsp, ev are NUL-terminated; nsp NULL means "/".
+ * JSON arguments are NUL-terminated text; bins[0..nbins) are the binary
+ * values their placeholders name (at most SIOGATE_MAX_BINS, NULL/0 when
+ * there are none; a bin no placeholder names is not sent).  An object
+ * with "_placeholder": true always names a bin: one naming no bin is
+ * SIOGATE_ERR_JSON.  Nothing is kept after
+ * the call returns: the message is encoded at once.  A command for one
+ * socket goes to the gateway whose id prefixes the socket id; a command
+ * for rooms or a namespace goes to every registered gateway.  None blocks.
+ * Return SIOGATE_OK (queued) or INVALID (bad argument), JSON (bad JSON
+ * text), NOGATEWAY (no registered gateway for that id, or none at all),
+ * AGAIN (a send queue is full: retry later), NOMEM, ZMQ.  For commands
+ * sent to several gateways, every reachable one gets it and the first
+ * failure is returned.
+ */
+
+/* A set of sockets: ids and/or room names, NULL-terminated lists. */
+struct siogate_target {
+	const char *const *to;		/* NULL or empty: the whole namespace */
+	const char *const *except;	/* NULL: none */
+};
+
+/*
+ * Answer sio_connect.  accept: session is the initial session data (a
+ * JSON object, NULL for {}), rooms a NULL-terminated list of rooms to
+ * join at once (NULL for none); the client then gets its socket id.
+ * reject: data (any JSON, NULL for {"message":"Not authorized"}) is what
+ * the client's connect_error sees (an object is passed as is, as Node
+ * does).  See siogate_accept(3).
+ */
+int siogate_accept(struct siogate_worker *w, const char *id,
+    const char *session, const char *const *rooms);
+int siogate_reject(struct siogate_worker *w, const char *id,
+    const char *data);
+
+/*
+ * Answer an event's ack (e->has_ack, e->ack) with args, a JSON array
+ * (NULL for []).  See siogate_ack(3).
+ */
+int siogate_ack(struct siogate_worker *w, const char *id, const char *nsp,
+    uint64_t ack, const char *args, const struct siogate_bin *bins,
+    size_t nbins);
+
+/*
+ * Emit event ev with args (a JSON array, NULL for []) to the sockets of
+ * nsp named by to (NULL: every socket of nsp).  See siogate_emit(3).
+ */
+int siogate_emit(struct siogate_worker *w, const char *nsp,
+    const struct siogate_target *to, const char *ev, const char *args,
+    const struct siogate_bin *bins, size_t nbins);
+/*
+ * The same as a volatile emit (Node's io.volatile.emit()): a recipient
+ * whose connection is backed up skips the event instead of queueing it.
+ */
+int siogate_emit_volatile(struct siogate_worker *w, const char *nsp,
+    const struct siogate_target *to, const char *ev, const char *args,
+    const struct siogate_bin *bins, size_t nbins);
+/*
+ * Emit to the one socket id and ask it for an ack: cb is called exactly
+ * once (unless this returns an error), with the client's answer or a
+ * status saying why there is none.  timeout_ms 0: 10000.
+ */
+int siogate_emit_ack(struct siogate_worker *w, const char *nsp,
+    const char *id, const char *ev, const char *args,
+    const struct siogate_bin *bins, size_t nbins, unsigned timeout_ms,
+    siogate_ack_cb cb, void *ud);
+
+/*
+ * Rooms and sockets (siogate_join(3)).  to is a NULL-terminated list of
+ * socket ids and/or rooms; rooms a NULL-terminated list of room names.
+ * join/leave: every socket named by to joins/leaves every room.
+ * disconnect: every socket named by to is disconnected (the client gets a
+ * namespace disconnect; close nonzero closes its whole connection); the
+ * sio_disconnect callback follows with "server namespace disconnect".
+ * set_session: replace (merge 0) or update (merge nonzero) the session
+ * data of socket id with session, a JSON object.
+ */
+int siogate_join(struct siogate_worker *w, const char *nsp,
+    const char *const *to, const char *const *rooms);
+int siogate_leave(struct siogate_worker *w, const char *nsp,
+    const char *const *to, const char *const *rooms);
+int siogate_disconnect(struct siogate_worker *w, const char *nsp,
+    const char *const *to, int close);
+int siogate_set_session(struct siogate_worker *w, const char *id,
+    const char *nsp, const char *session, int merge);
+
+/*
+ * Ask every registered gateway about nsp (siogate_query(3)).  what is
+ * "sockets" (result: a JSON array of {"id","rooms","session","addr"},
+ * like fetchSockets()) or "rooms" (a JSON array of room names with
+ * members, without the sockets' own id rooms); to (NULL-terminated ids
+ * and/or rooms, NULL for all) restricts it.  cb is called exactly once
+ * (unless this returns an error) when every gateway answered, or at
+ * timeout_ms (0: 10000).
+ */
+int siogate_query(struct siogate_worker *w, const char *nsp,
+    const char *what, const char *const *to, unsigned timeout_ms,
+    siogate_query_cb cb, void *ud);
 
 #ifdef __cplusplus
 }

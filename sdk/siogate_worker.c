@@ -37,6 +37,7 @@
 
 #include <zmq.h>
 
+#include "br_json.h"
 #include "br_proto.h"
 #include "siogate.h"
 
@@ -50,6 +51,11 @@
 #define SG_BATCH_MAX 1024		/* messages per process call, then yield */
 #define SG_BYE_LINGER 100		/* ms to flush BYE at free */
 #define SG_KEEP_BUF (256u * 1024)	/* bytes of buffers kept between calls */
+#define SG_MAX_NSP 255			/* bytes of a served namespace */
+#define SG_TIMEOUT 10000		/* ms: default ack and query timeout */
+#define SG_ACK_GRACE 1000		/* ms past an ack timeout: the SDK's own */
+#define SG_IN_DEPTH 32			/* nesting of a value from a gateway (the
+					   decoder's own limit is lower) */
 
 /* The SDK's error codes mirror the wire's; keep them in step. */
 _Static_assert((int)SIOGATE_BR_BAD_MESSAGE == (int)BR_E_BAD_MESSAGE &&
@@ -86,6 +92,31 @@ struct sg_gw {
 	uint64_t owed;		/* credit to return */
 };
 
+/*
+ * An answer the worker waits for: a client's ack (SIO_EMIT with req) or
+ * the results of a query (SIO_QUERY, sent to several gateways).  Owned by
+ * the worker's waits array, sorted by req (handed out in increasing order).
+ * It ends exactly once: answered, timed out, its gateway lost, or the
+ * worker freed; the callback runs after it left the array.
+ */
+struct sg_wait {
+	uint64_t req;
+	int query;		/* a query (qcb), else an ack (acb) */
+	int64_t deadline;	/* ms, monotonic: the SDK's own timeout */
+	void *ud;
+	siogate_ack_cb acb;	/* an ack (acb) or a query (qcb) */
+	siogate_query_cb qcb;
+	char *id;		/* ack: the socket asked */
+	struct sg_gw *g;	/* ack: its gateway */
+	struct sg_gw **asked;	/* query: gateways yet to answer */
+	size_t nasked;
+	int rooms;		/* query: "rooms", merged as a set */
+	int lost;		/* query: a gateway was lost */
+	struct br_buf acc;	/* query: result items so far, comma-separated */
+	char **seen;		/* query "rooms": names already in acc */
+	size_t nseen;
+};
+
 struct siogate_worker {
 	struct siogate_callbacks cb;
 	void *ud;
@@ -99,6 +130,9 @@ struct siogate_worker {
 	unsigned hb;			/* ms */
 	char **paths;
 	size_t npaths;
+	char **nsps;			/* served Socket.IO namespaces */
+	unsigned char *nsp_open;	/* nsps[i] needs no connect answer */
+	size_t nnsps;
 	int frozen;			/* connected once: HELLO fields are fixed */
 
 	struct sg_gw **gws;
@@ -116,6 +150,15 @@ struct siogate_worker {
 	struct siogate_header *hdrs;	/* handshake headers and query */
 	size_t hcap;
 	unsigned mon_seq;
+
+	uint64_t last_req;		/* request ids handed out so far */
+	struct sg_wait **waits;		/* sorted by req */
+	size_t nwaits, capwaits;
+	struct br_buf jbuf;		/* JSON text handed to callbacks */
+	struct br_str iatt[SIOGATE_MAX_BINS];	/* bins of one message */
+	struct siogate_bin ibin[SIOGATE_MAX_BINS];
+	const char **rooms;		/* room lists handed to callbacks */
+	size_t roomcap;
 };
 
 /* Milliseconds of the monotonic clock. */
@@ -141,6 +184,7 @@ siogate_strerror(int err)
 	case SIOGATE_ERR_AGAIN: return "queue full, try again";
 	case SIOGATE_ERR_NOGATEWAY: return "no connected gateway for that id";
 	case SIOGATE_ERR_STATE: return "call not allowed in this state";
+	case SIOGATE_ERR_JSON: return "bad JSON value";
 	}
 	return "unknown error";
 }
@@ -169,6 +213,8 @@ sg_trim(struct siogate_worker *w)
 		w->sbuf = NULL;
 		w->scap = 0;
 	}
+	if (w->jbuf.cap > SG_KEEP_BUF)
+		br_buf_free(&w->jbuf);
 }
 
 /* After a send: input may be pending that the fd will not announce. */
@@ -218,15 +264,31 @@ sg_send_enc(struct siogate_worker *w, struct sg_gw *g)
 static int
 sg_send_hello(struct siogate_worker *w, struct sg_gw *g, int64_t now)
 {
-	size_t i;
+	size_t i, nopen = 0;
 	int rc;
 
-	br_enc_reset(&w->enc, BR_T_HELLO, w->name ? 4 : 3);
+	for (i = 0; i < w->nnsps; i++)
+		nopen += w->nsp_open[i];
+	br_enc_reset(&w->enc, BR_T_HELLO, 3 + (w->name != NULL) +
+	    (w->nnsps > 0) + (nopen > 0));
 	if (w->name != NULL)
 		br_enc_cstr(&w->enc, "name", w->name);
 	br_enc_array(&w->enc, "eio", (uint32_t)w->npaths);
 	for (i = 0; i < w->npaths; i++)
 		br_enc_item_str(&w->enc, w->paths[i], strlen(w->paths[i]));
+	if (w->nnsps > 0) {
+		br_enc_array(&w->enc, "nsp", (uint32_t)w->nnsps);
+		for (i = 0; i < w->nnsps; i++)
+			br_enc_item_str(&w->enc, w->nsps[i],
+			    strlen(w->nsps[i]));
+	}
+	if (nopen > 0) {
+		br_enc_array(&w->enc, "nsp_open", (uint32_t)nopen);
+		for (i = 0; i < w->nnsps; i++)
+			if (w->nsp_open[i])
+				br_enc_item_str(&w->enc, w->nsps[i],
+				    strlen(w->nsps[i]));
+	}
 	br_enc_uint(&w->enc, "credit", w->credit);
 	br_enc_uint(&w->enc, "hb", w->hb);
 	rc = sg_send_enc(w, g);
@@ -366,47 +428,69 @@ sg_put_map(struct siogate_worker *w, size_t *pos, const msgpack_object *m,
 	}
 }
 
+/* Scratch bytes and header slots for a handshake map. */
+static size_t
+sg_hs_need(const msgpack_object *hs, size_t *nh, size_t *nq)
+{
+	return sg_need(hs, "url") + sg_need(hs, "addr") +
+	    sg_need(hs, "transport") +
+	    sg_need_map(br_map_get(hs, "headers"), nh) +
+	    sg_need_map(br_map_get(hs, "query"), nq);
+}
+
+/* Make room for n handshake pairs; -1 on OOM. */
+static int
+sg_hdrs(struct siogate_worker *w, size_t n)
+{
+	struct siogate_header *p;
+
+	if (n <= w->hcap)
+		return 0;
+	if ((p = realloc(w->hdrs, n * sizeof *p)) == NULL)
+		return -1;
+	w->hdrs = p;
+	w->hcap = n;
+	return 0;
+}
+
+/*
+ * Copy the handshake map into h (scratch and header slots made ready by
+ * the caller from sg_hs_need()).
+ */
+static void
+sg_hs_put(struct siogate_worker *w, size_t *pos, const msgpack_object *hs,
+    size_t nh, size_t nq, struct siogate_handshake *h)
+{
+	const msgpack_object *o;
+
+	h->url = sg_put_key(w, pos, hs, "url");
+	h->addr = sg_put_key(w, pos, hs, "addr");
+	h->transport = sg_put_key(w, pos, hs, "transport");
+	h->time_ms = (o = br_map_get(hs, "time")) != NULL ? o->via.u64 : 0;
+	sg_put_map(w, pos, br_map_get(hs, "headers"), w->hdrs);
+	sg_put_map(w, pos, br_map_get(hs, "query"), w->hdrs + nh);
+	h->headers = nh ? w->hdrs : NULL;
+	h->nheaders = nh;
+	h->query = nq ? w->hdrs + nh : NULL;
+	h->nquery = nq;
+}
+
 /* EIO_OPEN: copy the handshake and call eio_open. */
 static int
 sg_on_open(struct siogate_worker *w, struct sg_gw *g, const struct br_msg *m)
 {
 	const msgpack_object *hs = br_msg_get(m, "hs");
-	const msgpack_object *hh = br_map_get(hs, "headers");
-	const msgpack_object *hq = br_map_get(hs, "query");
 	struct siogate_handshake h;
-	struct siogate_header *p;
 	const char *sid, *path;
 	size_t need, nh, nq, pos = 0;
-	uint64_t t = 0;
-	const msgpack_object *o;
 
 	need = sg_need(m->root, "sid") + sg_need(m->root, "path") +
-	    sg_need(hs, "url") + sg_need(hs, "addr") +
-	    sg_need(hs, "transport") + sg_need_map(hh, &nh) +
-	    sg_need_map(hq, &nq);
-	if (sg_scratch(w, need) == -1)
+	    sg_hs_need(hs, &nh, &nq);
+	if (sg_scratch(w, need) == -1 || sg_hdrs(w, nh + nq) == -1)
 		goto nomem;
-	if (nh + nq > w->hcap) {
-		p = realloc(w->hdrs, (nh + nq) * sizeof *p);
-		if (p == NULL)
-			goto nomem;
-		w->hdrs = p;
-		w->hcap = nh + nq;
-	}
 	sid = sg_put_key(w, &pos, m->root, "sid");
 	path = sg_put_key(w, &pos, m->root, "path");
-	h.url = sg_put_key(w, &pos, hs, "url");
-	h.addr = sg_put_key(w, &pos, hs, "addr");
-	h.transport = sg_put_key(w, &pos, hs, "transport");
-	if ((o = br_map_get(hs, "time")) != NULL)
-		t = o->via.u64;
-	h.time_ms = t;
-	sg_put_map(w, &pos, hh, w->hdrs);
-	sg_put_map(w, &pos, hq, w->hdrs + nh);
-	h.headers = nh ? w->hdrs : NULL;
-	h.nheaders = nh;
-	h.query = nq ? w->hdrs + nh : NULL;
-	h.nquery = nq;
+	sg_hs_put(w, &pos, hs, nh, nq, &h);
 	if (w->cb.eio_open != NULL)
 		w->cb.eio_open(w, sid, path, &h, w->ud);
 	return 0;
@@ -462,6 +546,459 @@ sg_on_close(struct siogate_worker *w, const struct br_msg *m)
 	return 0;
 }
 
+/* ---- Socket.IO: awaited answers ---- */
+
+/* Free a wait that left the array. */
+static void
+sg_wait_free(struct sg_wait *wt)
+{
+	size_t i;
+
+	if (wt == NULL)
+		return;
+	for (i = 0; i < wt->nseen; i++)
+		free(wt->seen[i]);
+	free(wt->seen);
+	free(wt->asked);
+	free(wt->id);
+	br_buf_free(&wt->acc);
+	free(wt);
+}
+
+/* Index of the wait for req, or -1 (binary search: sorted by req). */
+static ssize_t
+sg_wait_find(const struct siogate_worker *w, uint64_t req)
+{
+	size_t lo = 0, hi = w->nwaits, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (w->waits[mid]->req == req)
+			return (ssize_t)mid;
+		if (w->waits[mid]->req < req)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* Take the wait at index i out of the array. */
+static struct sg_wait *
+sg_wait_take(struct siogate_worker *w, size_t i)
+{
+	struct sg_wait *wt = w->waits[i];
+
+	memmove(w->waits + i, w->waits + i + 1,
+	    (w->nwaits - i - 1) * sizeof *w->waits);
+	w->nwaits--;
+	return wt;
+}
+
+/* Make room for one more wait; -1 on OOM. */
+static int
+sg_wait_room(struct siogate_worker *w)
+{
+	struct sg_wait **p;
+	size_t cap;
+
+	if (w->nwaits < w->capwaits)
+		return 0;
+	cap = w->capwaits ? w->capwaits * 2 : 16;
+	if ((p = realloc(w->waits, cap * sizeof *p)) == NULL)
+		return -1;
+	w->waits = p;
+	w->capwaits = cap;
+	return 0;
+}
+
+/* End an ack wait (already out of the array): call back, free. */
+static void
+sg_ack_done(struct siogate_worker *w, struct sg_wait *wt, int status,
+    const char *args, size_t nbins)
+{
+	if (wt->acb != NULL)
+		wt->acb(w, wt->id, status, args, nbins ? w->ibin : NULL, nbins,
+		    wt->ud);
+	sg_wait_free(wt);
+}
+
+/* End a query wait (already out of the array): call back, free. */
+static void
+sg_query_done(struct siogate_worker *w, struct sg_wait *wt, int status)
+{
+	const char *res = NULL;
+
+	/* "[" + items + "]": acc holds the items; close it in place. */
+	if (status != SIOGATE_STATUS_CANCELLED &&
+	    br_buf_append(&wt->acc, "]", 2) == 0)
+		res = wt->acc.p;
+	if (res == NULL && status != SIOGATE_STATUS_CANCELLED)
+		res = "[]";	/* out of memory: what can be said */
+	if (wt->qcb != NULL)
+		wt->qcb(w, status, res, wt->ud);
+	sg_wait_free(wt);
+}
+
+/* End the wait at index i with status (no answer). */
+static void
+sg_wait_end(struct siogate_worker *w, size_t i, int status)
+{
+	struct sg_wait *wt = sg_wait_take(w, i);
+
+	if (!wt->query)
+		sg_ack_done(w, wt, status, NULL, 0);
+	else
+		sg_query_done(w, wt, wt->lost && status ==
+		    SIOGATE_STATUS_OK ? SIOGATE_STATUS_GONE : status);
+}
+
+/*
+ * Gateway g is lost (link down, BYE, silent, or it registered us again
+ * under a new worker id): whatever it was asked will never be answered.
+ * Acks asked of it end GONE; queries stop waiting for it.
+ */
+static void
+sg_gw_lost(struct siogate_worker *w, struct sg_gw *g)
+{
+	struct sg_wait *wt;
+	size_t i = 0, k;
+
+	/* Callbacks may add waits (at the end) but remove none but i. */
+	while (i < w->nwaits && !w->dying) {
+		wt = w->waits[i];
+		if (!wt->query) {
+			if (wt->g == g) {
+				sg_wait_end(w, i, SIOGATE_STATUS_GONE);
+				continue;
+			}
+		} else {
+			for (k = 0; k < wt->nasked && wt->asked[k] != g; k++)
+				;
+			if (k < wt->nasked) {
+				wt->asked[k] = wt->asked[--wt->nasked];
+				wt->lost = 1;
+				if (wt->nasked == 0) {
+					sg_wait_end(w, i, SIOGATE_STATUS_GONE);
+					continue;
+				}
+			}
+		}
+		i++;
+	}
+}
+
+/* End every wait whose own deadline passed. */
+static void
+sg_waits_expire(struct siogate_worker *w, int64_t now)
+{
+	size_t i = 0;
+
+	while (i < w->nwaits && !w->dying) {
+		if (w->waits[i]->deadline <= now)
+			sg_wait_end(w, i, SIOGATE_STATUS_TIMEOUT);
+		else
+			i++;
+	}
+}
+
+/* ---- Socket.IO: messages from the gateway ---- */
+
+/*
+ * Append o as JSON plus a NUL to w->jbuf, *off set to where it starts.
+ * Its bins become w->iatt/w->ibin from *nbins on, at most maxbins in all.
+ * 0; -1 NOMEM; -2 when o cannot be written as JSON (*why).
+ */
+static int
+sg_to_json(struct siogate_worker *w, const msgpack_object *o, size_t *off,
+    size_t *nbins, size_t maxbins, const char **why)
+{
+	size_t i, n0 = *nbins;
+
+	*off = w->jbuf.len;
+	if (br_json_write(&w->jbuf, o, w->iatt, nbins, maxbins,
+	    SG_IN_DEPTH, why) == -1)
+		return strcmp(*why, "out of memory") == 0 ? -1 : -2;
+	if (br_buf_append(&w->jbuf, "", 1) == -1)
+		return -1;
+	for (i = n0; i < *nbins; i++) {
+		w->ibin[i].p = w->iatt[i].p;
+		w->ibin[i].len = w->iatt[i].n;
+	}
+	return 0;
+}
+
+/* Make room for n room pointers plus the NULL; -1 on OOM. */
+static int
+sg_room_slots(struct siogate_worker *w, size_t n)
+{
+	const char **p;
+
+	if (n + 1 <= w->roomcap)
+		return 0;
+	if ((p = realloc(w->rooms, (n + 1) * sizeof *p)) == NULL)
+		return -1;
+	w->rooms = p;
+	w->roomcap = n + 1;
+	return 0;
+}
+
+/* A message the SDK could not hand over: tell the gateway, note PROTO. */
+static void
+sg_refuse(struct siogate_worker *w, struct sg_gw *g, const char *why,
+    int type)
+{
+	sg_send_error(w, g, BR_E_BAD_MESSAGE, why, type);
+	w->proto_err = 1;
+}
+
+static int sg_accept_reject(struct siogate_worker *w, const char *id,
+    const char *session, const char *const *rooms, const char *data,
+    int reject);
+
+/* SIO_CONNECT: a client joins a namespace. */
+static int
+sg_on_sio_connect(struct siogate_worker *w, struct sg_gw *g,
+    const struct br_msg *m)
+{
+	static const msgpack_object nil = { .type = MSGPACK_OBJECT_NIL };
+	const msgpack_object *hs = br_msg_get(m, "hs");
+	const msgpack_object *auth = br_msg_get(m, "auth");
+	const msgpack_object *reply = br_msg_get(m, "reply");
+	struct siogate_handshake h;
+	struct siogate_connect c;
+	size_t need, nh, nq, pos = 0, off, nbins = 0;
+	const char *why;
+	int r;
+
+	need = sg_need(m->root, "sid") + sg_need(m->root, "id") +
+	    sg_need(m->root, "nsp") + sg_hs_need(hs, &nh, &nq);
+	if (sg_scratch(w, need) == -1 || sg_hdrs(w, nh + nq) == -1)
+		return -1;
+	c.sid = sg_put_key(w, &pos, m->root, "sid");
+	c.id = sg_put_key(w, &pos, m->root, "id");
+	c.nsp = sg_put_key(w, &pos, m->root, "nsp");
+	sg_hs_put(w, &pos, hs, nh, nq, &h);
+	c.hs = &h;
+	c.reply = reply->via.boolean;
+	w->jbuf.len = 0;
+	r = sg_to_json(w, auth != NULL ? auth : &nil, &off, &nbins,
+	    SIOGATE_MAX_BINS, &why);
+	if (r == -1)
+		return -1;
+	if (r == -2) {
+		sg_refuse(w, g, why, m->type);
+		if (c.reply)	/* do not leave the client hanging */
+			(void)sg_accept_reject(w, c.id, NULL, NULL,
+			    "{\"message\":\"bad auth payload\"}", 1);
+		return 0;
+	}
+	c.auth = w->jbuf.p + off;
+	c.bins = nbins ? w->ibin : NULL;
+	c.nbins = nbins;
+	if (w->cb.sio_connect != NULL)
+		w->cb.sio_connect(w, &c, w->ud);
+	else if (c.reply)	/* no callback: accept everybody */
+		(void)sg_accept_reject(w, c.id, NULL, NULL, NULL, 0);
+	return 0;
+}
+
+/* SIO_EVENT: an event of an accepted socket. */
+static int
+sg_on_sio_event(struct siogate_worker *w, struct sg_gw *g,
+    const struct br_msg *m)
+{
+	const msgpack_object *rooms = br_msg_get(m, "rooms");
+	const msgpack_object *args = br_msg_get(m, "args");
+	const msgpack_object *sess = br_msg_get(m, "session");
+	struct siogate_event e;
+	size_t need, pos = 0, aoff, soff, nbins = 0, nb2 = 0;
+	const char *why;
+	uint32_t i;
+	int r;
+
+	need = sg_need(m->root, "id") + sg_need(m->root, "nsp") +
+	    sg_need(m->root, "ev");
+	for (i = 0; i < rooms->via.array.size; i++)
+		need += (size_t)rooms->via.array.ptr[i].via.str.size + 1;
+	if (sg_scratch(w, need) == -1 ||
+	    sg_room_slots(w, rooms->via.array.size) == -1)
+		return -1;
+	e.id = sg_put_key(w, &pos, m->root, "id");
+	e.nsp = sg_put_key(w, &pos, m->root, "nsp");
+	e.ev = sg_put_key(w, &pos, m->root, "ev");
+	for (i = 0; i < rooms->via.array.size; i++)
+		w->rooms[i] = sg_put(w, &pos, rooms->via.array.ptr[i].via.str.ptr,
+		    rooms->via.array.ptr[i].via.str.size);
+	w->rooms[i] = NULL;
+	e.rooms = w->rooms;
+	e.nrooms = rooms->via.array.size;
+	e.has_ack = br_msg_uint(m, "ack", &e.ack) == 0;
+	if (!e.has_ack)
+		e.ack = 0;
+	w->jbuf.len = 0;
+	r = sg_to_json(w, args, &aoff, &nbins, SIOGATE_MAX_BINS, &why);
+	if (r == -1)
+		return -1;
+	if (r == -2) {
+		sg_refuse(w, g, why, m->type);
+		return 0;
+	}
+	/* Session data holding binary (another SDK put it) is not JSON. */
+	r = sg_to_json(w, sess, &soff, &nb2, 0, &why);
+	if (r == -1)
+		return -1;
+	e.args = w->jbuf.p + aoff;
+	e.session = r == 0 ? w->jbuf.p + soff : NULL;
+	e.bins = nbins ? w->ibin : NULL;
+	e.nbins = nbins;
+	if (w->cb.sio_event != NULL)
+		w->cb.sio_event(w, &e, w->ud);
+	return 0;
+}
+
+/* SIO_DISCONNECT: a socket is gone. */
+static int
+sg_on_sio_disconnect(struct siogate_worker *w, const struct br_msg *m)
+{
+	const char *id, *nsp, *reason;
+	size_t pos = 0;
+
+	if (sg_scratch(w, sg_need(m->root, "id") + sg_need(m->root, "nsp") +
+	    sg_need(m->root, "reason")) == -1)
+		return -1;
+	id = sg_put_key(w, &pos, m->root, "id");
+	nsp = sg_put_key(w, &pos, m->root, "nsp");
+	reason = sg_put_key(w, &pos, m->root, "reason");
+	if (w->cb.sio_disconnect != NULL)
+		w->cb.sio_disconnect(w, id, nsp, reason, w->ud);
+	return 0;
+}
+
+/* SIO_CLIENT_ACK / SIO_ACK_TIMEOUT: the end of an ack wait. */
+static int
+sg_on_client_ack(struct siogate_worker *w, struct sg_gw *g,
+    const struct br_msg *m)
+{
+	struct sg_wait *wt;
+	struct br_str reason;
+	uint64_t req = 0;
+	size_t off, nbins = 0;
+	const char *why;
+	ssize_t i;
+	int r;
+
+	br_msg_uint(m, "req", &req);
+	i = sg_wait_find(w, req);
+	if (i < 0 || w->waits[i]->query || w->waits[i]->g != g)
+		return 0;	/* ended already (our own timeout) */
+	if (m->type == BR_T_SIO_ACK_TIMEOUT) {
+		br_msg_str(m, "reason", &reason);
+		sg_wait_end(w, (size_t)i, reason.n == 7 &&
+		    memcmp(reason.p, "timeout", 7) == 0 ?
+		    SIOGATE_STATUS_TIMEOUT : SIOGATE_STATUS_DISCONNECTED);
+		return 0;
+	}
+	w->jbuf.len = 0;
+	r = sg_to_json(w, br_msg_get(m, "args"), &off, &nbins,
+	    SIOGATE_MAX_BINS, &why);
+	if (r == -1)
+		return -1;
+	wt = sg_wait_take(w, (size_t)i);
+	if (r == -2) {
+		sg_refuse(w, g, why, m->type);
+		sg_ack_done(w, wt, SIOGATE_STATUS_GONE, NULL, 0);
+		return 0;
+	}
+	sg_ack_done(w, wt, SIOGATE_STATUS_OK, w->jbuf.p + off, nbins);
+	return 0;
+}
+
+/* Add the items of one gateway's query result to the wait. */
+static int
+sg_query_merge(struct sg_wait *wt, const msgpack_object *res,
+    const char **why)
+{
+	const msgpack_object *it;
+	size_t nb, k, len0;
+	uint32_t i;
+	char *name;
+	char **seen;
+
+	if (res->type != MSGPACK_OBJECT_ARRAY) {
+		*why = "SIO_RESULT: result is not an array";
+		return -2;
+	}
+	for (i = 0; i < res->via.array.size; i++) {
+		it = &res->via.array.ptr[i];
+		if (wt->rooms) {
+			if (it->type != MSGPACK_OBJECT_STR)
+				continue;
+			for (k = 0; k < wt->nseen; k++)
+				if (strlen(wt->seen[k]) == it->via.str.size &&
+				    memcmp(wt->seen[k], it->via.str.ptr,
+				    it->via.str.size) == 0)
+					break;
+			if (k < wt->nseen)
+				continue;
+			seen = realloc(wt->seen, (wt->nseen + 1) *
+			    sizeof *seen);
+			if (seen == NULL)
+				return -1;
+			wt->seen = seen;
+			if ((name = strndup(it->via.str.ptr,
+			    it->via.str.size)) == NULL)
+				return -1;
+			wt->seen[wt->nseen++] = name;
+		}
+		len0 = wt->acc.len;
+		if (br_buf_append(&wt->acc, wt->acc.len > 1 ? "," : "",
+		    wt->acc.len > 1) == -1)
+			return -1;
+		nb = 0;
+		if (br_json_write(&wt->acc, it, NULL, &nb, 0, SG_IN_DEPTH,
+		    why) == -1) {
+			wt->acc.len = len0;
+			if (strcmp(*why, "out of memory") == 0)
+				return -1;
+			/* binary session data: not JSON, leave it out */
+		}
+	}
+	return 0;
+}
+
+/* SIO_RESULT: one gateway's answer to a query. */
+static int
+sg_on_result(struct siogate_worker *w, struct sg_gw *g,
+    const struct br_msg *m)
+{
+	struct sg_wait *wt;
+	uint64_t req = 0;
+	const char *why;
+	ssize_t i;
+	size_t k;
+	int r;
+
+	br_msg_uint(m, "req", &req);
+	i = sg_wait_find(w, req);
+	if (i < 0 || !w->waits[i]->query)
+		return 0;
+	wt = w->waits[i];
+	for (k = 0; k < wt->nasked && wt->asked[k] != g; k++)
+		;
+	if (k == wt->nasked)
+		return 0;	/* not asked, or answered already */
+	wt->asked[k] = wt->asked[--wt->nasked];
+	r = sg_query_merge(wt, br_msg_get(m, "result"), &why);
+	if (r == -2) {
+		sg_refuse(w, g, why, m->type);
+		wt->lost = 1;
+	}
+	if (wt->nasked == 0)
+		sg_wait_end(w, (size_t)i, SIOGATE_STATUS_OK);
+	return r == -1 ? -1 : 0;
+}
+
 /* WELCOME: registered. */
 static int
 sg_on_welcome(struct siogate_worker *w, struct sg_gw *g,
@@ -477,6 +1014,12 @@ sg_on_welcome(struct siogate_worker *w, struct sg_gw *g,
 	br_msg_uint(m, "hb", &hb);
 	changed = g->gwid == NULL || g->gwid_len != gw.n ||
 	    memcmp(g->gwid, gw.p, gw.n) != 0;
+	/* A new registration: what the old one was asked is lost. */
+	if (g->gwid != NULL && (changed || wid != g->wid)) {
+		sg_gw_lost(w, g);
+		if (w->dying)
+			return 0;
+	}
 	if (changed) {
 		if ((id = malloc((size_t)gw.n + 1)) == NULL)
 			return -1;	/* stay in SG_HELLO: retried */
@@ -499,6 +1042,25 @@ sg_on_welcome(struct siogate_worker *w, struct sg_gw *g,
 	if (w->cb.welcome != NULL)
 		w->cb.welcome(w, g->gwid, w->ud);
 	return 0;
+}
+
+/*
+ * ERROR unknown-sid for an SIO_EMIT: the socket was gone when the gateway
+ * read it.  Whatever is still awaited of that socket there will not come
+ * (answers and verdicts of earlier emits were sent before this ERROR).
+ */
+static void
+sg_acks_gone(struct siogate_worker *w, struct sg_gw *g, const char *id)
+{
+	size_t i = 0;
+
+	while (i < w->nwaits && !w->dying) {
+		if (!w->waits[i]->query && w->waits[i]->g == g &&
+		    strcmp(w->waits[i]->id, id) == 0)
+			sg_wait_end(w, i, SIOGATE_STATUS_DISCONNECTED);
+		else
+			i++;
+	}
 }
 
 /* ERROR from the gateway. */
@@ -538,6 +1100,8 @@ sg_on_error(struct siogate_worker *w, struct sg_gw *g, const struct br_msg *m,
 		s = sg_put(w, &pos, sid.p, sid.n);
 	if (w->cb.error != NULL)
 		w->cb.error(w, code > 0x7fffffff ? 0 : (int)code, t, s, w->ud);
+	if (code == BR_E_UNKNOWN_SID && ref == BR_T_SIO_EMIT && has_sid)
+		sg_acks_gone(w, g, s);
 	return 0;
 }
 
@@ -554,7 +1118,8 @@ sg_handle(struct siogate_worker *w, struct sg_gw *g, const void *p, size_t n)
 	g->linked = 1;
 	if (br_msg_decode_ref(&m, p, n, &code, &why) == -1) {
 		if (m.type == BR_T_EIO_OPEN || m.type == BR_T_EIO_MESSAGE ||
-		    m.type == BR_T_EIO_CLOSE)
+		    m.type == BR_T_EIO_CLOSE || (m.type >= BR_T_SIO_CONNECT &&
+		    m.type <= BR_T_SIO_ACK_TIMEOUT))
 			g->owed += w->credit > 0;	/* it used a credit */
 		if (m.type != BR_T_ERROR)
 			sg_send_error(w, g, code, why, m.type);
@@ -575,6 +1140,7 @@ sg_handle(struct siogate_worker *w, struct sg_gw *g, const void *p, size_t n)
 		/* The gateway is leaving; it may come back: say HELLO later. */
 		g->state = SG_HELLO;
 		g->next_hello = now + w->hb;
+		sg_gw_lost(w, g);
 		break;
 	case BR_T_EIO_OPEN:
 		g->owed += w->credit > 0;
@@ -587,6 +1153,26 @@ sg_handle(struct siogate_worker *w, struct sg_gw *g, const void *p, size_t n)
 	case BR_T_EIO_CLOSE:
 		g->owed += w->credit > 0;
 		rc = sg_on_close(w, &m);
+		break;
+	case BR_T_SIO_CONNECT:
+		g->owed += w->credit > 0;
+		rc = sg_on_sio_connect(w, g, &m);
+		break;
+	case BR_T_SIO_EVENT:
+		g->owed += w->credit > 0;
+		rc = sg_on_sio_event(w, g, &m);
+		break;
+	case BR_T_SIO_DISCONNECT:
+		g->owed += w->credit > 0;
+		rc = sg_on_sio_disconnect(w, &m);
+		break;
+	case BR_T_SIO_CLIENT_ACK:
+	case BR_T_SIO_ACK_TIMEOUT:
+		g->owed += w->credit > 0;
+		rc = sg_on_client_ack(w, g, &m);
+		break;
+	case BR_T_SIO_RESULT:
+		rc = sg_on_result(w, g, &m);
 		break;
 	default:
 		/* HELLO, CREDIT, EIO_SEND...: known, but not for a worker. */
@@ -643,6 +1229,10 @@ sg_drain_monitor(struct siogate_worker *w, struct sg_gw *g)
 			g->state = SG_HELLO;
 			g->hello_retry = SG_HELLO_RETRY_MIN;
 			g->next_hello = sg_now() + w->hb;
+			/* A ROUTER drops what it sends while we are away. */
+			sg_gw_lost(w, g);
+			if (w->dying)
+				return n;
 		}
 	}
 }
@@ -714,6 +1304,7 @@ sg_timers(struct siogate_worker *w, int64_t now)
 			/* Silent gateway: register again (DEALER reconnects). */
 			g->hello_retry = SG_HELLO_RETRY_MIN;
 			sg_send_hello(w, g, now);
+			sg_gw_lost(w, g);
 			continue;
 		}
 		/* A full queue (AGAIN) is retried in hb ms, not in a spin. */
@@ -721,6 +1312,8 @@ sg_timers(struct siogate_worker *w, int64_t now)
 		    sg_send_simple(w, g, BR_T_HEARTBEAT) != SIOGATE_OK)
 			g->last_sent = now;
 	}
+	if (!w->dying)
+		sg_waits_expire(w, now);
 }
 
 /* Read the wake-up eventfd so it stops being readable. */
@@ -765,6 +1358,11 @@ sg_destroy(struct siogate_worker *w)
 {
 	size_t i;
 
+	/* Every wait ends exactly once: CANCELLED, before anything goes. */
+	w->dying = 1;
+	while (w->nwaits > 0)
+		sg_wait_end(w, 0, SIOGATE_STATUS_CANCELLED);
+	free(w->waits);
 	for (i = 0; i < w->ngws; i++)
 		sg_gw_free(w, w->gws[i], 1);
 	free(w->gws);
@@ -778,6 +1376,12 @@ sg_destroy(struct siogate_worker *w)
 	for (i = 0; i < w->npaths; i++)
 		free(w->paths[i]);
 	free(w->paths);
+	for (i = 0; i < w->nnsps; i++)
+		free(w->nsps[i]);
+	free(w->nsps);
+	free(w->nsp_open);
+	br_buf_free(&w->jbuf);
+	free(w->rooms);
 	free(w->name);
 	br_enc_free(&w->enc);
 	free(w->sbuf);
@@ -871,8 +1475,8 @@ fail:
 void
 siogate_worker_free(struct siogate_worker *w)
 {
-	if (w == NULL)
-		return;
+	if (w == NULL || w->dying)
+		return;		/* NULL, or being freed already */
 	if (w->in_process) {
 		w->dying = 1;
 		w->stop = 1;
@@ -1110,6 +1714,9 @@ siogate_worker_timeout(struct siogate_worker *w)
 		if (due == -1 || t < due)
 			due = t;
 	}
+	for (i = 0; i < w->nwaits; i++)
+		if (w->waits[i]->deadline < due)
+			due = w->waits[i]->deadline;
 	t = due - now;
 	return t < 0 ? 0 : t > 0x7fffffff ? 0x7fffffff : (int)t;
 }
@@ -1280,4 +1887,630 @@ siogate_eio_close(struct siogate_worker *w, const char *sid)
 	br_enc_reset(&w->enc, BR_T_EIO_CLOSE_SESSION, 1);
 	br_enc_cstr(&w->enc, "sid", sid);
 	return sg_send_checked(w, g);
+}
+
+/* ---- Socket.IO commands ---- */
+
+/* The namespace of a command: NULL is "/"; others start with '/'. */
+static const char *
+sg_nsp(const char *nsp)
+{
+	if (nsp == NULL)
+		return "/";
+	return nsp[0] == '/' && strlen(nsp) <= SG_MAX_NSP ? nsp : NULL;
+}
+
+/* Entries of a NULL-terminated list (0 for NULL). */
+static size_t
+sg_count(const char *const *list)
+{
+	size_t n = 0;
+
+	while (list != NULL && list[n] != NULL)
+		n++;
+	return n;
+}
+
+/* A socket id's gateway, when it is registered and linked. */
+static struct sg_gw *
+sg_route_live(struct siogate_worker *w, const char *id)
+{
+	struct sg_gw *g = sg_route(w, id, strlen(id));
+
+	return g != NULL && g->linked ? g : NULL;
+}
+
+/* g can be sent commands: it registered once and is linked. */
+static int
+sg_usable(const struct sg_gw *g)
+{
+	return g->gwid != NULL && g->linked;
+}
+
+/*
+ * The gateway whose socket id s is exactly (its id plus
+ * BR_SID_SUFFIX_LEN characters), or NULL: then s may be a room.
+ */
+static struct sg_gw *
+sg_id_gw(struct siogate_worker *w, const char *s)
+{
+	struct sg_gw *g = sg_route(w, s, strlen(s));
+
+	return g != NULL && strlen(s) == g->gwid_len + BR_SID_SUFFIX_LEN ?
+	    g : NULL;
+}
+
+/*
+ * Parse JSON text into *out.  want is JSON_ARRAY or JSON_OBJECT, or -1
+ * for any value.  SIOGATE_OK, JSON, NOMEM (jansson does not tell OOM
+ * apart: a text that does not parse is JSON).
+ */
+static int
+sg_parse(const char *text, int want, json_t **out)
+{
+	json_error_t err;
+
+	*out = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+	if (*out == NULL)
+		return SIOGATE_ERR_JSON;
+	if (want >= 0 && (int)json_typeof(*out) != want) {
+		json_decref(*out);
+		*out = NULL;
+		return SIOGATE_ERR_JSON;
+	}
+	return SIOGATE_OK;
+}
+
+/* Check bins and make slices of them; INVALID when they are bad. */
+static int
+sg_bins(const struct siogate_bin *bins, size_t nbins, struct br_str *atts)
+{
+	size_t i;
+
+	if (nbins > SIOGATE_MAX_BINS || (bins == NULL && nbins > 0))
+		return SIOGATE_ERR_INVALID;
+	for (i = 0; i < nbins; i++) {
+		if ((bins[i].p == NULL && bins[i].len > 0) ||
+		    bins[i].len > BR_MAX_FRAME)
+			return SIOGATE_ERR_INVALID;
+		atts[i].p = bins[i].p;
+		atts[i].n = (uint32_t)bins[i].len;
+	}
+	return SIOGATE_OK;
+}
+
+/*
+ * Pack key: v into the encoder.  Placeholders always name atts (an object
+ * with "_placeholder": true and no such bin is an error, not data).
+ * SIOGATE_OK, JSON, NOMEM.
+ */
+static int
+sg_pack(struct siogate_worker *w, const char *key, const json_t *v,
+    const struct br_str *atts, size_t nbins)
+{
+	static const struct br_str none;
+	const char *why;
+
+	br_enc_key(&w->enc, key);
+	if (br_json_pack(&w->enc.pk, v, nbins ? atts : &none, nbins,
+	    SIOGATE_MAX_DEPTH, NULL, &why) == -1)
+		return br_enc_failed(&w->enc) ? SIOGATE_ERR_NOMEM :
+		    SIOGATE_ERR_JSON;
+	return SIOGATE_OK;
+}
+
+/* Pack key: list (only the entries routed to only, when not NULL). */
+static void
+sg_enc_list(struct siogate_worker *w, const char *key,
+    const char *const *list, struct sg_gw *only)
+{
+	size_t i, n = 0;
+
+	for (i = 0; list != NULL && list[i] != NULL; i++)
+		if (only == NULL || sg_id_gw(w, list[i]) == only)
+			n++;
+	br_enc_array(&w->enc, key, (uint32_t)n);
+	for (i = 0; list != NULL && list[i] != NULL; i++)
+		if (only == NULL || sg_id_gw(w, list[i]) == only)
+			br_enc_item_str(&w->enc, list[i], strlen(list[i]));
+}
+
+/* Encode the command for gateway only (NULL: the same for all). */
+typedef int (*sg_encode_fn)(struct siogate_worker *w, struct sg_gw *only,
+    void *arg);
+
+/*
+ * Send a command addressed by a target list to the gateways concerned.
+ *
+ * Why two ways: when every name in to is the socket id of a known
+ * gateway, each of those gateways gets a frame naming only its own
+ * sockets, so no gateway is told about ids it never issued (it would
+ * answer ERROR unknown-sid for a lone one).  Any other name may be a room,
+ * and rooms span gateways: then every usable gateway gets the same frame
+ * (encoded once), and skips the ids it does not know.
+ */
+static int
+sg_fanout(struct siogate_worker *w, const char *const *to, sg_encode_fn enc,
+    void *arg)
+{
+	struct sg_gw *g;
+	size_t i, k;
+	int split = to != NULL && to[0] != NULL, rc, first = SIOGATE_OK;
+	int sent = 0;
+
+	for (i = 0; split && to[i] != NULL; i++)
+		if (sg_id_gw(w, to[i]) == NULL)
+			split = 0;
+	if (!split) {
+		if ((rc = enc(w, NULL, arg)) != SIOGATE_OK)
+			return rc;
+		if (!br_enc_failed(&w->enc) && w->enc.sb.size > BR_MAX_FRAME)
+			return SIOGATE_ERR_INVALID;
+		for (k = 0; k < w->ngws; k++) {
+			if (!sg_usable(w->gws[k]))
+				continue;
+			rc = sg_send_enc(w, w->gws[k]);
+			if (rc != SIOGATE_OK && first == SIOGATE_OK)
+				first = rc;
+			sent++;
+		}
+		return sent == 0 ? SIOGATE_ERR_NOGATEWAY : first;
+	}
+	for (k = 0; k < w->ngws; k++) {
+		g = w->gws[k];
+		for (i = 0; to[i] != NULL && sg_id_gw(w, to[i]) != g; i++)
+			;
+		if (to[i] == NULL)
+			continue;
+		if (!g->linked) {
+			rc = SIOGATE_ERR_NOGATEWAY;
+		} else if ((rc = enc(w, g, arg)) == SIOGATE_OK)
+			rc = sg_send_checked(w, g);
+		if (rc == SIOGATE_ERR_JSON || rc == SIOGATE_ERR_INVALID)
+			return rc;	/* the same for every gateway */
+		if (rc != SIOGATE_OK && first == SIOGATE_OK)
+			first = rc;
+	}
+	return first;
+}
+
+/* Serve a Socket.IO namespace. */
+int
+siogate_worker_serve_nsp(struct siogate_worker *w, const char *nsp, int open)
+{
+	unsigned char *o;
+	char **p, *s;
+	size_t i, n;
+
+	if (w == NULL || nsp == NULL ||
+	    (nsp[0] != '/' && strcmp(nsp, "*") != 0))
+		return SIOGATE_ERR_INVALID;
+	if ((n = strlen(nsp)) > SG_MAX_NSP)
+		return SIOGATE_ERR_INVALID;
+	if (w->frozen)
+		return SIOGATE_ERR_STATE;
+	for (i = 0; i < w->nnsps; i++) {
+		if (strcmp(w->nsps[i], nsp) == 0) {
+			w->nsp_open[i] = open != 0;
+			return SIOGATE_OK;
+		}
+	}
+	if ((s = malloc(n + 1)) == NULL)
+		return SIOGATE_ERR_NOMEM;
+	memcpy(s, nsp, n + 1);
+	if ((p = realloc(w->nsps, (w->nnsps + 1) * sizeof *p)) == NULL) {
+		free(s);
+		return SIOGATE_ERR_NOMEM;
+	}
+	w->nsps = p;
+	if ((o = realloc(w->nsp_open, w->nnsps + 1)) == NULL) {
+		free(s);
+		return SIOGATE_ERR_NOMEM;
+	}
+	w->nsp_open = o;
+	w->nsp_open[w->nnsps] = open != 0;
+	w->nsps[w->nnsps++] = s;
+	return SIOGATE_OK;
+}
+
+/* SIO_ACCEPT or SIO_REJECT for socket id. */
+static int
+sg_accept_reject(struct siogate_worker *w, const char *id,
+    const char *session, const char *const *rooms, const char *data,
+    int reject)
+{
+	struct sg_gw *g;
+	json_t *v = NULL;
+	int rc;
+
+	if (w == NULL || id == NULL || w->dying)
+		return SIOGATE_ERR_INVALID;
+	if ((g = sg_route_live(w, id)) == NULL)
+		return SIOGATE_ERR_NOGATEWAY;
+	if (reject && data != NULL && (rc = sg_parse(data, -1, &v)) != 0)
+		return rc;
+	if (!reject && session != NULL &&
+	    (rc = sg_parse(session, JSON_OBJECT, &v)) != 0)
+		return rc;
+	if (reject) {
+		br_enc_reset(&w->enc, BR_T_SIO_REJECT, 1 + (v != NULL));
+		br_enc_cstr(&w->enc, "id", id);
+	} else {
+		br_enc_reset(&w->enc, BR_T_SIO_ACCEPT, 1 + (v != NULL) +
+		    (rooms != NULL));
+		br_enc_cstr(&w->enc, "id", id);
+		if (rooms != NULL)
+			sg_enc_list(w, "rooms", rooms, NULL);
+	}
+	rc = SIOGATE_OK;
+	if (v != NULL)
+		rc = sg_pack(w, reject ? "data" : "session", v, NULL, 0);
+	json_decref(v);
+	if (rc == SIOGATE_OK)
+		rc = sg_send_checked(w, g);
+	return rc;
+}
+
+/* Accept a pending connect. */
+int
+siogate_accept(struct siogate_worker *w, const char *id, const char *session,
+    const char *const *rooms)
+{
+	return sg_accept_reject(w, id, session, rooms, NULL, 0);
+}
+
+/* Refuse a pending connect. */
+int
+siogate_reject(struct siogate_worker *w, const char *id, const char *data)
+{
+	return sg_accept_reject(w, id, NULL, NULL, data, 1);
+}
+
+/* Answer a client's ack. */
+int
+siogate_ack(struct siogate_worker *w, const char *id, const char *nsp,
+    uint64_t ack, const char *args, const struct siogate_bin *bins,
+    size_t nbins)
+{
+	struct br_str atts[SIOGATE_MAX_BINS];
+	struct sg_gw *g;
+	json_t *v;
+	int rc;
+
+	if (w == NULL || id == NULL || (nsp = sg_nsp(nsp)) == NULL ||
+	    w->dying)
+		return SIOGATE_ERR_INVALID;
+	if ((rc = sg_bins(bins, nbins, atts)) != SIOGATE_OK)
+		return rc;
+	if ((g = sg_route_live(w, id)) == NULL)
+		return SIOGATE_ERR_NOGATEWAY;
+	if ((rc = sg_parse(args ? args : "[]", JSON_ARRAY, &v)) != 0)
+		return rc;
+	br_enc_reset(&w->enc, BR_T_SIO_ACK, 4);
+	br_enc_cstr(&w->enc, "id", id);
+	br_enc_cstr(&w->enc, "nsp", nsp);
+	br_enc_uint(&w->enc, "ack", ack);
+	rc = sg_pack(w, "args", v, atts, nbins);
+	json_decref(v);
+	if (rc == SIOGATE_OK)
+		rc = sg_send_checked(w, g);
+	return rc;
+}
+
+/* An emit being encoded. */
+struct sg_emit {
+	const char *nsp;
+	const char *const *to;
+	const char *const *except;
+	const char *ev;
+	json_t *args;
+	const struct br_str *atts;
+	size_t nbins;
+	uint64_t req;		/* 0: no ack asked */
+	unsigned timeout;
+	int vol;		/* volatile */
+};
+
+/* Encode SIO_EMIT. */
+static int
+sg_enc_emit(struct siogate_worker *w, struct sg_gw *only, void *arg)
+{
+	struct sg_emit *e = arg;
+	int has_to = e->to != NULL && e->to[0] != NULL;
+	int has_except = e->except != NULL && e->except[0] != NULL;
+	int rc;
+
+	int vol = e->vol;
+
+	br_enc_reset(&w->enc, BR_T_SIO_EMIT, 3 + has_to + has_except +
+	    (e->req ? 2 : 0) + vol);
+	br_enc_cstr(&w->enc, "nsp", e->nsp);
+	br_enc_cstr(&w->enc, "ev", e->ev);
+	if ((rc = sg_pack(w, "args", e->args, e->atts, e->nbins)) != 0)
+		return rc;
+	if (has_to)
+		sg_enc_list(w, "to", e->to, only);
+	if (has_except)
+		sg_enc_list(w, "except", e->except, NULL);
+	if (e->req) {
+		br_enc_uint(&w->enc, "req", e->req);
+		br_enc_uint(&w->enc, "timeout", e->timeout);
+	}
+	if (vol) {
+		br_enc_key(&w->enc, "volatile");
+		msgpack_pack_true(&w->enc.pk);
+	}
+	return br_enc_failed(&w->enc) ? SIOGATE_ERR_NOMEM : SIOGATE_OK;
+}
+
+/* Check and parse what emit and emit_ack share. */
+static int
+sg_emit_prep(struct siogate_worker *w, struct sg_emit *e, const char *nsp,
+    const char *ev, const char *args, const struct siogate_bin *bins,
+    size_t nbins, struct br_str *atts)
+{
+	int rc;
+
+	memset(e, 0, sizeof *e);
+	if (w == NULL || ev == NULL || (e->nsp = sg_nsp(nsp)) == NULL ||
+	    w->dying)
+		return SIOGATE_ERR_INVALID;
+	if ((rc = sg_bins(bins, nbins, atts)) != SIOGATE_OK)
+		return rc;
+	e->ev = ev;
+	e->atts = atts;
+	e->nbins = nbins;
+	return sg_parse(args ? args : "[]", JSON_ARRAY, &e->args);
+}
+
+/* Emit an event to a target set, volatile or not. */
+static int
+sg_emit_to(struct siogate_worker *w, const char *nsp,
+    const struct siogate_target *to, const char *ev, const char *args,
+    const struct siogate_bin *bins, size_t nbins, int vol)
+{
+	struct br_str atts[SIOGATE_MAX_BINS];
+	struct sg_emit e;
+	int rc;
+
+	if ((rc = sg_emit_prep(w, &e, nsp, ev, args, bins, nbins, atts)) != 0)
+		return rc;
+	if (to != NULL) {
+		e.to = to->to;
+		e.except = to->except;
+	}
+	e.vol = vol;
+	rc = sg_fanout(w, e.to, sg_enc_emit, &e);
+	json_decref(e.args);
+	return rc;
+}
+
+/* Emit an event to a target set. */
+int
+siogate_emit(struct siogate_worker *w, const char *nsp,
+    const struct siogate_target *to, const char *ev, const char *args,
+    const struct siogate_bin *bins, size_t nbins)
+{
+	return sg_emit_to(w, nsp, to, ev, args, bins, nbins, 0);
+}
+
+/* Emit an event that busy recipients may skip. */
+int
+siogate_emit_volatile(struct siogate_worker *w, const char *nsp,
+    const struct siogate_target *to, const char *ev, const char *args,
+    const struct siogate_bin *bins, size_t nbins)
+{
+	return sg_emit_to(w, nsp, to, ev, args, bins, nbins, 1);
+}
+
+/* Emit to one socket and wait for its ack. */
+int
+siogate_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
+    const char *ev, const char *args, const struct siogate_bin *bins,
+    size_t nbins, unsigned timeout_ms, siogate_ack_cb cb, void *ud)
+{
+	struct br_str atts[SIOGATE_MAX_BINS];
+	const char *to[2] = { id, NULL };
+	struct sg_wait *wt = NULL;
+	struct sg_emit e;
+	struct sg_gw *g;
+	int rc;
+
+	if (id == NULL || cb == NULL)
+		return SIOGATE_ERR_INVALID;
+	if ((rc = sg_emit_prep(w, &e, nsp, ev, args, bins, nbins, atts)) != 0)
+		return rc;
+	rc = SIOGATE_ERR_NOGATEWAY;
+	if ((g = sg_route_live(w, id)) == NULL)
+		goto out;
+	rc = SIOGATE_ERR_NOMEM;
+	if ((wt = calloc(1, sizeof *wt)) == NULL ||
+	    (wt->id = strdup(id)) == NULL || sg_wait_room(w) == -1)
+		goto out;
+	e.to = to;
+	e.req = w->last_req + 1;
+	e.timeout = timeout_ms ? timeout_ms : SG_TIMEOUT;
+	if ((rc = sg_enc_emit(w, NULL, &e)) != SIOGATE_OK ||
+	    (rc = sg_send_checked(w, g)) != SIOGATE_OK)
+		goto out;
+	/*
+	 * The gateway times the ack out and says so; our own deadline, a
+	 * little later, covers a gateway that dies silently.
+	 */
+	w->last_req = e.req;
+	wt->req = e.req;
+	wt->acb = cb;
+	wt->ud = ud;
+	wt->g = g;
+	wt->deadline = sg_now() + e.timeout + SG_ACK_GRACE +
+	    2 * g->peer_hb;
+	w->waits[w->nwaits++] = wt;
+	wt = NULL;
+out:
+	sg_wait_free(wt);
+	json_decref(e.args);
+	return rc;
+}
+
+/* Rooms, targets: join, leave, disconnect. */
+struct sg_rooms {
+	int type;
+	const char *nsp;
+	const char *const *to;
+	const char *const *rooms;
+	int close;
+};
+
+/* Encode SIO_JOIN, SIO_LEAVE or SIO_DISCONNECT_SOCKETS. */
+static int
+sg_enc_rooms(struct siogate_worker *w, struct sg_gw *only, void *arg)
+{
+	struct sg_rooms *r = arg;
+
+	if (r->type == BR_T_SIO_DISCONNECT_SOCKETS) {
+		br_enc_reset(&w->enc, r->type, 2 + (r->close != 0));
+		br_enc_cstr(&w->enc, "nsp", r->nsp);
+		sg_enc_list(w, "to", r->to, only);
+		if (r->close) {
+			br_enc_key(&w->enc, "close");
+			msgpack_pack_true(&w->enc.pk);
+		}
+	} else {
+		br_enc_reset(&w->enc, r->type, 3);
+		br_enc_cstr(&w->enc, "nsp", r->nsp);
+		sg_enc_list(w, "rooms", r->rooms, NULL);
+		sg_enc_list(w, "to", r->to, only);
+	}
+	return br_enc_failed(&w->enc) ? SIOGATE_ERR_NOMEM : SIOGATE_OK;
+}
+
+/* Check and send a rooms command. */
+static int
+sg_rooms_cmd(struct siogate_worker *w, int type, const char *nsp,
+    const char *const *to, const char *const *rooms, int close)
+{
+	struct sg_rooms r;
+
+	if (w == NULL || (nsp = sg_nsp(nsp)) == NULL || sg_count(to) == 0 ||
+	    (type != BR_T_SIO_DISCONNECT_SOCKETS && rooms == NULL) ||
+	    sg_count(to) > UINT32_MAX || sg_count(rooms) > UINT32_MAX ||
+	    w->dying)
+		return SIOGATE_ERR_INVALID;
+	r.type = type;
+	r.nsp = nsp;
+	r.to = to;
+	r.rooms = rooms;
+	r.close = close;
+	return sg_fanout(w, to, sg_enc_rooms, &r);
+}
+
+/* Make sockets join rooms. */
+int
+siogate_join(struct siogate_worker *w, const char *nsp,
+    const char *const *to, const char *const *rooms)
+{
+	return sg_rooms_cmd(w, BR_T_SIO_JOIN, nsp, to, rooms, 0);
+}
+
+/* Make sockets leave rooms. */
+int
+siogate_leave(struct siogate_worker *w, const char *nsp,
+    const char *const *to, const char *const *rooms)
+{
+	return sg_rooms_cmd(w, BR_T_SIO_LEAVE, nsp, to, rooms, 0);
+}
+
+/* Disconnect sockets. */
+int
+siogate_disconnect(struct siogate_worker *w, const char *nsp,
+    const char *const *to, int close)
+{
+	return sg_rooms_cmd(w, BR_T_SIO_DISCONNECT_SOCKETS, nsp, to, NULL,
+	    close);
+}
+
+/* Replace or update a socket's session data. */
+int
+siogate_set_session(struct siogate_worker *w, const char *id,
+    const char *nsp, const char *session, int merge)
+{
+	struct sg_gw *g;
+	json_t *v;
+	int rc;
+
+	if (w == NULL || id == NULL || session == NULL ||
+	    (nsp = sg_nsp(nsp)) == NULL || w->dying)
+		return SIOGATE_ERR_INVALID;
+	if ((g = sg_route_live(w, id)) == NULL)
+		return SIOGATE_ERR_NOGATEWAY;
+	if ((rc = sg_parse(session, JSON_OBJECT, &v)) != 0)
+		return rc;
+	br_enc_reset(&w->enc, BR_T_SIO_SET_SESSION, 4);
+	br_enc_cstr(&w->enc, "id", id);
+	br_enc_cstr(&w->enc, "nsp", nsp);
+	rc = sg_pack(w, "session", v, NULL, 0);
+	json_decref(v);
+	br_enc_key(&w->enc, "merge");
+	if (merge)
+		msgpack_pack_true(&w->enc.pk);
+	else
+		msgpack_pack_false(&w->enc.pk);
+	if (rc == SIOGATE_OK)
+		rc = sg_send_checked(w, g);
+	return rc;
+}
+
+/* Ask every usable gateway about a namespace. */
+int
+siogate_query(struct siogate_worker *w, const char *nsp, const char *what,
+    const char *const *to, unsigned timeout_ms, siogate_query_cb cb,
+    void *ud)
+{
+	struct sg_wait *wt = NULL;
+	size_t k;
+	int rc = SIOGATE_ERR_NOMEM, first = SIOGATE_OK;
+
+	if (w == NULL || cb == NULL || what == NULL ||
+	    (nsp = sg_nsp(nsp)) == NULL || sg_count(to) > UINT32_MAX ||
+	    (strcmp(what, "sockets") != 0 && strcmp(what, "rooms") != 0) ||
+	    w->dying)
+		return SIOGATE_ERR_INVALID;
+	if ((wt = calloc(1, sizeof *wt)) == NULL || sg_wait_room(w) == -1 ||
+	    br_buf_append(&wt->acc, "[", 1) == -1 ||
+	    (w->ngws > 0 && (wt->asked = calloc(w->ngws,
+	    sizeof *wt->asked)) == NULL))
+		goto out;
+	br_enc_reset(&w->enc, BR_T_SIO_QUERY, 3 + (sg_count(to) > 0));
+	br_enc_uint(&w->enc, "req", w->last_req + 1);
+	br_enc_cstr(&w->enc, "nsp", nsp);
+	br_enc_cstr(&w->enc, "what", what);
+	if (sg_count(to) > 0)
+		sg_enc_list(w, "to", to, NULL);
+	if (br_enc_failed(&w->enc))
+		goto out;
+	for (k = 0; k < w->ngws; k++) {
+		if (!sg_usable(w->gws[k]))
+			continue;
+		rc = sg_send_checked(w, w->gws[k]);
+		if (rc == SIOGATE_OK)
+			wt->asked[wt->nasked++] = w->gws[k];
+		else if (first == SIOGATE_OK)
+			first = rc;
+	}
+	if (wt->nasked == 0) {
+		rc = first != SIOGATE_OK ? first : SIOGATE_ERR_NOGATEWAY;
+		goto out;
+	}
+	w->last_req++;
+	wt->req = w->last_req;
+	wt->query = 1;
+	wt->rooms = strcmp(what, "rooms") == 0;
+	wt->qcb = cb;
+	wt->ud = ud;
+	wt->deadline = sg_now() + (timeout_ms ? timeout_ms : SG_TIMEOUT);
+	w->waits[w->nwaits++] = wt;
+	return SIOGATE_OK;
+out:
+	sg_wait_free(wt);
+	return rc;
 }
