@@ -190,6 +190,8 @@ struct gw_conf {
 	unsigned max_nsp, max_rooms, max_att, max_depth, max_event_name;
 	unsigned sid_bind_ip;
 	char *at_most_once;	/* namespaces whose events are never redelivered */
+	char *curve_secret_file;	/* CURVE on the bridge: the server's secret key */
+	char *curve_authorized;		/* CURVE: file of allowed worker public keys */
 	struct gw_worker_conf workers[GW_MAX_WORKER_CONF];
 	int nworkers;
 };
@@ -323,6 +325,8 @@ int gw_metrics_start(struct gw *gw, const char **why);
 void gw_metrics_stop(struct gw *gw);
 /* --status: ask a running gateway over the bridge and print; exit status. */
 int gw_status_print(const struct gw_conf *c);
+/* --curve-keygen: print a CURVE key pair; 0 or -1. */
+int gw_curve_keygen(void);
 
 /* gw_conn.c: apply the configured HTTP limits (start, reload) */
 void gw_conn_limits_update(struct gw *gw);

@@ -61,6 +61,10 @@ struct gw_worker {
 
 struct gw_bridge {
 	void *zctx, *router;
+	void *zap;			/* ZAP handler (REP) when CURVE keys are restricted */
+	ev_io zap_io;
+	unsigned char (*keys)[32];	/* allowed worker public keys */
+	uint32_t nkeys;
 	ev_io io;
 	ev_timer hb;
 	struct gw_worker *workers;

@@ -77,6 +77,12 @@ static const struct conf_opt opts[] = {
 	  1 },
 	{ "bridge", "bridge", "endpoint", T_BRIDGE, O(bridge), 0, 0, "tcp://127.0.0.1:5555",
 	  "ENDPOINT", "ZeroMQ endpoint workers connect to (tcp:// or ipc://)", 0 },
+	{ "curve-secret-key-file", "bridge", "curve_secret_key_file", T_STR, O(curve_secret_file), 0,
+	  0, NULL, "FILE", "enable ZeroMQ CURVE on the bridge with the secret key in FILE (z85, "
+	  "from --curve-keygen)", 0 },
+	{ "curve-authorized-keys", "bridge", "curve_authorized_keys", T_STR, O(curve_authorized), 0,
+	  0, NULL, "FILE", "with CURVE: accept only workers whose public key (z85) is a line of FILE",
+	  0 },
 	{ "bridge-heartbeat", "bridge", "heartbeat", T_UINT, O(bridge_hb), 10, 3600000, "2000",
 	  "MS", "gateway heartbeat interval on the bridge", 0 },
 	{ "worker-backlog", "bridge", "worker_backlog", T_UINT, O(max_backlog), 1, 10000000,
@@ -198,6 +204,9 @@ conf_check_listen(const char *v)
 	if (colon == NULL || colon == v)
 		return -1;
 	if (v[0] == '[' && colon[-1] != ']')
+		return -1;
+	/* An IPv6 address needs its brackets: "::1" is not host ":" port 1. */
+	if (v[0] != '[' && memchr(v, ':', (size_t)(colon - v)) != NULL)
 		return -1;
 	return gw_parse_uint(colon + 1, 0, 65535, &port);
 }
@@ -611,9 +620,9 @@ conf_load_file(struct gw_conf *c, const char *file, struct conf_err *e)
 
 /* ---- the command line ---- */
 
-enum { OPT_CONFIG = 1000, OPT_CHECK, OPT_VERSION, OPT_HELP, OPT_STATUS, OPT_LIST };
+enum { OPT_CONFIG = 1000, OPT_CHECK, OPT_VERSION, OPT_HELP, OPT_STATUS, OPT_LIST, OPT_KEYGEN };
 
-static struct option long_opts[NOPTS + 7];
+static struct option long_opts[NOPTS + 8];
 
 /* Build getopt's table from ours. */
 static void
@@ -629,6 +638,7 @@ conf_getopt_table(void)
 	long_opts[i++] = (struct option){ "version", no_argument, NULL, OPT_VERSION };
 	long_opts[i++] = (struct option){ "help", no_argument, NULL, OPT_HELP };
 	long_opts[i++] = (struct option){ "list-options", no_argument, NULL, OPT_LIST };
+	long_opts[i++] = (struct option){ "curve-keygen", no_argument, NULL, OPT_KEYGEN };
 	long_opts[i] = (struct option){ NULL, 0, NULL, 0 };
 }
 
@@ -642,7 +652,9 @@ conf_usage(FILE *f)
 	    "  --config FILE              configuration file (default %s, if present)\n"
 	    "  --check-config             validate the configuration, print it, and exit\n"
 	    "  --status                   print live figures of the running gateway (over\n"
-	    "                             the bridge) and exit\n", GW_CONF_DEFAULT);
+	    "                             the bridge) and exit\n"
+	    "  --curve-keygen             print a new CURVE key pair (z85) and exit\n",
+	    GW_CONF_DEFAULT);
 	for (i = 0; i < NOPTS; i++) {
 		char head[64];
 
@@ -783,6 +795,8 @@ gw_conf_load(struct gw_conf *c, int argc, char **argv, int *action)
 		} else if (opt == OPT_LIST) {
 			gw_conf_list(stdout);
 			return 1;
+		} else if (opt == OPT_KEYGEN) {
+			return gw_curve_keygen() == 0 ? 1 : -2;
 		} else if (opt == ':') {
 			fprintf(stderr, "siogate: option '%s' needs a value\n", argv[optind - 1]);
 			return -1;
@@ -962,7 +976,7 @@ gw_conf_list(FILE *f)
 	for (i = 0; i < NOPTS; i++)
 		fprintf(f, "%s %s %s\n", opts[i].cli, opts[i].section, opts[i].key);
 	fprintf(f, "config - -\ncheck-config - -\nstatus - -\nversion - -\nhelp - -\n"
-	    "list-options - -\n");
+	    "list-options - -\ncurve-keygen - -\n");
 	fprintf(f, "- worker command\n- worker processes\n- worker namespaces\n"
 	    "- worker environment\n- worker directory\n- worker user\n");
 }
@@ -1003,6 +1017,8 @@ gw_conf_free(struct gw_conf *c)
 	free(c->gateway_id);
 	free(c->metrics_listen);
 	free(c->at_most_once);
+	free(c->curve_secret_file);
+	free(c->curve_authorized);
 	free(c->file);
 	memset(c, 0, sizeof *c);
 }

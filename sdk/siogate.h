@@ -238,6 +238,18 @@ int siogate_worker_set_name(struct siogate_worker *w, const char *name);
 int siogate_worker_set_credit(struct siogate_worker *w, unsigned credit);
 int siogate_worker_set_heartbeat(struct siogate_worker *w, unsigned ms);
 /*
+ * ZeroMQ CURVE for the connections made after this call: the gateway's
+ * public key and this worker's key pair, each 40 z85 characters (see
+ * siogate --curve-keygen).  NULL arguments fall back to the environment
+ * ($SIOGATE_CURVE_SERVERKEY, $SIOGATE_CURVE_PUBLICKEY,
+ * $SIOGATE_CURVE_SECRETKEY); without a server key, CURVE stays off.
+ * siogate_worker_connect() reads the environment by itself when this was
+ * never called, so supervised or unmodified workers can use CURVE.
+ * SIOGATE_OK, INVALID (a key that is not 40 characters).
+ */
+int siogate_worker_set_curve(struct siogate_worker *w, const char *server_public,
+    const char *public_key, const char *secret_key);
+/*
  * Serve the raw Engine.IO endpoint path ("/engine.io/"): starts with '/',
  * up to 255 bytes.  Repeatable; before the first connect.
  * SIOGATE_OK, INVALID, STATE, NOMEM.

@@ -130,6 +130,9 @@ struct siogate_worker {
 	unsigned hb;			/* ms */
 	char **paths;
 	size_t npaths;
+	char curve_server[41];		/* "" : CURVE off */
+	char curve_public[41];
+	char curve_secret[41];
 	char **nsps;			/* served Socket.IO namespaces */
 	unsigned char *nsp_open;	/* nsps[i] needs no connect answer */
 	size_t nnsps;
@@ -1530,6 +1533,41 @@ siogate_worker_set_heartbeat(struct siogate_worker *w, unsigned ms)
 	return SIOGATE_OK;
 }
 
+/* Copy one z85 key (explicit, else the environment variable); 0 or -1. */
+static int
+sg_curve_key(char dst[41], const char *key, const char *env)
+{
+	if (key == NULL)
+		key = getenv(env);
+	if (key == NULL) {
+		dst[0] = '\0';
+		return 0;
+	}
+	if (strlen(key) != 40)
+		return -1;
+	memcpy(dst, key, 41);
+	return 0;
+}
+
+/* ZeroMQ CURVE for the next connections. */
+int
+siogate_worker_set_curve(struct siogate_worker *w, const char *server_public,
+    const char *public_key, const char *secret_key)
+{
+	char s[41], p[41], k[41];
+
+	if (w == NULL || sg_curve_key(s, server_public, "SIOGATE_CURVE_SERVERKEY") < 0 ||
+	    sg_curve_key(p, public_key, "SIOGATE_CURVE_PUBLICKEY") < 0 ||
+	    sg_curve_key(k, secret_key, "SIOGATE_CURVE_SECRETKEY") < 0)
+		return SIOGATE_ERR_INVALID;
+	if (s[0] != '\0' && (p[0] == '\0' || k[0] == '\0'))
+		return SIOGATE_ERR_INVALID;
+	memcpy(w->curve_server, s, sizeof s);
+	memcpy(w->curve_public, p, sizeof p);
+	memcpy(w->curve_secret, k, sizeof k);
+	return SIOGATE_OK;
+}
+
 /* Add a raw Engine.IO path to serve. */
 int
 siogate_worker_serve_eio(struct siogate_worker *w, const char *path)
@@ -1629,6 +1667,14 @@ siogate_worker_connect(struct siogate_worker *w, const char *endpoint)
 	    zmq_setsockopt(g->sock, ZMQ_IMMEDIATE, &one, sizeof one) == -1 ||
 	    zmq_setsockopt(g->sock, ZMQ_MAXMSGSIZE, &maxmsg,
 	    sizeof maxmsg) == -1)
+		goto fail;
+	if (w->curve_server[0] == '\0' && getenv("SIOGATE_CURVE_SERVERKEY") != NULL &&
+	    siogate_worker_set_curve(w, NULL, NULL, NULL) != SIOGATE_OK)
+		goto fail;
+	if (w->curve_server[0] != '\0' &&
+	    (zmq_setsockopt(g->sock, ZMQ_CURVE_SERVERKEY, w->curve_server, 40) == -1 ||
+	    zmq_setsockopt(g->sock, ZMQ_CURVE_PUBLICKEY, w->curve_public, 40) == -1 ||
+	    zmq_setsockopt(g->sock, ZMQ_CURVE_SECRETKEY, w->curve_secret, 40) == -1))
 		goto fail;
 	snprintf(monaddr, sizeof monaddr, "inproc://siogate-mon-%p-%u",
 	    (void *)w, w->mon_seq++);

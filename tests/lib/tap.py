@@ -34,9 +34,9 @@ class Gateway:
     """The real siogate binary on a private port and ipc path."""
     count = 0
 
-    def __init__(self, *args, deadline=10):
+    def __init__(self, *args, deadline=10, bridge=None):
         Gateway.count += 1
-        self.bridge = "ipc:///tmp/siogate-pytest-%d-%d.sock" % (os.getpid(), Gateway.count)
+        self.bridge = bridge or "ipc:///tmp/siogate-pytest-%d-%d.sock" % (os.getpid(), Gateway.count)
         cmd = [os.environ["SIOGATE"], "--listen", "127.0.0.1:0", "--bridge", self.bridge]
         cmd += list(args)
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
@@ -136,11 +136,16 @@ def post(port, path, body, timeout=5):
 class Peer:
     """A bridge peer: a real ZeroMQ DEALER speaking msgpack maps."""
 
-    def __init__(self, endpoint, rid=None):
+    def __init__(self, endpoint, rid=None, curve=None):
         self.ctx = zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.ROUTING_ID, rid or os.urandom(16))
         self.sock.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            server, public, secret = curve
+            self.sock.setsockopt(zmq.CURVE_SERVERKEY, server.encode())
+            self.sock.setsockopt(zmq.CURVE_PUBLICKEY, public.encode())
+            self.sock.setsockopt(zmq.CURVE_SECRETKEY, secret.encode())
         self.sock.connect(endpoint)
 
     def send(self, msg):
