@@ -1,6 +1,7 @@
 #!/bin/sh
 # dev.sh: set up a Debian 12 machine, build siogate, and run the example or the tests.
-#   ./dev.sh run    install what is missing, build, start the gateway and the echo example
+#   ./dev.sh run    install what is missing, build, start the gateway with the examples
+#                   (chat at http://127.0.0.1:8080/, also /echo/ and /push/)
 #   ./dev.sh test   install what is missing, build (plain and ASan/UBSan), run every test
 # Run as root (it calls apt-get when packages are missing).
 set -eu
@@ -11,7 +12,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 deps() {
 	pkgs="build-essential autoconf automake libtool pkg-config libev-dev libhttp-parser-dev
 	      libwslay-dev libmsgpack-dev libjansson-dev libzmq3-dev libinih-dev libsystemd-dev mandoc
-	      python3-socketio python3-zmq python3-msgpack"
+	      python3-socketio python3-requests python3-websocket python3-zmq python3-msgpack systemd chromium clang libclang-rt-14-dev"
 	command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 	missing=""
 	for p in $pkgs; do
@@ -46,6 +47,13 @@ summary() {
 	pass=0 fail=0 skip=0
 	for log in "$@"; do
 		[ -f "$log" ] || { fail=$((fail + 1)); continue; }
+		case "$log" in
+		*.tap)
+			pass=$((pass + $(grep -c '^ok ' "$log")))
+			fail=$((fail + $(grep -c '^not ok ' "$log")))
+			continue
+			;;
+		esac
 		p=$(sed -n 's/^# PASS: *//p' "$log" | head -1)
 		f=$(sed -n 's/^# FAIL: *//p' "$log" | head -1)
 		e=$(sed -n 's/^# ERROR: *//p' "$log" | head -1)
@@ -75,20 +83,33 @@ run)
 		exit 0
 	}
 	trap cleanup INT TERM EXIT
+	# examples/ is the web root: / leads to chat/, the echo page is /echo/,
+	# the push page /push/; socket.io.js comes from npm socket.io-client.
 	build/gateway/siogate --listen 127.0.0.1:8080 --engineio-path /engine.io/ \
-		--static "$top/examples/echo" &
+		--static "$top/examples" --client-dir "$top/tests/node_modules/socket.io-client/dist" &
 	pids="$!"
+	build/examples/chat/chat_worker -e tcp://127.0.0.1:5555 &
+	pids="$pids $!"
 	build/examples/echo/echo_worker -e tcp://127.0.0.1:5555 -p /engine.io/ &
 	pids="$pids $!"
+	/usr/bin/python3 examples/push/dcenter_worker.py -e tcp://127.0.0.1:5555 &
+	pids="$pids $!"
 	echo
-	echo "siogate is running with the echo example: open http://127.0.0.1:8080/"
-	echo "(raw Engine.IO endpoint /engine.io/, echo worker over tcp://127.0.0.1:5555; Ctrl-C stops both)"
+	echo "siogate is running on http://127.0.0.1:8080/ with the examples (bridge tcp://127.0.0.1:5555):"
+	echo "  chat   http://127.0.0.1:8080/        namespace /chat, C worker build/examples/chat/chat_worker"
+	echo "                                       (examples/chat/chat_worker.py may join it: the gateway"
+	echo "                                       spreads the sockets of /chat over both workers)"
+	echo "  echo   http://127.0.0.1:8080/echo/   raw Engine.IO at /engine.io/, C echo worker"
+	echo "  push   http://127.0.0.1:8080/push/   namespace /dcenter; then, in another shell:"
+	echo "           examples/push/push.py --loop     or   build/examples/push/push_emitter 'hello'"
+	echo "Ctrl-C stops them all."
 	wait
 	;;
 test)
 	deps
 	build build
 	build build-asan --enable-asan --enable-debug
+	CC=clang build build-fuzz --enable-fuzzing
 	rc=0
 	make -s -C build check -j"$jobs" || rc=1
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -100,7 +121,10 @@ test)
 			tail -n 40 "${trs%.trs}.log"
 		done
 	done
-	summary build/test-suite.log build-asan/test-suite.log || rc=1
+	# The fuzz targets, briefly (make fuzz-smoke FUZZ_SECONDS=600 for a real run).
+	make -s -C build-fuzz fuzz-smoke FUZZ_SECONDS="${FUZZ_SECONDS:-5}" >build-fuzz/fuzz-smoke.tap || rc=1
+	cat build-fuzz/fuzz-smoke.tap
+	summary build/test-suite.log build-asan/test-suite.log build-fuzz/fuzz-smoke.tap || rc=1
 	exit $rc
 	;;
 *)

@@ -21,6 +21,21 @@ enum {
 };
 
 static void session_hb_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void session_finish(struct eio_session *s);
+
+/* Queue the close packet regardless of state (for a closing polling session). */
+static void
+session_q_close_packet(struct eio_session *s)
+{
+	struct eio_pktq *q = &s->q;
+
+	if (q->n == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 4;
+		q->v = gw_xrealloc(q->v, q->cap * sizeof *q->v);
+	}
+	q->v[q->n++] = eio_pkt_new(EIO_CLOSE, NULL, 0, 0);
+	q->bytes += q->v[q->n - 1]->len;
+}
 
 /* FNV-1a of a sid. */
 static uint32_t
@@ -163,6 +178,10 @@ session_open(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *
 	struct gw *gw = c->gw;
 	struct eio_session *s;
 
+	if (gw->stopping) {
+		gw_http_error(c, 503, EIO_ERR_BAD_REQUEST, "Server shutting down");
+		return NULL;
+	}
 	if (gw_ip_handshake(gw, c->ip) < 0) {
 		if (gw->st.limit_handshakes++ == 0 || gw->st.limit_handshakes % 1000 == 0)
 			gw_warn("conn %llu %s: handshake rate over %u/s from this address, refused",
@@ -221,6 +240,18 @@ eio_http_request(struct gw_conn *c, struct http_req *req, const struct gw_endpoi
 		s = eio_session_find(c->gw, sid);
 		if (s == NULL || s->ep != ep || !eio_session_ip_ok(s, c)) {
 			gw_http_error(c, 400, EIO_ERR_SID, "Session ID unknown");
+			return;
+		}
+		if (s->linger) {
+			/* Closed by the server: a GET collects the last packets, then it is gone. */
+			if (req->method == HTTP_GET && s->get == NULL) {
+				s->get = c;
+				c->sess = s;
+				eio_poll_flush(s);
+				session_finish(s);
+			} else {
+				gw_http_error(c, 400, EIO_ERR_SID, "Session ID unknown");
+			}
 			return;
 		}
 		if (strcmp(transport, "polling") != 0 || s->transport != EIO_T_POLLING) {
@@ -337,6 +368,10 @@ session_hb_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct eio_session *s = w->data;
 	struct gw_buf *ping;
 
+	if (s->linger) {
+		session_finish(s);	/* nobody came for the last packets */
+		return;
+	}
 	if (s->ping_sent) {
 		gw_debug("session %s: no pong within %u ms", s->sid, s->gw->conf.ping_timeout);
 		s->gw->st.err_ping_timeout++;
@@ -443,14 +478,28 @@ eio_session_close(struct eio_session *s, const char *reason)
 	struct gw *gw = s->gw;
 	uint32_t i;
 
+	int linger;
+
 	if (s->state == EIO_S_CLOSED)
 		return;
 	s->state = EIO_S_CLOSED;
 	ev_timer_stop(gw->loop, &s->hb);
 	gw_debug("session %s closed: %s", s->sid, reason);
+	/*
+	 * A server close of a polling session delivers what was queued first
+	 * (a "41" from a server disconnect, say) and the close packet in a later
+	 * response, like the reference server: clients handle a payload's
+	 * packets asynchronously, and a close in the same payload would overtake
+	 * them.  The session lingers (up to pingTimeout) for that next GET.
+	 */
+	linger = s->transport == EIO_T_POLLING && !s->client_closed && s->q.n > 0 &&
+	    !gw->stopping;
 	if (s->get != NULL) {
-		/* A client close gets a noop; a server close tells the client. */
-		eio_poll_answer_one(s, s->client_closed ? EIO_NOOP : EIO_CLOSE);
+		if (linger)
+			eio_poll_flush(s);
+		else
+			/* A client close gets a noop; a server close tells the client. */
+			eio_poll_answer_one(s, s->client_closed ? EIO_NOOP : EIO_CLOSE);
 	}
 	if (s->post != NULL) {
 		s->post->sess = NULL;
@@ -463,26 +512,55 @@ eio_session_close(struct eio_session *s, const char *reason)
 		c->sess = NULL;
 		eio_ws_close(c, 1000);
 	}
-	for (i = 0; i < s->q.n; i++)
-		gw_buf_unref(s->q.v[i]);
-	free(s->q.v);
-	memset(&s->q, 0, sizeof s->q);
+	if (!linger) {
+		for (i = 0; i < s->q.n; i++)
+			gw_buf_unref(s->q.v[i]);
+		free(s->q.v);
+		memset(&s->q, 0, sizeof s->q);
+	}
 	if (s->ep->kind == GW_EP_RAW)
 		gw_bridge_eio_close(gw, s, reason);
 	else
 		sio_conn_close(s, reason);
+	if (linger) {
+		session_q_close_packet(s);
+		s->linger = 1;
+		ev_timer_set(&s->hb, gw->conf.ping_timeout / 1000.0, 0.);
+		ev_timer_start(gw->loop, &s->hb);
+		return;
+	}
+	session_finish(s);
+}
+
+/* Remove a closed session from the table and queue it for the reaper. */
+static void
+session_finish(struct eio_session *s)
+{
+	struct gw *gw = s->gw;
+	uint32_t i;
+
+	ev_timer_stop(gw->loop, &s->hb);
+	for (i = 0; i < s->q.n; i++)
+		gw_buf_unref(s->q.v[i]);
+	free(s->q.v);
+	memset(&s->q, 0, sizeof s->q);
+	s->linger = 0;
 	sess_tab_remove(gw, s);
 	s->hnext = gw->sess_dead;
 	gw->sess_dead = s;
 	gw_wake(gw);
 }
 
+
 /* A borrowed connection is closing under the session. */
 void
 eio_session_conn_gone(struct eio_session *s, struct gw_conn *c)
 {
 	if (c == s->get) {
+		/* The client dropped its pending GET: it is gone (like Node). */
 		s->get = NULL;
+		if (s->state != EIO_S_CLOSED)
+			eio_session_close_later(s, "transport close");
 		return;
 	}
 	if (c == s->post) {
@@ -551,7 +629,11 @@ eio_session_close_all(struct gw *gw, const char *reason)
 	uint32_t i;
 
 	for (i = 0; gw->sess_tab != NULL && i <= gw->sess_mask; i++) {
-		while (gw->sess_tab[i] != NULL)
-			eio_session_close(gw->sess_tab[i], reason);
+		while (gw->sess_tab[i] != NULL) {
+			if (gw->sess_tab[i]->linger)
+				session_finish(gw->sess_tab[i]);
+			else
+				eio_session_close(gw->sess_tab[i], reason);
+		}
 	}
 }

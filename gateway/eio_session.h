@@ -38,6 +38,7 @@ struct eio_session {
 	uint8_t ping_sent;
 	uint8_t client_closed;		/* closed by the client's close packet */
 	uint8_t flush_listed;		/* on gw->poll_flush */
+	uint8_t linger;			/* closed; the next GET collects its last packets */
 	struct eio_session *fnext;	/* gw->poll_flush chain */
 	ev_timer hb;			/* next ping, or the pong deadline */
 	struct gw_conn *get;		/* parked polling GET, borrowed */

@@ -229,7 +229,7 @@ eio_ws_upgrade(struct gw_conn *c, struct http_req *req, const struct gw_endpoint
 	have_sid = http_req_query(req, "sid", sid, sizeof sid) != NULL;
 	if (have_sid) {
 		s = eio_session_find(c->gw, sid);
-		if (s == NULL || s->ep != ep || !eio_session_ip_ok(s, c)) {
+		if (s == NULL || s->ep != ep || s->state == EIO_S_CLOSED || !eio_session_ip_ok(s, c)) {
 			gw_http_error(c, 400, 1, "Session ID unknown");
 			return;
 		}

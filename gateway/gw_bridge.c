@@ -406,8 +406,12 @@ bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why)
 	bridge_rehome_sessions(gw, w->id);
 	sio_rehome(gw, w->id);
 	/* 2. Its unfinished events, in order, to the new owners. */
-	for (i = 0; i < w->inflight.n; i++)
+	for (i = 0; i < w->inflight.n; i++) {
+		gw_debug("in flight %u: type %d id %s ack1 %llu %s", i, pq_at(&w->inflight, i)->type,
+		    pq_at(&w->inflight, i)->id, (unsigned long long)pq_at(&w->inflight, i)->ack1,
+		    pq_at(&w->inflight, i)->b ? "" : "(done)");
 		bridge_redeliver(gw, pq_at(&w->inflight, i));
+	}
 	for (i = 0; i < w->backlog.n; i++)
 		bridge_redeliver(gw, pq_at(&w->backlog, i));
 	/* 3. What found no new owner is closed; clients reconnect. */
@@ -700,6 +704,8 @@ bridge_handle(struct gw *gw, const unsigned char *rid, size_t rid_len, const voi
 			break;
 		}
 		w->credit = v > 1000000 - w->credit ? 1000000 : w->credit + (uint32_t)v;
+		gw_debug("worker %u: CREDIT %llu, %u in flight, %u waiting", w->id,
+		    (unsigned long long)v, w->inflight.n, w->backlog.n);
 		bridge_paid(w, v);
 		bridge_flush_backlog(gw, w);
 		break;
@@ -843,7 +849,12 @@ bridge_hb_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct gw *gw = t->data;
 	struct gw_worker *w, *next;
-	ev_tstamp now = ev_now(loop);
+	ev_tstamp now;
+
+	/* Read what arrived first: after a pause of our own, workers' heartbeats wait there. */
+	gw_bridge_turn(gw);
+	ev_now_update(loop);
+	now = ev_now(loop);
 
 	for (w = gw->br->workers; w != NULL; w = next) {
 		next = w->next;
@@ -862,13 +873,15 @@ bridge_hb_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 }
 
-/* The live worker with this id, or NULL. */
+/*
+ * The worker with this id, or NULL.  A worker found unreachable in this
+ * turn is still returned: what is sent to it waits in its queues and is
+ * redelivered when it is dropped at the next turn, instead of being lost.
+ */
 struct gw_worker *
 gw_bridge_find_worker(struct gw *gw, uint32_t id)
 {
-	struct gw_worker *w = bridge_find_id(gw->br, id);
-
-	return w != NULL && !w->dead ? w : NULL;
+	return bridge_find_id(gw->br, id);
 }
 
 int
@@ -1017,31 +1030,33 @@ bridge_read_key(const char *file, char key[41], const char **why)
 	static char msg[300];
 	FILE *f = fopen(file, "r");
 	char line[256];
-	size_t n;
-	char *p;
 
-	if (f == NULL || fgets(line, sizeof line, f) == NULL) {
+	if (f == NULL) {
 		snprintf(msg, sizeof msg, "cannot read the CURVE secret key from %s", file);
-		if (f)
-			fclose(f);
 		*why = msg;
 		return -1;
+	}
+	/* The key alone on a line, or the "secret:" line of --curve-keygen output. */
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *p = line + strspn(line, " \t");
+		size_t n;
+
+		if (strncmp(p, "public:", 7) == 0)
+			continue;
+		if (strncmp(p, "secret:", 7) == 0)
+			p += 7 + strspn(p + 7, " \t");
+		n = strcspn(p, " \t\r\n");
+		if (n == 40) {
+			memcpy(key, p, 40);
+			key[40] = '\0';
+			fclose(f);
+			return 0;
+		}
 	}
 	fclose(f);
-	p = line + strspn(line, " \t");
-	n = strcspn(p, " \t\r\n");
-	if (strncmp(p, "secret:", 7) == 0) {
-		p += 7 + strspn(p + 7, " \t");
-		n = strcspn(p, " \t\r\n");
-	}
-	if (n != 40) {
-		snprintf(msg, sizeof msg, "%s: a CURVE key is 40 z85 characters", file);
-		*why = msg;
-		return -1;
-	}
-	memcpy(key, p, 40);
-	key[40] = '\0';
-	return 0;
+	snprintf(msg, sizeof msg, "%s: no CURVE secret key (40 z85 characters) in it", file);
+	*why = msg;
+	return -1;
 }
 
 /* Load the allowed worker public keys (one z85 key per line, # comments). */
@@ -1064,7 +1079,8 @@ bridge_load_keys(struct gw *gw, const char **why)
 		size_t n = strcspn(p, " \t\r\n");
 
 		lineno++;
-		if (n == 0 || *p == '#')
+		/* '#' is a z85 character: a line is a comment only if it is no key. */
+		if (n == 0 || (*p == '#' && n != 40))
 			continue;
 		if (n != 40) {
 			snprintf(msg, sizeof msg, "%s:%d: a public key is 40 z85 characters",
@@ -1276,6 +1292,22 @@ gw_bridge_pending(struct gw *gw)
 
 	for (w = gw->br ? gw->br->workers : NULL; w != NULL; w = w->next)
 		n += w->backlog.n;
+	return n;
+}
+
+/* Events not yet handled by workers: waiting or in flight (not done). */
+unsigned
+gw_bridge_unfinished(struct gw *gw)
+{
+	struct gw_worker *w;
+	unsigned n = 0;
+	uint32_t i;
+
+	for (w = gw->br ? gw->br->workers : NULL; w != NULL; w = w->next) {
+		n += w->backlog.n;
+		for (i = 0; i < w->inflight.n; i++)
+			n += pq_at(&w->inflight, i)->b != NULL;
+	}
 	return n;
 }
 

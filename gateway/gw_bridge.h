@@ -73,7 +73,7 @@ struct gw_bridge {
 	int sent;		/* something was sent since the last ZMQ_EVENTS check */
 };
 
-/* The live worker with this id, or NULL. */
+/* The worker with this id (possibly found unreachable this turn), or NULL. */
 struct gw_worker *gw_bridge_find_worker(struct gw *gw, uint32_t id);
 /*
  * Send an event to a worker, or queue it without credit.  -1 when the
@@ -102,6 +102,8 @@ struct gw_buf *gw_bridge_hs_blob(const struct http_req *req, const char *peer,
 struct gw_worker *gw_bridge_pick_nsp(struct gw *gw, const char *name, size_t n, int *open);
 /* Events waiting in every worker's backlog. */
 unsigned gw_bridge_pending(struct gw *gw);
+/* Events waiting or in flight (sent, not yet paid back) to every worker. */
+unsigned gw_bridge_unfinished(struct gw *gw);
 /* Live workers. */
 unsigned gw_bridge_workers(struct gw *gw);
 /* Whether some live worker serves namespace name. */

@@ -714,12 +714,19 @@ conf_print(const struct gw_conf *c, FILE *f)
 			for (j = 0; j < c->nlisten; j++)
 				fprintf(f, "%s = %s\n", o->key, c->listen[j]);
 			break;
-		case T_PATH:
+		case T_PATH: {
+			int n = 0;
+
 			for (j = 0; j < c->nep; j++) {
-				if (c->ep[j].kind == (o->off ? GW_EP_RAW : GW_EP_SIO))
+				if (c->ep[j].kind == (o->off ? GW_EP_RAW : GW_EP_SIO)) {
 					fprintf(f, "%s = %s\n", o->key, c->ep[j].path);
+					n++;
+				}
 			}
+			if (n == 0)
+				fprintf(f, "; %s = (not set)\n", o->key);
 			break;
+		}
 		case T_ORIGINS:
 			if (c->any_origin)
 				fprintf(f, "%s = *\n", o->key);

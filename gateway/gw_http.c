@@ -42,14 +42,11 @@ gw_http_origin_ok(struct gw *gw, const struct http_req *req)
 
 	if (origin == NULL || gw->conf.any_origin)
 		return 1;
-	if (gw->conf.norigins > 0) {
-		for (i = 0; i < gw->conf.norigins; i++) {
-			if (strcmp(origin, gw->conf.origins[i]) == 0)
-				return 1;
-		}
-		return 0;
+	for (i = 0; i < gw->conf.norigins; i++) {
+		if (strcmp(origin, gw->conf.origins[i]) == 0)
+			return 1;
 	}
-	/* Same-origin by default: scheme://Host. */
+	/* Same origin (scheme://Host) is always allowed: it is no cross-origin request. */
 	host = http_req_header(req, "host");
 	if (host == NULL)
 		return 0;

@@ -60,8 +60,27 @@ idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 static int
 drained(struct gw *gw)
 {
-	return TAILQ_EMPTY(&gw->conns) && gw->nsess == 0 && gw_bridge_pending(gw) == 0 &&
-	    gw_super_running(gw) == 0;
+	return gw->stopping == 2 && TAILQ_EMPTY(&gw->conns) && gw->nsess == 0 &&
+	    gw_bridge_pending(gw) == 0 && gw_super_running(gw) == 0;
+}
+
+/* Draining, phase 2: close every session and the idle connections. */
+static void
+stop_sessions(struct gw *gw)
+{
+	struct gw_conn *c, *next;
+
+	gw->stopping = 2;
+	eio_session_close_all(gw, "server shutting down");
+	/* Idle HTTP connections go now; the others once their output is out. */
+	for (c = TAILQ_FIRST(&gw->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->out.n == 0 && c->req == NULL)
+			gw_conn_close(c, "shutdown");
+		else
+			gw_conn_close_after_write(c);
+	}
+	gw_wake(gw);
 }
 
 /* Before the loop sleeps: bridge in, client output out, free the dead. */
@@ -79,6 +98,18 @@ prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	/* Output flushed above may have closed sessions that told workers. */
 	gw_bridge_turn(gw);
 	eio_session_close_pending(gw);
+	/*
+	 * Draining, phase 1: sessions stay open until every event accepted
+	 * before the signal was handled by its worker (nothing waiting, nothing
+	 * in flight), so acks still reach their clients.  Phase 2: sessions
+	 * close, clients are told to go.  Worker programs are stopped last:
+	 * stopped at once, they would say BYE with events still waiting.
+	 */
+	if (gw->stopping == 1 && gw_bridge_unfinished(gw) == 0)
+		stop_sessions(gw);
+	if (gw->stopping == 2 && TAILQ_EMPTY(&gw->conns) && gw->nsess == 0 &&
+	    gw_bridge_pending(gw) == 0)
+		gw_super_stop(gw);
 	if (gw->stopping && drained(gw)) {
 		gw_info("drained: everything pending was delivered");
 		ev_break(loop, EVBREAK_ALL);
@@ -127,22 +158,31 @@ drain_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct gw *gw = t->data;
 
+	if (gw->stopping == 1) {
+		/* Workers did not finish in time: close the sessions now, give them a moment. */
+		gw_warn("drain timeout (%u ms) with %u event(s) unfinished by workers; closing sessions",
+		    gw->conf.drain_timeout, gw_bridge_unfinished(gw));
+		stop_sessions(gw);
+		ev_timer_set(&gw->drain_t, 1.0, 0.);
+		ev_timer_start(loop, &gw->drain_t);
+		return;
+	}
+
 	gw_warn("drain timeout (%u ms): stopping with %u connection(s) and %u event(s) pending",
 	    gw->conf.drain_timeout, gw->nconns, gw_bridge_pending(gw));
 	ev_break(loop, EVBREAK_ALL);
 }
 
 /*
- * SIGTERM/SIGINT: stop accepting, close every session (clients are told to
- * go, so the official clients reconnect elsewhere or later; workers hear
- * "server shutting down"), then keep the loop turning until what is
- * queued reached clients and workers, or the drain timeout.
+ * SIGTERM/SIGINT: stop accepting; let workers finish the events accepted
+ * so far (their acks still reach clients); then close every session
+ * (clients are told to go, so the official clients reconnect elsewhere or
+ * later; workers hear "server shutting down") and keep the loop turning
+ * until what is queued reached clients and workers, or the drain timeout.
  */
 static void
 begin_stop(struct gw *gw, int signum)
 {
-	struct gw_conn *c, *next;
-
 	if (gw->stopping) {
 		gw_info("signal %d again: stopping now", signum);
 		ev_break(gw->loop, EVBREAK_ALL);
@@ -152,16 +192,6 @@ begin_stop(struct gw *gw, int signum)
 	gw_notify("STOPPING=1");
 	gw_info("signal %d: shutting down (drain up to %u ms)", signum, gw->conf.drain_timeout);
 	gw_listen_stop(gw);
-	gw_super_stop(gw);
-	eio_session_close_all(gw, "server shutting down");
-	/* Idle HTTP connections go now; the others once their output is out. */
-	for (c = TAILQ_FIRST(&gw->conns); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, link);
-		if (c->out.n == 0 && c->req == NULL)
-			gw_conn_close(c, "shutdown");
-		else
-			gw_conn_close_after_write(c);
-	}
 	ev_timer_init(&gw->drain_t, drain_timeout_cb, gw->conf.drain_timeout / 1000.0, 0.);
 	gw->drain_t.data = gw;
 	ev_timer_start(gw->loop, &gw->drain_t);

@@ -394,14 +394,16 @@ gw_super_start(struct gw *gw)
 	gw_super_reconcile(gw);
 }
 
-/* Shutdown: SIGTERM every process. */
+/* Shutdown: SIGTERM every process not already stopping (so it may be called again). */
 void
 gw_super_stop(struct gw *gw)
 {
 	struct gw_proc *p;
 
-	for (p = gw->procs; p != NULL; p = p->next)
-		super_stop_proc(p);
+	for (p = gw->procs; p != NULL; p = p->next) {
+		if (p->wanted)
+			super_stop_proc(p);
+	}
 }
 
 /* How many supervised processes are still running. */

@@ -59,6 +59,36 @@ emit_one(struct sio_socket *so, void *arg)
 	sio_socket_send(so, ec->pkts, ec->n);
 }
 
+/* Whether a target string has the shape of one of this gateway's socket ids. */
+static int
+looks_like_id(struct gw *gw, const msgpack_object *t)
+{
+	size_t idl = strlen(gw->id);
+
+	return t->type == MSGPACK_OBJECT_STR && t->via.str.size == SIO_ID_LEN &&
+	    memcmp(t->via.str.ptr, gw->id, idl) == 0;
+}
+
+/*
+ * ERROR unknown-sid when `to` is exactly one socket id that is gone (a name
+ * that is no socket id is a room, possibly empty: no error).  Returns 1 if
+ * it answered.
+ */
+static int
+gone_single(struct gw *gw, struct gw_worker *w, const struct br_msg *m, const msgpack_object *to)
+{
+	const msgpack_object *t;
+
+	if (to == NULL || to->type != MSGPACK_OBJECT_ARRAY || to->via.array.size != 1)
+		return 0;
+	t = &to->via.array.ptr[0];
+	if (!looks_like_id(gw, t) || sio_socket_find(gw, t->via.str.ptr, t->via.str.size) != NULL)
+		return 0;
+	gw_bridge_error(gw, w, BR_E_UNKNOWN_SID, "no such socket", m->type, t->via.str.ptr,
+	    t->via.str.size);
+	return 1;
+}
+
 /* Whether `to` names exactly one socket (for acks). */
 static struct sio_socket *
 single_target(struct gw *gw, struct sio_nsp *nsp, const msgpack_object *to)
@@ -104,21 +134,14 @@ cmd_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 	if (want_ack) {
 		so = single_target(gw, nsp, to);
 		if (so == NULL) {
-			if (to != NULL && to->type == MSGPACK_OBJECT_ARRAY && to->via.array.size == 1 &&
-			    to->via.array.ptr[0].type == MSGPACK_OBJECT_STR &&
-			    (nsp == NULL || gw_map_get(&nsp->rooms, to->via.array.ptr[0].via.str.ptr,
-			    to->via.array.ptr[0].via.str.size) == NULL))
-				gw_bridge_error(gw, w, BR_E_UNKNOWN_SID, "no such socket", m->type,
-				    to->via.array.ptr[0].via.str.ptr,
-				    to->via.array.ptr[0].via.str.size < 64 ? to->via.array.ptr[0].via.str.size : 64);
-			else
+			if (!gone_single(gw, w, m, to))
 				gw_bridge_error(gw, w, BR_E_BAD_MESSAGE,
 				    "an emit with req needs exactly one target socket", m->type, NULL, 0);
 			return;
 		}
 		ack_id = sio_socket_wait_ack(so, w->id, req, (unsigned)(timeout ? timeout : 1));
-	} else if (nsp == NULL) {
-		return;		/* no socket ever joined that namespace */
+	} else if (gone_single(gw, w, m, to) || nsp == NULL) {
+		return;		/* a gone socket, or no socket ever joined that namespace */
 	}
 	ec.n = sio_packet_encode(SIO_EVENT, nspname.p, nspname.n, want_ack, ack_id, ev, args, NULL,
 	    ec.pkts, &why);

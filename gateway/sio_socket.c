@@ -23,6 +23,7 @@
 #include "sio.h"
 
 static void sio_socket_close(struct sio_socket *so, const char *reason, int tell_worker);
+static void enc_rooms(struct br_enc *e, struct sio_socket *so);
 
 /* The socket with this id, or NULL. */
 struct sio_socket *
@@ -126,8 +127,15 @@ socket_tell_disconnect(struct sio_socket *so, const char *reason)
 	so->notified = 0;
 	struct gw_evmeta meta = { BR_T_SIO_DISCONNECT, so->id, 0 };
 
-	enc_socket(&e, BR_T_SIO_DISCONNECT, 1, so);
+	/* The session and rooms it had, like Node's "disconnecting". */
+	enc_socket(&e, BR_T_SIO_DISCONNECT, 3, so);
 	br_enc_cstr(&e, "reason", reason);
+	br_enc_key(&e, "session");
+	if (so->session != NULL)
+		msgpack_sbuffer_write(&e.sb, so->session, so->session_len);
+	else
+		msgpack_pack_map(&e.pk, 0);
+	enc_rooms(&e, so);
 	gw_bridge_send_event(gw, w, &e, 1, &meta);
 }
 
@@ -198,16 +206,16 @@ sio_socket_close(struct sio_socket *so, const char *reason, int tell_worker)
 	struct sio_socket **pp;
 	struct gw_worker *w;
 
+	while (so->waits != NULL)
+		wait_end(so->waits, "disconnected");
+	if (tell_worker)
+		socket_tell_disconnect(so, reason);
 	if (so->state == SIO_S_CONNECTED) {
 		sio_room_leave_all(so);
 		sio_nsp_remove(so);
 	}
 	so->state = SIO_S_CLOSED;
 	ev_timer_stop(gw->loop, &so->connect_t);
-	while (so->waits != NULL)
-		wait_end(so->waits, "disconnected");
-	if (tell_worker)
-		socket_tell_disconnect(so, reason);
 	w = gw_bridge_find_worker(gw, so->worker);
 	if (w != NULL && w->nsess > 0)
 		w->nsess--;
@@ -340,10 +348,18 @@ sio_socket_accept(struct sio_socket *so, const msgpack_object *session, const ms
 static void
 socket_refuse(struct sio_socket *so, const char *json)
 {
+	struct sio_conn *c = so->conn;
+	struct gw *gw = c->eio->gw;
+
 	so->notified = 0;
-	so->conn->eio->gw->st.sio_rejects++;
-	socket_send_json(so->conn->eio, SIO_CONNECT_ERROR, so->nsp->name, so->nsp->nlen, json);
+	gw->st.sio_rejects++;
+	socket_send_json(c->eio, SIO_CONNECT_ERROR, so->nsp->name, so->nsp->nlen, json);
 	sio_socket_close(so, NULL, 0);
+	if (c->sockets == NULL && !ev_is_active(&c->connect_t)) {
+		/* Nothing connected: the connection's own deadline runs again. */
+		ev_timer_set(&c->connect_t, gw->conf.connect_timeout / 1000.0, 0.);
+		ev_timer_start(gw->loop, &c->connect_t);
+	}
 }
 
 /* The worker rejected the socket: the client gets CONNECT_ERROR with data. */
@@ -408,7 +424,7 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 	const char *why = NULL;
 
 	if (pkt->data_len > 0) {
-		auth = json_loadb(pkt->data, pkt->data_len, 0, &jerr);
+		auth = json_loadb(pkt->data, pkt->data_len, JSON_ALLOW_NUL, &jerr);
 		if (auth == NULL || !json_is_object(auth)) {
 			json_decref(auth);
 			conn_fail(c, "CONNECT payload is not an object", pkt->data, pkt->data_len);
@@ -452,6 +468,8 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 	c->sockets = so;
 	gw_map_put(&gw->sio_sockets, so->id, SIO_ID_LEN, so);
 	w->nsess++;
+	/* From here the socket's own timer guards the connect. */
+	ev_timer_stop(gw->loop, &c->connect_t);
 	ev_timer_init(&so->connect_t, socket_connect_timeout_cb, gw->conf.connect_timeout / 1000.0, 0.);
 	so->connect_t.data = so;
 
@@ -528,10 +546,10 @@ handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str 
 	const char *why = NULL;
 	char numname[32];
 	const char *name;
-	size_t i, n;
+	size_t i, n, name_len;
 	struct gw_evmeta meta;
 
-	v = json_loadb(pkt->data, pkt->data_len, JSON_DECODE_ANY, &jerr);
+	v = json_loadb(pkt->data, pkt->data_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (v == NULL || !json_is_array(v) || json_array_size(v) == 0) {
 		json_decref(v);
 		conn_fail(c, "event payload is not a non-empty array", pkt->data, pkt->data_len);
@@ -540,7 +558,8 @@ handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str 
 	ev = json_array_get(v, 0);
 	if (json_is_string(ev)) {
 		name = json_string_value(ev);
-		if (json_string_length(ev) > gw->conf.max_event_name) {
+		name_len = json_string_length(ev);
+		if (name_len > gw->conf.max_event_name) {
 			json_decref(v);
 			conn_fail(c, "event name longer than max_event_name", pkt->data, pkt->data_len);
 			return;
@@ -553,6 +572,7 @@ handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str 
 	} else if (json_is_integer(ev)) {
 		snprintf(numname, sizeof numname, "%lld", (long long)json_integer_value(ev));
 		name = numname;
+		name_len = strlen(numname);
 	} else {
 		json_decref(v);
 		conn_fail(c, "event name is not a string", pkt->data, pkt->data_len);
@@ -560,8 +580,10 @@ handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str 
 	}
 	so = conn_socket(c, pkt->nsp, pkt->nsp_len);
 	if (so == NULL || so->state != SIO_S_CONNECTED) {
+		/* Node closes the connection for this ("invalid state"). */
 		json_decref(v);
-		return;		/* not connected to that namespace: ignored, like Node */
+		conn_fail(c, "event for a namespace that is not connected", pkt->data, pkt->data_len);
+		return;
 	}
 	w = gw_bridge_find_worker(gw, so->worker);
 	if (w == NULL) {
@@ -570,7 +592,7 @@ handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str 
 	}
 	n = json_array_size(v);
 	enc_socket(&e, BR_T_SIO_EVENT, 4 + (pkt->has_id ? 1 : 0), so);
-	br_enc_cstr(&e, "ev", name);
+	br_enc_str(&e, "ev", name, name_len);
 	br_enc_key(&e, "args");
 	msgpack_pack_array(&e.pk, (uint32_t)(n - 1));
 	for (i = 1; i < n; i++) {
@@ -631,7 +653,7 @@ handle_ack(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str *a
 	const char *why = NULL;
 	size_t i;
 
-	v = json_loadb(pkt->data, pkt->data_len, JSON_DECODE_ANY, &jerr);
+	v = json_loadb(pkt->data, pkt->data_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (!pkt->has_id || v == NULL || !json_is_array(v)) {
 		json_decref(v);
 		conn_fail(c, "ack without id or array payload", pkt->data, pkt->data_len);
@@ -686,8 +708,12 @@ conn_dispatch(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str
 			break;
 		}
 		so = conn_socket(c, pkt->nsp, pkt->nsp_len);
-		if (so != NULL)
-			sio_socket_close(so, "client namespace disconnect", 1);
+		if (so == NULL) {
+			conn_fail(c, "DISCONNECT for a namespace that is not connected", pkt->nsp,
+			    pkt->nsp_len);
+			break;
+		}
+		sio_socket_close(so, "client namespace disconnect", 1);
 		break;
 	case SIO_EVENT:
 	case SIO_BINARY_EVENT:

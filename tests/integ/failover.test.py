@@ -12,6 +12,12 @@ import time
 
 sys.path.insert(0, os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib"))
 from tap import Gateway, done, ok  # noqa: E402
+import tap  # noqa: E402
+
+
+def done_ok():
+    print("1..%d" % tap._n, flush=True)
+    return tap._failed == 0
 
 import socketio  # noqa: E402
 
@@ -32,7 +38,7 @@ def start_worker(gw, name):
 
 
 def main():
-    gw = Gateway("--log-level", "info")
+    gw = Gateway("--log-level", os.environ.get("FAILOVER_LEVEL", "info"))
     workers = []
     try:
         workers = [start_worker(gw, "wa"), start_worker(gw, "wb")]
@@ -43,7 +49,11 @@ def main():
                 p.kill()
             p.wait()
         ok(gw.stop() == 0, "gateway exits 0")
-    done()
+        if os.environ.get("FAILOVER_LOG"):
+            sys.stderr.write("\n".join(gw.lines) + "\n")
+    # python-socketio's reconnection threads would keep the process alive.
+    sys.stdout.flush()
+    os._exit(0 if done_ok() else 1)
 
 
 def run(gw, workers):

@@ -66,7 +66,7 @@ export async function waitUntil(fn, ms, what, every = 25) {
  * waitLog(re, ms, since) resolves with the first line at index >= since
  * matching re.
  */
-function spawnLogged(cmd, args, name) {
+export function spawnLogged(cmd, args, name) {
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(proc);
   const logs = [];
@@ -177,6 +177,12 @@ export async function startGateway(args = [], opts = {}) {
     cmd = process.env.SIOGATE;
     if (!cmd) throw new Error('SIOGATE is not set (path of the gateway binary)');
     argv = ['--listen', listen, '--bridge', bridge, '--engineio-path', EIO_PATH, ...args];
+    // $SIOGATE_WRAPPER (e.g. "valgrind --error-exitcode=99 ...") runs the gateway under a tool.
+    const wrap = (process.env.SIOGATE_WRAPPER || '').split(/\s+/).filter(Boolean);
+    if (wrap.length > 0) {
+      argv = [...wrap.slice(1), cmd, ...argv];
+      cmd = wrap[0];
+    }
   }
   const h = spawnLogged(cmd, argv, REF ? 'ref-server' : 'siogate');
   const re = opts.listenRe || /listening on (?:http:\/\/)?127\.0\.0\.1:(\d+)/;

@@ -39,6 +39,8 @@ class Gateway:
         self.bridge = bridge or "ipc:///tmp/siogate-pytest-%d-%d.sock" % (os.getpid(), Gateway.count)
         cmd = [os.environ["SIOGATE"], "--listen", "127.0.0.1:0", "--bridge", self.bridge]
         cmd += list(args)
+        # $SIOGATE_WRAPPER (e.g. "valgrind --error-exitcode=99 ...") runs it under a tool.
+        cmd = os.environ.get("SIOGATE_WRAPPER", "").split() + cmd
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         self.lines = []
         self._buf = b""
