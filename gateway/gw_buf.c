@@ -26,7 +26,8 @@ gw_buf_from(const void *p, size_t n)
 {
 	struct gw_buf *b = gw_buf_new(n);
 
-	memcpy(b->data, p, n);
+	if (n > 0)
+		memcpy(b->data, p, n);
 	return b;
 }
 

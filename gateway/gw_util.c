@@ -54,7 +54,8 @@ gw_xstrndup(const char *s, size_t n)
 {
 	char *d = gw_xmalloc(n + 1);
 
-	memcpy(d, s, n);
+	if (n > 0)
+		memcpy(d, s, n);	/* s may be NULL for n == 0 (an empty attachment) */
 	d[n] = '\0';
 	return d;
 }

@@ -1,0 +1,252 @@
+"""Bounds and policies ([limits] in siogate.conf(5)), each against the real
+gateway with a real worker: connection limits, handshake rate, sid_bind_ip,
+namespaces per connection, event name length, JSON depth, attachments per
+packet, slow consumers (others unaffected) and volatile emits."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib"))
+from tap import Gateway, done, get, ok, post, status_body  # noqa: E402
+
+WORKER = os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib", "sio_test_worker.py")
+SIO = "/socket.io/?EIO=4&transport=polling"
+
+
+def start_worker(gw):
+    p = subprocess.Popen(["/usr/bin/python3", WORKER, gw.bridge, "--nsp", "*", "--hb", "1000"],
+                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        line = p.stderr.readline()
+        if b"registered" in line or not line:
+            break
+    return p
+
+
+def handshake(port, src=None):
+    """Polling handshake (optionally from another loopback source address)."""
+    s = socket.socket()
+    s.settimeout(5)
+    if src:
+        s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % SIO).encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    st, body = status_body(data)
+    return st, (json.loads(body[1:])["sid"] if st == 200 else body)
+
+
+def sio_get(port, sid, timeout=5):
+    return get(port, SIO + "&sid=" + sid, timeout)
+
+
+def sio_post(port, sid, body):
+    return post(port, SIO + "&sid=" + sid, body)
+
+
+def connect_nsp(port, sid, nsp="/"):
+    sio_post(port, sid, "40" if nsp == "/" else "40%s," % nsp)
+    return sio_get(port, sid)
+
+
+def raw_conn(port):
+    """A connection the gateway has accepted and holds (a request in progress)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"GET / HTTP/1.1\r\n")
+    return s
+
+
+def refused(port, src=None):
+    """Whether a new connection is closed without an answer."""
+    s = socket.socket()
+    s.settimeout(3)
+    if src:
+        s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    try:
+        s.sendall(b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        got = s.recv(100)
+    except (ConnectionResetError, BrokenPipeError):
+        got = b""
+    except socket.timeout:
+        got = b"timeout"
+    s.close()
+    return got == b""
+
+
+def eventually(fn, deadline=5):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if fn():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def main():
+    # -- connection limits --------------------------------------------------
+    gw = Gateway("--max-connections", "3")
+    held = [raw_conn(gw.port) for _ in range(3)]
+    ok(gw.wait_log(r"listening") is not None and refused(gw.port),
+       "a 4th connection over max_connections=3 is closed at once")
+    ok(gw.wait_log(r"refused: global limit reached \(3\)") is not None, "and logged")
+    for s in held:
+        s.close()
+    ok(eventually(lambda: not refused(gw.port)), "once others close, connections are accepted again")
+    gw.stop()
+
+    gw = Gateway("--max-connections-per-ip", "2")
+    held = [raw_conn(gw.port) for _ in range(2)]
+    other = socket.socket()
+    other.bind(("127.0.0.2", 0))
+    other.settimeout(5)
+    other.connect(("127.0.0.1", gw.port))
+    other.sendall(b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    ok(other.recv(100).startswith(b"HTTP/1.1 404"), "another address is not affected by the per-IP limit")
+    other.close()
+    ok(refused(gw.port), "a 3rd connection from one address over max_connections_per_ip=2 is closed")
+    ok(gw.wait_log(r"refused: per-IP limit reached \(2\)") is not None, "and logged")
+    for s in held:
+        s.close()
+    gw.stop()
+
+    # -- slow requests, pipelining bound ----------------------------------------
+    gw = Gateway("--http-timeout", "300")
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+    s.sendall(b"GET /x HTTP/1.1\r\nHost")     # and then nothing (slowloris)
+    t0 = time.monotonic()
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    ok(data.startswith(b"HTTP/1.1 408") and time.monotonic() - t0 < 3,
+       "a request not complete within http_timeout gets 408 and is closed (%r)" % data[:20])
+    s.close()
+    gw.stop()
+
+    gw = Gateway("--engineio-path", "/engine.io/")
+    w = start_worker(gw)
+    try:
+        st, body = get(gw.port, "/socket.io/?EIO=4&transport=polling")
+        sid = json.loads(body[1:])["sid"]
+        s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+        # A GET that parks (nothing queued), then more than 64 KiB pipelined behind it.
+        s.sendall(("GET %s&sid=%s HTTP/1.1\r\nHost: x\r\n\r\n" % (SIO, sid)).encode())
+        closed = False
+        try:
+            for _ in range(40):
+                s.sendall(b"GET /x HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 3000 + b"\r\n\r\n")
+            s.settimeout(3)
+            while s.recv(65536):
+                pass
+            closed = True
+        except (ConnectionResetError, BrokenPipeError):
+            closed = True
+        except socket.timeout:
+            closed = False
+        ok(closed, "more than 64 KiB pipelined behind a parked request closes the connection")
+        ok(get(gw.port, "/nothing")[0] == 404 and gw.alive(), "the gateway keeps serving others")
+        s.close()
+    finally:
+        w.kill()
+        w.wait()
+        gw.stop()
+
+    # -- handshake rate, sid_bind_ip -------------------------------------------
+    gw = Gateway("--handshake-rate", "2", "--sid-bind-ip", "yes")
+    w = start_worker(gw)
+    try:
+        codes = [handshake(gw.port)[0] for _ in range(6)]
+        ok(codes.count(200) == 4 and codes[-1] == 429,
+           "handshake_rate=2: a burst of 4 passes, then 429 (%s)" % codes)
+        ok(gw.wait_log(r"handshake rate over 2/s") is not None, "the refusal is logged")
+        st, sid = handshake(gw.port, src="127.0.0.3")
+        ok(st == 200, "another address still gets its handshakes")
+        st, body = sio_get(gw.port, sid)  # from 127.0.0.1: another address
+        ok(st == 400 and b"Session ID unknown" in body,
+           "sid_bind_ip: the session's sid used from another address gets 400")
+        ok(gw.wait_log(r"request from 127\.0\.0\.1:\d+ refused \(session bound to 127\.0\.0\.3\)")
+           is not None, "and the attempt is logged")
+    finally:
+        w.kill()
+        w.wait()
+        gw.stop()
+
+    # -- Socket.IO limits -----------------------------------------------------
+    gw = Gateway("--max-namespaces", "2", "--max-event-name", "16", "--max-depth", "4",
+                 "--max-attachments", "2")
+    w = start_worker(gw)
+    try:
+        _, sid = handshake(gw.port)
+        connect_nsp(gw.port, sid, "/a")
+        connect_nsp(gw.port, sid, "/b")
+        st, body = connect_nsp(gw.port, sid, "/c")
+        ok(b'44/c,{"message":"Too many namespaces"}' in body,
+           "max_namespaces=2: a third namespace gets CONNECT_ERROR (%r)" % body[:60])
+
+        def closes(packet, what):
+            _, s2 = handshake(gw.port)
+            connect_nsp(gw.port, s2)
+            sio_post(gw.port, s2, packet)
+            st2, _ = sio_get(gw.port, s2)
+            st3, _ = sio_get(gw.port, s2)
+            ok(st3 == 400 or st2 == 400, what)
+
+        closes('42["%s"]' % ("e" * 17), "max_event_name=16: a 17-byte event name closes the connection")
+        closes('42["echo",[[[[[1]]]]]]', "max_depth=4: five levels of nesting close the connection")
+        closes('453-["echo",{"_placeholder":true,"num":0}]',
+               "max_attachments=2: a packet announcing 3 attachments closes the connection")
+        # the first session is unaffected by all that
+        sio_post(gw.port, sid, '42/a,["echo","fine"]')
+        st, body = sio_get(gw.port, sid)
+        ok(st == 200 and b'42/a,["echo","fine"]' in body, "other connections keep working (%r)" % body[:80])
+    finally:
+        w.kill()
+        w.wait()
+        gw.stop()
+
+    # -- slow consumer, volatile ----------------------------------------------
+    gw = Gateway("--max-output", "65536", "--max-payload", "16384", "--ping-interval", "60000",
+                 "--ping-timeout", "60000")
+    w = start_worker(gw)
+    try:
+        _, slow = handshake(gw.port)
+        connect_nsp(gw.port, slow)
+        sio_post(gw.port, slow, '421["join","r"]')   # acked: the GET has an answer
+        sio_get(gw.port, slow)
+        _, fast = handshake(gw.port)
+        connect_nsp(gw.port, fast)
+        sio_post(gw.port, fast, '421["join","r"]')
+        sio_get(gw.port, fast)
+        # the slow one stops polling; broadcasts pile up for it
+        big = "x" * 4000
+        for i in range(25):
+            sio_post(gw.port, fast, '42["to-room","r","news","%s"]' % big)
+            st, body = sio_get(gw.port, fast)
+        ok(st == 200 and b"news" in body, "the reading client keeps getting the broadcasts (%d %r)" % (st, body[:40]))
+        ok(gw.wait_log(r"session \S+: \d+ bytes waiting for the client, closing \(slow consumer\)")
+           is not None, "the client that does not read is closed as a slow consumer, with a log line")
+        st, _ = sio_get(gw.port, slow)
+        ok(st == 400 or st == 200, "its session is gone (or finishing)")
+        st, body = sio_get(gw.port, slow)
+        ok(st == 400, "then gone")
+    finally:
+        w.kill()
+        w.wait()
+        gw.stop()
+    done()
+
+
+main()
