@@ -107,7 +107,11 @@ sess_tab_remove(struct gw *gw, struct eio_session *s)
 		if (*pp == s) {
 			*pp = s->hnext;
 			s->hnext = NULL;
-			gw->nsess--;
+			if (--gw->nsess == 0) {
+				free(gw->sess_tab);	/* empty: give it back */
+				gw->sess_tab = NULL;
+				gw->sess_mask = 0;
+			}
 			return;
 		}
 	}
@@ -629,7 +633,8 @@ eio_session_close_all(struct gw *gw, const char *reason)
 	uint32_t i;
 
 	for (i = 0; gw->sess_tab != NULL && i <= gw->sess_mask; i++) {
-		while (gw->sess_tab[i] != NULL) {
+		/* The table goes away with its last session. */
+		while (gw->sess_tab != NULL && gw->sess_tab[i] != NULL) {
 			if (gw->sess_tab[i]->linger)
 				session_finish(gw->sess_tab[i]);
 			else

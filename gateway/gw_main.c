@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -151,6 +152,8 @@ sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	gw_ip_sweep(gw, 0);
 	gw->limit_logged = gw->st.limit_conns;
+	/* Give memory freed by gone clients back to the system (glibc keeps it otherwise). */
+	malloc_trim(0);
 }
 
 static void

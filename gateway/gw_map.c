@@ -90,7 +90,12 @@ gw_map_del(struct gw_map *m, const char *key, size_t klen)
 
 			*pp = e->next;
 			free(e);
-			m->n--;
+			if (--m->n == 0) {
+				/* Empty: give the buckets back (a burst of clients left). */
+				free(m->b);
+				m->b = NULL;
+				m->mask = 0;
+			}
 			return v;
 		}
 	}

@@ -157,6 +157,50 @@ gw_metrics_serve(struct gw_conn *c, struct http_req *req)
 }
 
 /*
+ * With CURVE on the bridge, --status is a CURVE client: the server's public
+ * key comes from its secret key file; the client key pair from the
+ * environment (an authorized pair, when the gateway restricts keys) or a
+ * fresh one.
+ */
+static int
+gw_status_curve(void *s, const struct gw_conf *c)
+{
+	char line[256], sec[41] = "", pub[41], cpub[41], csec[41];
+	const char *ep = getenv("SIOGATE_CURVE_PUBLICKEY"), *es = getenv("SIOGATE_CURVE_SECRETKEY");
+	FILE *f = fopen(c->curve_secret_file, "r");
+
+	while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+		char *p = line + strspn(line, " \t");
+
+		if (strncmp(p, "public:", 7) == 0)
+			continue;
+		if (strncmp(p, "secret:", 7) == 0)
+			p += 7 + strspn(p + 7, " \t");
+		if (strcspn(p, " \t\r\n") == 40) {
+			memcpy(sec, p, 40);
+			sec[40] = '\0';
+			break;
+		}
+	}
+	if (f != NULL)
+		fclose(f);
+	if (sec[0] == '\0' || zmq_curve_public(pub, sec) < 0) {
+		fprintf(stderr, "siogate: cannot read the CURVE key from %s\n", c->curve_secret_file);
+		return -1;
+	}
+	if (ep != NULL && es != NULL && strlen(ep) == 40 && strlen(es) == 40) {
+		memcpy(cpub, ep, 41);
+		memcpy(csec, es, 41);
+	} else if (zmq_curve_keypair(cpub, csec) < 0) {
+		return -1;
+	}
+	zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, pub, 40);
+	zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, cpub, 40);
+	zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, csec, 40);
+	return 0;
+}
+
+/*
  * --status: register on the bridge as a write-only peer, ask STATUS, print
  * the reply.  Exit 0, or 69 (EX_UNAVAILABLE) when no gateway answers.
  */
@@ -177,6 +221,8 @@ gw_status_print(const struct gw_conf *c)
 	else
 		snprintf(ep, sizeof ep, "%s", c->bridge);
 	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+	if (c->curve_secret_file != NULL && gw_status_curve(s, c) < 0)
+		goto out;
 	if (zmq_connect(s, ep) < 0) {
 		fprintf(stderr, "siogate: cannot connect to %s: %s\n", ep, zmq_strerror(errno));
 		goto out;

@@ -66,6 +66,13 @@ def main():
         ok(b"registered" in line, "the C echo worker registers with keys from the environment")
         echo.terminate()
         echo.wait(10)
+        st = subprocess.run([os.environ["SIOGATE"], "--status", "--bridge", gw.bridge,
+                             "--curve-secret-key-file", os.path.join(d, "server.key")],
+                            env=dict(os.environ, SIOGATE_CURVE_PUBLICKEY=wpub,
+                                     SIOGATE_CURVE_SECRETKEY=wsec),
+                            capture_output=True, text=True, timeout=20)
+        ok(st.returncode == 0 and "workers:" in st.stdout,
+           "--status works over CURVE with an authorized key pair (%d)" % st.returncode)
         for p in (good, bad, plain):
             p.close()
         ok(gw.alive(), "the gateway is still running")

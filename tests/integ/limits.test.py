@@ -184,6 +184,54 @@ def main():
         w.wait()
         gw.stop()
 
+    # -- a worker flooding commands does not starve clients ---------------------
+    gw = Gateway()
+    w = start_worker(gw)
+    try:
+        import threading
+        import msgpack
+        import zmq
+        _, sid = handshake(gw.port)
+        connect_nsp(gw.port, sid)
+        ctx = zmq.Context.instance()
+        fl = ctx.socket(zmq.DEALER)
+        fl.setsockopt(zmq.LINGER, 0)
+        fl.setsockopt(zmq.SNDHWM, 0)
+        fl.connect(gw.bridge)
+        fl.send(msgpack.packb({"v": 1, "t": 1, "name": "flood", "credit": 0, "hb": 5000}))
+        fl.recv()   # WELCOME
+        frame = msgpack.packb({"v": 1, "t": 53, "nsp": "/", "ev": "x", "args": [1], "to": ["nobody"]})
+        stop = threading.Event()
+        sent = [0]
+
+        def flood():
+            while not stop.is_set():
+                for _ in range(1000):
+                    fl.send(frame, zmq.NOBLOCK)
+                sent[0] += 1000
+        t = threading.Thread(target=flood)
+        t.start()
+        worst = 0.0
+        try:
+            for i in range(20):
+                t0 = time.monotonic()
+                sio_post(gw.port, sid, '42["echo",%d]' % i)
+                st, body = sio_get(gw.port, sid)
+                worst = max(worst, time.monotonic() - t0)
+                if st != 200:
+                    break
+        finally:
+            stop.set()
+            t.join()
+        ok(st == 200 and worst < 2.0,
+           "while a worker floods commands (%d sent), a client's echoes still come back (worst %.3f s)"
+           % (sent[0], worst))
+        fl.close()
+    finally:
+        w.kill()
+        w.wait()
+        gw.stop()
+
     # -- Socket.IO limits -----------------------------------------------------
     gw = Gateway("--max-namespaces", "2", "--max-event-name", "16", "--max-depth", "4",
                  "--max-attachments", "2")
@@ -242,6 +290,26 @@ def main():
         ok(st == 400 or st == 200, "its session is gone (or finishing)")
         st, body = sio_get(gw.port, slow)
         ok(st == 400, "then gone")
+
+        # Volatile emits are dropped for a client that has a backlog, instead of
+        # piling up until it is disconnected.
+        _, lazy = handshake(gw.port)
+        connect_nsp(gw.port, lazy)
+        sio_post(gw.port, lazy, '421["join","v"]')
+        sio_get(gw.port, lazy)
+        sio_post(gw.port, fast, '421["join","v"]')
+        sio_get(gw.port, fast)
+        mark = len(gw.lines)
+        for i in range(25):
+            sio_post(gw.port, fast, '42["to-room-volatile","v","tick","%s"]' % big)
+            st, body = sio_get(gw.port, fast)
+        ok(st == 200 and b"tick" in body, "the reading client gets volatile emits")
+        st, body = sio_get(gw.port, lazy)
+        n = body.count(b"tick")
+        ok(st == 200 and 0 < n < 25,
+           "the client that did not read got some of them, not all (%d of 25), and is still connected" % n)
+        ok(gw.wait_log(r"slow consumer", deadline=0.2, start=mark) is None,
+           "no slow-consumer disconnect for volatile emits")
     finally:
         w.kill()
         w.wait()

@@ -33,6 +33,7 @@ Events (args after the name):
     join ROOM|[ROOMS]         SIO_JOIN for the sender; leave: SIO_LEAVE
     to-room ROOM|[ROOMS], EV, ...        SIO_EMIT EV to those rooms
     to-room-except-me ROOM|[ROOMS], EV, ...  the same, except the sender
+    to-room-volatile ROOM|[ROOMS], EV, ...   the same as to-room, volatile
     broadcast EV, ...          SIO_EMIT EV to the whole namespace
     broadcast-except-room ROOM|[ROOMS], EV, ...  whole namespace except those rooms
     ask EV, TIMEOUT_MS, ...   SIO_EMIT EV (...) with req to the sender; on SIO_CLIENT_ACK
@@ -297,6 +298,8 @@ class Worker:
                       to=[sid])
         elif ev == "to-room":
             self.emit(nsp, args[1], args[2:], to=as_list(a0))
+        elif ev == "to-room-volatile":
+            self.emit(nsp, args[1], args[2:], to=as_list(a0), volatile=True)
         elif ev == "to-room-except-me":
             self.emit(nsp, args[1], args[2:], to=as_list(a0), **{"except": [sid]})
         elif ev == "broadcast":
