@@ -120,7 +120,10 @@ static const struct conf_opt opts[] = {
 #define NOPTS (sizeof opts / sizeof opts[0])
 
 /* The default configuration file. */
-#define GW_CONF_DEFAULT "/etc/siogate/siogate.conf"
+#ifndef SIOGATE_SYSCONFDIR
+#define SIOGATE_SYSCONFDIR "/etc"
+#endif
+#define GW_CONF_DEFAULT SIOGATE_SYSCONFDIR "/siogate/siogate.conf"
 
 /* Field of a configuration by offset. */
 #define FIELD(c, o, T) ((T *)(void *)((char *)(c) + (o)->off))
