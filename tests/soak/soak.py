@@ -99,7 +99,7 @@ def main():
         out, _ = c.communicate(timeout=60)
         for k, v in json.loads(out.decode().strip().splitlines()[-1]).items():
             totals[k] = totals.get(k, 0) + v
-    time.sleep(12)  # sessions of the gone clients are freed, memory trimmed (every 10 s)
+    time.sleep(22)  # sessions of the gone clients are freed, memory trimmed (every 10 s)
     after = rss_kb(pid)
     for w in workers:
         w.kill()
