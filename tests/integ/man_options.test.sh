@@ -23,21 +23,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/siogate-man.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM
 
-n=0
-failed=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	shift
-	for l in "$@"; do
-		echo "# $l"
-	done
-}
+. "${TOP_SRCDIR:-.}/tests/lib/tap.sh"
 check() {
 	# check DESCRIPTION FILE-OF-PROBLEMS: ok when the file is empty
 	if [ -s "$2" ]; then

@@ -12,25 +12,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/siogate-units.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM
 
-n=0
-failed=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	shift
-	for l in "$@"; do
-		echo "# $l"
-	done
-}
-skip() {
-	n=$((n + 1))
-	echo "ok $n - $1 # SKIP $2"
-}
+. "${TOP_SRCDIR:-.}/tests/lib/tap.sh"
 
 in=$top/dist/systemd/siogate.service.in
 sock=$top/dist/systemd/siogate.socket
