@@ -495,9 +495,11 @@ eio_session_close(struct eio_session *s, const char *reason)
 	 * response, like the reference server: clients handle a payload's
 	 * packets asynchronously, and a close in the same payload would overtake
 	 * them.  The session lingers (up to pingTimeout) for that next GET.
+	 * Only for a deliberate close (a worker's): after a ping timeout or an
+	 * error the queue is dropped and the sid is gone at once, as in Node.
 	 */
 	linger = s->transport == EIO_T_POLLING && !s->client_closed && s->q.n > 0 &&
-	    !gw->stopping;
+	    !gw->stopping && strcmp(reason, "forced close") == 0;
 	if (s->get != NULL) {
 		if (linger)
 			eio_poll_flush(s);

@@ -307,6 +307,18 @@ test('heartbeat: a session that does not answer pings is gone after pingInterval
   assert.equal(JSON.parse(g.body).code, 1);
 });
 
+const debugStack = lazy(() => startStack(['--ping-interval', String(PING_INTERVAL),
+  '--ping-timeout', String(PING_TIMEOUT), '--log-level', 'debug']));
+
+test('heartbeat: right after the ping timeout closes it, the sid is gone (its queued ping is dropped)', T, async () => {
+  const s = await debugStack();
+  const { sid } = await pollingHandshake(s.port);
+  // The ping was queued for a GET that never came; the close drops it, as in Node.
+  await s.gw.waitLog(new RegExp(`session ${sid} closed: ping timeout`), PING_INTERVAL + PING_TIMEOUT + 3000);
+  const g = await get(s.port, eio(`sid=${sid}`));
+  assert.equal(g.status, 400);
+});
+
 test('heartbeat: answering pongs keeps the session past pingInterval + pingTimeout', T, async () => {
   const { port } = await fast();
   const { sid } = await pollingHandshake(port);
