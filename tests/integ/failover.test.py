@@ -51,9 +51,57 @@ def main():
         ok(gw.stop() == 0, "gateway exits 0")
         if os.environ.get("FAILOVER_LOG"):
             sys.stderr.write("\n".join(gw.lines) + "\n")
+    at_most_once()
     # python-socketio's reconnection threads would keep the process alive.
     sys.stdout.flush()
     os._exit(0 if done_ok() else 1)
+
+
+def at_most_once():
+    """With the namespace at-most-once, nothing is redelivered: the surviving
+    worker's history has no redelivered event, and every ack is still
+    answered exactly once (the lost ones with ENOWORKER)."""
+    gw = Gateway("--at-most-once", "/")
+    workers = [start_worker(gw, "wa"), start_worker(gw, "wb")]
+    try:
+        c = socketio.Client(reconnection=True)
+        who, hist = {}, {}
+        got = threading.Event()
+        c.on("whoami", lambda name: (who.update(name=name), got.set()))
+        c.on("history", lambda h: (hist.update(h=h), got.set()))
+        c.connect("http://127.0.0.1:%d" % gw.port, transports=["websocket"], wait_timeout=10)
+        c.emit("whoami")
+        got.wait(10)
+        victim = workers[0] if who.get("name") == "wa" else workers[1]
+        N = 200
+        answers = {}
+        lock = threading.Lock()
+        all_in = threading.Event()
+
+        def make_cb(i):
+            def cb(*args):
+                with lock:
+                    answers.setdefault(i, []).append(args)
+                    if len(answers) == N:
+                        all_in.set()
+            return cb
+        for i in range(N):
+            c.emit("ack", i, callback=make_cb(i))
+            if i == N // 2:
+                victim.send_signal(signal.SIGKILL)
+        ok(all_in.wait(30) and all(len(a) == 1 for a in answers.values()),
+           "at-most-once: every ack answered exactly once (%d)" % len(answers))
+        got.clear()
+        c.emit("history")
+        ok(got.wait(10) and not any(h[3] for h in hist.get("h", [])),
+           "at-most-once: the surviving worker got no redelivered event")
+        c.disconnect()
+    finally:
+        for p in workers:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        gw.stop()
 
 
 def run(gw, workers):

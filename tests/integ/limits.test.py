@@ -232,9 +232,26 @@ def main():
         w.wait()
         gw.stop()
 
+    # -- Origin on WebSocket upgrades, and what reaches the log -------------------
+    gw = Gateway("--cors-origin", "http://good.example")
+    try:
+        s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+        s.sendall(b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+                  b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  b"Origin: http://evil.example\"x\\y\r\n\r\n")
+        data = s.recv(4096)
+        s.close()
+        ok(data.startswith(b"HTTP/1.1 403"), "a WebSocket upgrade from an origin not allowed gets 403, no 101")
+        m = gw.wait_log(r"origin .* not allowed .*websocket")
+        ok(m is not None and '"' not in m.string and "\\x22" in m.string and "\\x5c" in m.string,
+           "the origin is logged escaped (%r)" % (m.string if m else None))
+    finally:
+        gw.stop()
+
     # -- Socket.IO limits -----------------------------------------------------
     gw = Gateway("--max-namespaces", "2", "--max-event-name", "16", "--max-depth", "4",
-                 "--max-attachments", "2")
+                 "--max-attachments", "2", "--max-rooms", "2")
     w = start_worker(gw)
     try:
         _, sid = handshake(gw.port)
@@ -256,6 +273,13 @@ def main():
         closes('42["echo",[[[[[1]]]]]]', "max_depth=4: five levels of nesting close the connection")
         closes('453-["echo",{"_placeholder":true,"num":0}]',
                "max_attachments=2: a packet announcing 3 attachments closes the connection")
+        # max_rooms: a third room is not joined
+        sio_post(gw.port, sid, '42/a,1["join",["r1","r2","r3"]]')
+        sio_get(gw.port, sid)
+        sio_post(gw.port, sid, '42/a,["get-rooms"]')
+        st, body = sio_get(gw.port, sid)
+        ok(b'my-rooms",["r1","r2"]' in body, "max_rooms=2: a socket is in at most 2 rooms (%r)" % body[:80])
+        ok(gw.wait_log(r"room limit \(2\) reached") is not None, "and the refusal is logged")
         # the first session is unaffected by all that
         sio_post(gw.port, sid, '42/a,["echo","fine"]')
         st, body = sio_get(gw.port, sid)
