@@ -232,6 +232,37 @@ def main():
         w.wait()
         gw.stop()
 
+    # -- events that wait too long for a worker's credit -------------------------
+    gw = Gateway("--event-expiry", "300", "--bridge-heartbeat", "200")
+    try:
+        import msgpack
+        import zmq
+        ctx = zmq.Context.instance()
+        hung = ctx.socket(zmq.DEALER)
+        hung.setsockopt(zmq.LINGER, 0)
+        hung.connect(gw.bridge)
+        # Credit 2 and never any CREDIT back: it accepts the connect, then hangs.
+        hung.send(msgpack.packb({"v": 1, "t": 1, "name": "hung", "nsp": ["/"], "credit": 2,
+                                 "hb": 60000}))
+        hung.recv()   # WELCOME
+        _, sid = handshake(gw.port)
+        sio_post(gw.port, sid, "40")
+        while True:
+            m = msgpack.unpackb(hung.recv(), raw=False)
+            if m["t"] == 40:
+                hung.send(msgpack.packb({"v": 1, "t": 50, "id": m["id"]}))
+                break
+        sio_get(gw.port, sid)                      # 40{"sid":...}
+        sio_post(gw.port, sid, '421["first"]')     # takes the last credit, never answered
+        sio_post(gw.port, sid, '422["second"]')    # waits for credit, expires
+        st, body = sio_get(gw.port, sid, timeout=5)
+        ok(st == 200 and b'432[{"error":' in body and b'"code":"ENOWORKER"' in body,
+           "an event that waited longer than event_expiry gets an ENOWORKER error ack (%r)" % body[:90])
+        ok(gw.wait_log(r"event\(s\) expired after 300 ms") is not None, "and the drop is logged")
+        hung.close()
+    finally:
+        gw.stop()
+
     # -- Origin on WebSocket upgrades, and what reaches the log -------------------
     gw = Gateway("--cors-origin", "http://good.example")
     try:
