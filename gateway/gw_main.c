@@ -255,6 +255,13 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	/*
+	 * Fixed thresholds: glibc raises its mmap threshold after big blocks are
+	 * freed, which moves later big buffers into the heap, where a burst of
+	 * clients leaves fragments that cannot be given back.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 256 * 1024);
 	raise_nofile();
 	if (gw->conf.gateway_id != NULL)
 		snprintf(gw->id, sizeof gw->id, "%s", gw->conf.gateway_id);
