@@ -57,6 +57,27 @@ def main():
     os._exit(0 if done_ok() else 1)
 
 
+def acked_stream(c, victim, n=200):
+    """Emit n acked events, SIGKILL victim halfway; wait (bounded) for the
+    answers.  Returns ({i: [args of each answer]}, whether all came)."""
+    answers = {}
+    lock = threading.Lock()
+    all_in = threading.Event()
+
+    def make_cb(i):
+        def cb(*args):
+            with lock:
+                answers.setdefault(i, []).append(args)
+                if len(answers) == n:
+                    all_in.set()
+        return cb
+    for i in range(n):
+        c.emit("ack", i, callback=make_cb(i))
+        if i == n // 2:
+            victim.send_signal(signal.SIGKILL)
+    return answers, all_in.wait(30)
+
+
 def at_most_once():
     """With the namespace at-most-once, nothing is redelivered: the surviving
     worker's history has no redelivered event, and every ack is still
@@ -73,23 +94,8 @@ def at_most_once():
         c.emit("whoami")
         got.wait(10)
         victim = workers[0] if who.get("name") == "wa" else workers[1]
-        N = 200
-        answers = {}
-        lock = threading.Lock()
-        all_in = threading.Event()
-
-        def make_cb(i):
-            def cb(*args):
-                with lock:
-                    answers.setdefault(i, []).append(args)
-                    if len(answers) == N:
-                        all_in.set()
-            return cb
-        for i in range(N):
-            c.emit("ack", i, callback=make_cb(i))
-            if i == N // 2:
-                victim.send_signal(signal.SIGKILL)
-        ok(all_in.wait(30) and all(len(a) == 1 for a in answers.values()),
+        answers, complete = acked_stream(c, victim)
+        ok(complete and all(len(a) == 1 for a in answers.values()),
            "at-most-once: every ack answered exactly once (%d)" % len(answers))
         got.clear()
         c.emit("history")
@@ -122,23 +128,8 @@ def run(gw, workers):
 
     # A stream of acked events; kill the serving worker in the middle.
     N = 200
-    answers = {}
-    lock = threading.Lock()
-    all_in = threading.Event()
-
-    def make_cb(i):
-        def cb(*args):
-            with lock:
-                answers.setdefault(i, []).append(args)
-                if len(answers) == N:
-                    all_in.set()
-        return cb
-
-    for i in range(N):
-        c.emit("ack", i, callback=make_cb(i))
-        if i == N // 2:
-            victim.send_signal(signal.SIGKILL)
-    ok(all_in.wait(30), "all %d acks answered (%d)" % (N, len(answers)))
+    answers, complete = acked_stream(c, victim, N)
+    ok(complete, "all %d acks answered (%d)" % (N, len(answers)))
     dup = [i for i, a in answers.items() if len(a) != 1]
     ok(not dup, "every ack answered exactly once (duplicates: %s)" % dup[:5])
     good = [i for i, a in answers.items() if a and a[0] == (i,)]
