@@ -9,16 +9,21 @@
 
 #include "eio_session.h"
 
-/* The shared "\x1e" separator (static: never freed). */
-static struct gw_buf *
-poll_sep(void)
-{
-	static struct gw_buf *sep;
+/* The shared "\x1e" separator (static: never freed, made before any loop runs). */
+static struct gw_buf *sep;
 
+void
+gw_poll_init(void)
+{
 	if (sep == NULL) {
 		sep = gw_buf_from("\x1e", 1);
 		sep->refs = UINT32_MAX;
 	}
+}
+
+static struct gw_buf *
+poll_sep(void)
+{
 	return sep;
 }
 
@@ -176,8 +181,16 @@ eio_poll_oversized(struct gw *gw, const struct http_req *req, const char *peer)
 	if (http_req_query(req, "sid", sid, sizeof sid) == NULL)
 		return;
 	s = eio_session_find(gw, sid);
-	if (s == NULL)
+	if (s == NULL) {
+		struct gw *to = gw_loops_owner(gw, sid);
+		struct gw_msg m = { .kind = GW_MSG_CLOSE_SID };
+
+		if (to != NULL && strlen(sid) < sizeof m.sid) {
+			memcpy(m.sid, sid, strlen(sid) + 1);
+			gw_loops_post(to, &m);
+		}
 		return;
+	}
 	gw_warn("session %s: payload from %s larger than maxPayload (%u bytes), closing",
 	    s->sid, peer, gw->conf.max_payload);
 	eio_session_close(s, "transport error");

@@ -196,7 +196,7 @@ session_open(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *
 	if (ep->kind == GW_EP_SIO) {
 		s = session_new(gw, ep, transport);
 		s->ip = c->ip;
-		c->ip->refs++;
+		gw_ip_ref(gw, c->ip);
 		sio_conn_open(s, gw_bridge_hs_blob(req, c->peer,
 		    transport == EIO_T_POLLING ? "polling" : "websocket"));
 		return s;
@@ -212,7 +212,7 @@ session_open(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *
 	}
 	s = session_new(gw, ep, transport);
 	s->ip = c->ip;
-	c->ip->refs++;
+	gw_ip_ref(gw, c->ip);
 	if (gw_bridge_eio_open(gw, s, req, c->peer,
 	    transport == EIO_T_POLLING ? "polling" : "websocket") < 0) {
 		/* Lost the race with the last worker: refuse, free quietly. */

@@ -18,6 +18,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <pthread.h>
 #include <ev.h>
 
 #include "http.h"
@@ -192,6 +193,7 @@ struct gw_conf {
 	char *at_most_once;	/* namespaces whose events are never redelivered */
 	char *curve_secret_file;	/* CURVE on the bridge: the server's secret key */
 	char *curve_authorized;		/* CURVE: file of allowed worker public keys */
+	unsigned threads;		/* event loops (0: one per CPU) */
 	struct gw_worker_conf workers[GW_MAX_WORKER_CONF];
 	int nworkers;
 };
@@ -205,7 +207,7 @@ enum { GW_CONF_RUN = 0, GW_CONF_CHECK = 1, GW_CONF_STATUS = 2 };
  */
 int gw_conf_load(struct gw_conf *c, int argc, char **argv, int *action);
 /* Move what SIGHUP may change from next into cur; warn about the rest. */
-void gw_conf_apply_live(struct gw_conf *cur, struct gw_conf *next);
+void gw_conf_apply_live(struct gw_conf *cur, struct gw_conf *next, int quiet);
 /* Print "cli section key" for every option (documentation test). */
 void gw_conf_list(FILE *f);
 void gw_worker_conf_free(struct gw_worker_conf *w);
@@ -225,6 +227,7 @@ struct gw_listener {
 	ev_io io;
 	struct gw *gw;
 	int metrics;		/* the metrics listener: serves /metrics only */
+	int inherited;		/* passed by systemd */
 	char name[64];
 };
 
@@ -237,8 +240,16 @@ struct gw_ip {
 	ev_tstamp t;
 };
 struct gw;
+/*
+ * The table is shared by every loop (gw->sh->ips, under gw->sh->mu), so
+ * per-IP limits and sid_bind_ip hold across loops.
+ */
 struct gw_ip *gw_ip_get(struct gw *gw, const struct sockaddr *sa);
 void gw_ip_put(struct gw *gw, struct gw_ip *e);
+void gw_ip_ref(struct gw *gw, struct gw_ip *e);
+/* Count a new connection of e unless over max (0: no limit): 0, or -1. */
+int gw_ip_conn_add(struct gw *gw, struct gw_ip *e, unsigned max);
+void gw_ip_conn_del(struct gw *gw, struct gw_ip *e);
 int gw_ip_handshake(struct gw *gw, struct gw_ip *e);
 void gw_ip_sweep(struct gw *gw, int all);
 
@@ -257,6 +268,53 @@ struct gw_stats {
 	uint64_t workers_lost;
 	uint64_t limit_conns, limit_handshakes;
 	uint64_t volatile_dropped;
+	uint64_t handovers;		/* requests passed to the loop owning their sid */
+};
+
+/*
+ * What the metrics and --status report of one loop: its counters and its
+ * gauges.  Loops other than the one answering publish theirs every second
+ * (gw_loops.c); one loop never reads another's tables.
+ */
+struct gw_snap {
+	struct gw_stats st;
+	uint64_t conns, polling, websocket, sockets, nsps, rooms, backlog, outq;
+};
+void gw_snap_take(struct gw *gw, struct gw_snap *sn);
+/* The sums over every loop: gw's live figures and the others' last snapshots. */
+void gw_snap_total(struct gw *gw, struct gw_snap *sum);
+
+/* A message from one loop (or the main thread) to another (gw_loops.c). */
+enum gw_msg_kind {
+	GW_MSG_CONN = 1,	/* a connection whose request names a sid of this loop */
+	GW_MSG_STOP,		/* begin draining (SIGTERM/SIGINT) */
+	GW_MSG_STOP_NOW,	/* a second signal */
+	GW_MSG_RELOAD,		/* apply conf (taken) */
+	GW_MSG_CLOSE_SID,	/* close this sid's session (oversized POST on another loop) */
+	GW_MSG_WAKE,		/* re-check the drain (another loop finished) */
+};
+struct gw_msg {
+	int kind;
+	struct gw_conn *conn;
+	struct gw_conf *conf;
+	char sid[32];
+};
+
+/*
+ * What the loops of one process share (threads = N).  Immutable once the
+ * loops run, except what mu guards: the per-IP table, the snapshots, and
+ * the count of connections.
+ */
+struct gw_shared {
+	int n;				/* loops */
+	struct gw **loop;		/* [n]; loop[0] runs in the main thread */
+	pthread_t *th;
+	char **bridges;			/* [n] bound bridge endpoints, for WELCOME */
+	pthread_mutex_t mu;
+	struct gw_map ips;		/* address -> gw_ip (owner) */
+	struct gw_snap *snaps;		/* [n], published every second */
+	uint32_t nconns;		/* open connections, all loops (max_connections) */
+	int drained;			/* loops done draining */
 };
 
 struct gw {
@@ -268,11 +326,21 @@ struct gw {
 	struct gw_listener mlst;	/* metrics (fd -1: off) */
 	struct http_limits http_lim;	/* current limits; parsers point here */
 	struct gw_stats st;
-	struct gw_map ips;		/* address -> gw_ip (owner) */
+	struct gw_shared *sh;		/* the loops of this process */
+	int idx;			/* this loop's index in sh->loop */
+	char bridge_ep[256];		/* this loop's bridge endpoint (bind) */
+	pthread_mutex_t inbox_mu;	/* guards inbox */
+	struct gw_msg *inbox;
+	uint32_t ninbox, inbox_cap;
+	ev_async inbox_w;		/* inbox has messages */
+	struct gw_msg *handoff;		/* conns to pass to other loops (prepare step): */
+	uint32_t nhandoff, handoff_cap;	/* kind = target loop index */
+	ev_timer snap_t;		/* publish the snapshot (loops > 0) */
 	ev_timer sweep_t;
 	uint64_t limit_logged;		/* st.limit_conns when last logged */
 	struct gw_proc *procs;		/* supervised worker processes (owner) */
 	int stopping;			/* SIGTERM seen: draining */
+	int done;			/* left its loop (counted in sh->drained) */
 	ev_tstamp started;
 	ev_timer drain_t;
 
@@ -306,6 +374,28 @@ struct gw {
 int gw_listen_start(struct gw *gw, const char **why);
 int gw_listen_metrics(struct gw *gw, const char **why);
 void gw_listen_stop(struct gw *gw);
+
+/* gw_loops.c: threads = N */
+/* Create the shared state for n loops and each loop's struct gw (not started). */
+struct gw_shared *gw_loops_new(int n);
+/* Derive loop i's id and bridge endpoint from the configured ones. */
+void gw_loops_names(struct gw *gw, const char *base_id);
+/* Start the inbox watcher and, for i > 0, the snapshot timer. */
+void gw_loops_watch(struct gw *gw);
+/* The loop whose id prefixes sid, if it is another loop; else NULL. */
+struct gw *gw_loops_owner(struct gw *gw, const char *sid);
+/* Post a message to loop `to` (any thread). */
+void gw_loops_post(struct gw *to, const struct gw_msg *m);
+/* Queue c (in HTTP mode, request in c->req) for loop `to`; moved before sleeping. */
+void gw_loops_handoff(struct gw_conn *c, struct gw *to);
+/* Move queued connections to their loops (the prepare step). */
+void gw_loops_flush(struct gw *gw);
+/* Hooks gw_main.c provides to the inbox. */
+void gw_main_stop(struct gw *gw, int now);
+void gw_main_reload_apply(struct gw *gw, struct gw_conf *next);
+
+/* eio_poll.c: shared static buffers, before the loops start. */
+void gw_poll_init(void);
 
 /* gw_main.c: ask the loop to run its prepare step before sleeping again. */
 void gw_wake(struct gw *gw);

@@ -552,10 +552,18 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 	w->last_rx = ev_now(gw->loop);
 	gw_info("worker %u (%s) registered: serves%s credit %u heartbeat %u ms", w->id,
 	    w->name[0] ? w->name : "unnamed", paths[0] ? paths : " none", w->credit, w->hb_ms);
-	br_enc_init(&e, BR_T_WELCOME, 3);
+	br_enc_init(&e, BR_T_WELCOME, gw->sh->n > 1 ? 4 : 3);
 	br_enc_cstr(&e, "gw", gw->id);
 	br_enc_uint(&e, "wid", w->id);
 	br_enc_uint(&e, "hb", gw->conf.bridge_hb);
+	if (gw->sh->n > 1) {
+		/* threads = N: every loop's bridge, to connect to all of them. */
+		int i;
+
+		br_enc_array(&e, "bridges", (uint32_t)gw->sh->n);
+		for (i = 0; i < gw->sh->n; i++)
+			br_enc_item_str(&e, gw->sh->bridges[i], strlen(gw->sh->bridges[i]));
+	}
 	bridge_send_ctl(gw, rid, rid_len, &e);
 	w->last_tx = ev_now(gw->loop);
 	bridge_flush_backlog(gw, w);
@@ -627,30 +635,22 @@ static void
 bridge_status(struct gw *gw, const unsigned char *rid, size_t rid_len)
 {
 	struct br_enc e;
-	uint32_t i, polling = 0, ws = 0;
+	struct gw_snap sn;
 
-	for (i = 0; gw->sess_tab != NULL && i <= gw->sess_mask; i++) {
-		struct eio_session *s;
-
-		for (s = gw->sess_tab[i]; s != NULL; s = s->hnext) {
-			if (s->transport == EIO_T_WS)
-				ws++;
-			else
-				polling++;
-		}
-	}
-	br_enc_init(&e, BR_T_STATUS_REPLY, 12);
+	gw_snap_total(gw, &sn);
+	br_enc_init(&e, BR_T_STATUS_REPLY, 13);
 	br_enc_cstr(&e, "gateway", gw->id);
 	br_enc_cstr(&e, "version", PACKAGE_VERSION);
 	br_enc_uint(&e, "pid", (uint64_t)getpid());
 	br_enc_uint(&e, "uptime_s", (uint64_t)(ev_now(gw->loop) - gw->started));
-	br_enc_uint(&e, "connections", gw->nconns);
-	br_enc_uint(&e, "sessions_polling", polling);
-	br_enc_uint(&e, "sessions_websocket", ws);
-	br_enc_uint(&e, "sockets", gw->sio_sockets.n);
-	br_enc_uint(&e, "namespaces", gw->sio_nsps.n);
+	br_enc_uint(&e, "loops", (uint64_t)gw->sh->n);
+	br_enc_uint(&e, "connections", sn.conns);
+	br_enc_uint(&e, "sessions_polling", sn.polling);
+	br_enc_uint(&e, "sessions_websocket", sn.websocket);
+	br_enc_uint(&e, "sockets", sn.sockets);
+	br_enc_uint(&e, "namespaces", sn.nsps);
 	br_enc_uint(&e, "workers", gw_bridge_workers(gw));
-	br_enc_uint(&e, "worker_backlog_events", gw_bridge_pending(gw));
+	br_enc_uint(&e, "worker_backlog_events", sn.backlog);
 	br_enc_uint(&e, "supervised_processes", gw_super_running(gw));
 	bridge_send_ctl(gw, rid, rid_len, &e);
 }
@@ -1230,13 +1230,21 @@ gw_bridge_start(struct gw *gw, const char **why)
 	}
 	if (bridge_curve(gw, why) < 0)
 		return -1;
-	if (zmq_bind(br->router, gw->conf.bridge) < 0) {
-		static char msg[256];
+	if (zmq_bind(br->router, gw->bridge_ep) < 0) {
+		static char msg[300];
 
-		snprintf(msg, sizeof msg, "cannot bind the bridge to %s: %s", gw->conf.bridge,
+		snprintf(msg, sizeof msg, "cannot bind the bridge to %s: %s", gw->bridge_ep,
 		    zmq_strerror(errno));
 		*why = msg;
 		return -1;
+	}
+	{
+		char last[256];
+		size_t ll = sizeof last;
+
+		if (zmq_getsockopt(br->router, ZMQ_LAST_ENDPOINT, last, &ll) < 0)
+			snprintf(last, sizeof last, "%s", gw->bridge_ep);
+		gw->sh->bridges[gw->idx] = gw_xstrndup(last, strlen(last));
 	}
 	zmq_getsockopt(br->router, ZMQ_FD, &fd, &fl);
 	ev_io_init(&br->io, bridge_io_cb, fd, EV_READ);
@@ -1245,7 +1253,7 @@ gw_bridge_start(struct gw *gw, const char **why)
 	ev_timer_init(&br->hb, bridge_hb_cb, gw->conf.bridge_hb / 4000.0, gw->conf.bridge_hb / 4000.0);
 	br->hb.data = gw;
 	ev_timer_start(gw->loop, &br->hb);
-	gw_info("bridge bound to %s (gateway id %s)", gw->conf.bridge, gw->id);
+	gw_info("bridge bound to %s (gateway id %s)", gw->sh->bridges[gw->idx], gw->id);
 	return 0;
 }
 

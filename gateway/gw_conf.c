@@ -54,6 +54,8 @@ static const struct conf_opt opts[] = {
 	  "serve socket.io.js (and .min.js, .map) from DIR at <path>socket.io.js", 1 },
 	{ "gateway-id", "server", "gateway_id", T_GWID, O(gateway_id), 0, 0, NULL, "ID",
 	  "4 characters [A-Za-z0-9_-] prefixed to every sid (default: random)", 0 },
+	{ "threads", "server", "threads", T_UINT, O(threads), 0, 64, "1", "N",
+	  "event loops, one thread each, sharing the listen addresses (0: one per CPU)", 0 },
 	{ "http-timeout", "server", "http_timeout", T_UINT, O(http_timeout), 100, 3600000, "30000",
 	  "MS", "deadline for a request, and keep-alive idle time", 1 },
 	{ "max-http-header", "server", "max_http_header", T_UINT, O(max_headers), 256, 1048576,
@@ -918,7 +920,7 @@ conf_text(const struct gw_conf *c, const struct conf_opt *o, char *buf, size_t n
  * a warning when it cannot change while running.
  */
 void
-gw_conf_apply_live(struct gw_conf *cur, struct gw_conf *next)
+gw_conf_apply_live(struct gw_conf *cur, struct gw_conf *next, int quiet)
 {
 	char a[512], b[512];
 	size_t i;
@@ -932,12 +934,14 @@ gw_conf_apply_live(struct gw_conf *cur, struct gw_conf *next)
 		if (strcmp(a, b) == 0)
 			continue;
 		if (!o->live) {
-			gw_warn("reload: %s cannot change while running (restart needed); kept",
-			    o->cli);
+			if (!quiet)
+				gw_warn("reload: %s cannot change while running (restart needed); kept",
+				    o->cli);
 			continue;
 		}
-		gw_info("reload: %s: %s -> %s", o->cli, a[0] ? a : "(not set)",
-		    b[0] ? b : "(not set)");
+		if (!quiet)
+			gw_info("reload: %s: %s -> %s", o->cli, a[0] ? a : "(not set)",
+			    b[0] ? b : "(not set)");
 		switch (o->type) {
 		case T_UINT:
 		case T_BOOL:

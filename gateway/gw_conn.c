@@ -65,23 +65,32 @@ gw_conn_new(struct gw *gw, int fd, const struct sockaddr *sa, socklen_t salen, i
 	struct gw_conn *c;
 	struct gw_ip *ip = gw_ip_get(gw, sa);
 
+	int global = 0;
+
 	(void)salen;
 	gw->st.conns_accepted++;
-	if (!metrics && ((gw->conf.max_conns && gw->nconns >= gw->conf.max_conns) ||
-	    (gw->conf.max_conns_ip && ip->conns >= gw->conf.max_conns_ip))) {
+	if (!metrics && gw->conf.max_conns &&
+	    __atomic_add_fetch(&gw->sh->nconns, 1, __ATOMIC_RELAXED) > gw->conf.max_conns) {
+		global = 1;
+		__atomic_sub_fetch(&gw->sh->nconns, 1, __ATOMIC_RELAXED);
+	}
+	if (!metrics && (global || gw_ip_conn_add(gw, ip, gw->conf.max_conns_ip) < 0)) {
 		/* Over a limit: refused at once; logged once per sweep interval. */
+		if (global == 0 && gw->conf.max_conns)
+			__atomic_sub_fetch(&gw->sh->nconns, 1, __ATOMIC_RELAXED);
 		if (gw->st.limit_conns++ == gw->limit_logged)
 			gw_warn("connection from %s refused: %s limit reached (%u)", ip->ip,
-			    gw->conf.max_conns && gw->nconns >= gw->conf.max_conns ? "global" : "per-IP",
-			    gw->conf.max_conns && gw->nconns >= gw->conf.max_conns ? gw->conf.max_conns :
-			    gw->conf.max_conns_ip);
+			    global ? "global" : "per-IP",
+			    global ? gw->conf.max_conns : gw->conf.max_conns_ip);
 		gw_ip_put(gw, ip);
 		close(fd);
 		return NULL;
 	}
 	c = gw_xcalloc(1, sizeof *c);
 	c->ip = ip;
-	ip->conns++;
+	if (metrics)
+		gw_ip_conn_add(gw, ip, 0);
+	c->counted = !metrics && gw->conf.max_conns;
 	c->gw = gw;
 	c->id = ++gw->next_conn_id;
 	c->fd = fd;
@@ -225,6 +234,66 @@ gw_conn_close(struct gw_conn *c, const char *why)
 	gw_wake(gw);
 }
 
+/* Take c off its loop, to be adopted by another one. */
+int
+gw_conn_release(struct gw_conn *c)
+{
+	struct gw *gw = c->gw;
+
+	if (c->flags & GW_CONN_CLOSING)
+		return -1;
+	if (c->out.n > 0) {
+		/* The slices may be shared with this loop's other connections. */
+		size_t n = c->out.bytes, o = 0;
+		struct gw_buf *b = gw_buf_new(n);
+		struct iovec iov[64];
+		int cnt, i;
+
+		while (c->out.n > 0) {
+			size_t got = 0;
+
+			cnt = gw_outq_iov(&c->out, iov, 64);
+			for (i = 0; i < cnt; i++) {
+				memcpy(b->data + o, iov[i].iov_base, iov[i].iov_len);
+				o += iov[i].iov_len;
+				got += iov[i].iov_len;
+			}
+			gw_outq_consume(&c->out, got);
+		}
+		gw_outq_clear(&c->out);
+		gw_outq_push(&c->out, b, 0, (uint32_t)n);
+		gw_buf_unref(b);
+	}
+	ev_io_stop(gw->loop, &c->rio);
+	ev_io_stop(gw->loop, &c->wio);
+	ev_timer_stop(gw->loop, &c->tmo);
+	c->flags &= ~GW_CONN_WWATCH;
+	if (c->flags & GW_CONN_IN_WRITERS) {
+		TAILQ_REMOVE(&gw->writers, c, wlink);
+		c->flags &= ~GW_CONN_IN_WRITERS;
+	}
+	if (c->sess != NULL)
+		eio_session_conn_gone(c->sess, c);
+	c->sess = NULL;
+	TAILQ_REMOVE(&gw->conns, c, link);
+	gw->nconns--;
+	return 0;
+}
+
+/* Adopt a connection released by another loop. */
+void
+gw_conn_adopt(struct gw *gw, struct gw_conn *c)
+{
+	c->gw = gw;
+	c->id = ++gw->next_conn_id;
+	c->hin->lim = &gw->http_lim;
+	TAILQ_INSERT_TAIL(&gw->conns, c, link);
+	gw->nconns++;
+	ev_io_start(gw->loop, &c->rio);
+	if (c->out.n > 0)
+		conn_want_flush(c);
+}
+
 /* Free every closed connection. */
 void
 gw_conn_reap(struct gw *gw)
@@ -233,9 +302,14 @@ gw_conn_reap(struct gw *gw)
 
 	while ((c = TAILQ_FIRST(&gw->closing)) != NULL) {
 		TAILQ_REMOVE(&gw->closing, c, link);
-		close(c->fd);
-		c->ip->conns--;
-		gw_ip_put(gw, c->ip);
+		if (c->fd >= 0)
+			close(c->fd);
+		if (c->ip != NULL) {
+			gw_ip_conn_del(gw, c->ip);
+			gw_ip_put(gw, c->ip);
+		}
+		if (c->counted)
+			__atomic_sub_fetch(&gw->sh->nconns, 1, __ATOMIC_RELAXED);
 		gw_outq_clear(&c->out);
 		if (c->hin != NULL) {
 			http_in_reset(c->hin);

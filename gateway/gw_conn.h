@@ -28,6 +28,7 @@ struct gw_conn {
 	uint8_t mode;
 	uint8_t flags;
 	uint8_t metrics;		/* accepted on the metrics listener */
+	uint8_t counted;		/* counted in gw->sh->nconns (max_connections) */
 	ev_io rio, wio;
 	ev_timer tmo;			/* HTTP: idle / slow-request deadline */
 	struct gw_outq out;
@@ -62,6 +63,14 @@ void gw_conn_flush_all(struct gw *gw);
 void gw_conn_reap(struct gw *gw);
 /* Feed bytes as if read from the socket. */
 void gw_conn_input(struct gw_conn *c, const char *p, size_t n);
+/*
+ * threads = N: take c off its loop (watchers, lists; pending output copied
+ * into a private buffer) so another loop may adopt it: 0, or -1 if c is
+ * closing (the reaper frees it).
+ */
+int gw_conn_release(struct gw_conn *c);
+/* Put a released connection on gw's loop (its request is served by the caller). */
+void gw_conn_adopt(struct gw *gw, struct gw_conn *c);
 /* The request in service is answered: resume reading requests. */
 void gw_conn_request_done(struct gw_conn *c);
 

@@ -285,6 +285,17 @@ http_client_js(struct gw_conn *c, struct http_req *req)
 	return -1;
 }
 
+/* threads = N: the other loop that owns the request's sid, if any. */
+static struct gw *
+http_sid_owner(struct gw_conn *c, const struct http_req *req)
+{
+	char sid[64];
+
+	if (c->gw->sh->n == 1 || http_req_query(req, "sid", sid, sizeof sid) == NULL)
+		return NULL;
+	return gw_loops_owner(c->gw, sid);
+}
+
 /* A request's headers are in: note a POST in progress on its session. */
 int
 gw_http_headers(void *conn, struct http_req *req, const char **why)
@@ -304,7 +315,7 @@ gw_http_headers(void *conn, struct http_req *req, const char **why)
 void
 gw_http_request(struct gw_conn *c, struct http_req *req)
 {
-	struct gw *gw = c->gw;
+	struct gw *gw = c->gw, *to;
 	const struct gw_endpoint *ep = http_endpoint(gw, req->buf + req->path, req->path_len);
 
 	if (c->metrics) {
@@ -315,6 +326,10 @@ gw_http_request(struct gw_conn *c, struct http_req *req)
 		/* The body is in: this POST is no longer in progress. */
 		c->sess->post = NULL;
 		c->sess = NULL;
+	}
+	if (ep != NULL && (to = http_sid_owner(c, req)) != NULL) {
+		gw_loops_handoff(c, to);
+		return;
 	}
 	if (ep != NULL) {
 		if (!gw_http_origin_ok(gw, req)) {
@@ -346,7 +361,18 @@ gw_http_upgrade(struct gw_conn *c, struct http_req *req, const char *rest, size_
 	struct gw *gw = c->gw;
 	const struct gw_endpoint *ep = http_endpoint(gw, req->buf + req->path, req->path_len);
 	const char *up = http_req_header(req, "upgrade");
+	struct gw *to;
 
+	if (ep != NULL && (to = http_sid_owner(c, req)) != NULL) {
+		/* Bytes after the headers go along (read by the owner as the new protocol's). */
+		if (nrest > 0) {
+			c->stash = gw_xmalloc(nrest);
+			memcpy(c->stash, rest, nrest);
+			c->stash_len = (uint32_t)nrest;
+		}
+		gw_loops_handoff(c, to);
+		return;
+	}
 	if (ep == NULL) {
 		c->flags |= GW_CONN_CLOSE_AFTER;
 		gw_http_respond(c, 404, "text/plain; charset=UTF-8", NULL, "Not Found\n", 10);

@@ -3,6 +3,8 @@
  * token bucket, and identity for sid_bind_ip.  An entry is referenced by
  * the connections and sessions of its address and freed when the last
  * reference goes and its bucket is full again (checked by a sweep).
+ * One table serves every loop of the process (threads = N), under the
+ * shared mutex: limits count an address's connections on all loops.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -32,14 +34,16 @@ gw_ip_get(struct gw *gw, const struct sockaddr *sa)
 	struct gw_ip *e;
 
 	ip_text(sa, ip, sizeof ip);
-	e = gw_map_get(&gw->ips, ip, strlen(ip));
+	pthread_mutex_lock(&gw->sh->mu);
+	e = gw_map_get(&gw->sh->ips, ip, strlen(ip));
 	if (e == NULL) {
 		e = gw_xcalloc(1, sizeof *e);
 		snprintf(e->ip, sizeof e->ip, "%s", ip);
 		e->tokens = -1;		/* full, filled on first use */
-		gw_map_put(&gw->ips, e->ip, strlen(e->ip), e);
+		gw_map_put(&gw->sh->ips, e->ip, strlen(e->ip), e);
 	}
 	e->refs++;
+	pthread_mutex_unlock(&gw->sh->mu);
 	return e;
 }
 
@@ -47,8 +51,45 @@ gw_ip_get(struct gw *gw, const struct sockaddr *sa)
 void
 gw_ip_put(struct gw *gw, struct gw_ip *e)
 {
-	if (e != NULL && e->refs > 0)
+	if (e == NULL)
+		return;
+	pthread_mutex_lock(&gw->sh->mu);
+	if (e->refs > 0)
 		e->refs--;
+	pthread_mutex_unlock(&gw->sh->mu);
+}
+
+/* One more reference (a session of the address). */
+void
+gw_ip_ref(struct gw *gw, struct gw_ip *e)
+{
+	pthread_mutex_lock(&gw->sh->mu);
+	e->refs++;
+	pthread_mutex_unlock(&gw->sh->mu);
+}
+
+/* Count a connection of e, unless the address has max open already. */
+int
+gw_ip_conn_add(struct gw *gw, struct gw_ip *e, unsigned max)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&gw->sh->mu);
+	if (max && e->conns >= max)
+		rc = -1;
+	else
+		e->conns++;
+	pthread_mutex_unlock(&gw->sh->mu);
+	return rc;
+}
+
+void
+gw_ip_conn_del(struct gw *gw, struct gw_ip *e)
+{
+	pthread_mutex_lock(&gw->sh->mu);
+	if (e->conns > 0)
+		e->conns--;
+	pthread_mutex_unlock(&gw->sh->mu);
 }
 
 /* Take one handshake token; 0 if allowed, -1 if over the rate. */
@@ -57,20 +98,25 @@ gw_ip_handshake(struct gw *gw, struct gw_ip *e)
 {
 	double rate = gw->conf.handshake_rate, burst = 2 * rate;
 	ev_tstamp now = ev_now(gw->loop);
+	int rc = 0;
 
 	if (rate == 0 || e == NULL)
 		return 0;
+	pthread_mutex_lock(&gw->sh->mu);
 	if (e->tokens < 0)
 		e->tokens = burst;
-	else
+	else if (now > e->t)
 		e->tokens += (now - e->t) * rate;
 	if (e->tokens > burst)
 		e->tokens = burst;
-	e->t = now;
+	if (now > e->t)
+		e->t = now;	/* loops' clocks differ by a turn at most */
 	if (e->tokens < 1)
-		return -1;
-	e->tokens -= 1;
-	return 0;
+		rc = -1;
+	else
+		e->tokens -= 1;
+	pthread_mutex_unlock(&gw->sh->mu);
+	return rc;
 }
 
 struct sweep_ctx {
@@ -111,14 +157,16 @@ gw_ip_sweep(struct gw *gw, int all)
 	uint32_t i;
 
 	if (all) {
-		gw_map_each(&gw->ips, free_one, NULL);
-		gw_map_free(&gw->ips);
+		gw_map_each(&gw->sh->ips, free_one, NULL);
+		gw_map_free(&gw->sh->ips);
 		return;
 	}
-	gw_map_each(&gw->ips, sweep_one, &sc);
+	pthread_mutex_lock(&gw->sh->mu);
+	gw_map_each(&gw->sh->ips, sweep_one, &sc);
 	for (i = 0; i < sc.n; i++) {
-		gw_map_del(&gw->ips, sc.dead[i]->ip, strlen(sc.dead[i]->ip));
+		gw_map_del(&gw->sh->ips, sc.dead[i]->ip, strlen(sc.dead[i]->ip));
 		free(sc.dead[i]);
 	}
+	pthread_mutex_unlock(&gw->sh->mu);
 	free(sc.dead);
 }

@@ -100,6 +100,8 @@ listen_one(struct gw *gw, const char *spec, struct gw_listener *l, const char **
 	if (fd < 0)
 		goto sysfail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (gw->sh->n > 1 && !l->metrics)	/* the other loops bind the same address */
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0)
@@ -143,6 +145,7 @@ listen_inherited(struct gw *gw)
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 		listen_watch(gw, l, fd);
+		l->inherited = 1;
 		gw_info("listening on %s (socket activation)", l->name);
 	}
 	unsetenv("LISTEN_PID");
@@ -151,12 +154,64 @@ listen_inherited(struct gw *gw)
 	return (int)n;
 }
 
+/*
+ * Loops after the first (threads = N): a socket of their own on each of
+ * loop 0's addresses (SO_REUSEPORT: the kernel spreads new connections over
+ * them), or a duplicate of a socket systemd passed (the loops then take
+ * turns accepting on it).
+ */
+static int
+listen_sibling(struct gw *gw, const char **why)
+{
+	static char msg[300];
+	const struct gw *first = gw->sh->loop[0];
+	int i;
+
+	for (i = 0; i < first->nlst; i++) {
+		struct gw_listener *l = &gw->lst[gw->nlst];
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		int fd, one = 1, secs = 1;
+
+		if (first->lst[i].inherited) {
+			if ((fd = fcntl(first->lst[i].fd, F_DUPFD_CLOEXEC, 3)) < 0)
+				goto sysfail;
+			l->inherited = 1;
+		} else {
+			getsockname(first->lst[i].fd, (struct sockaddr *)&ss, &sl);
+			fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+			if (fd < 0)
+				goto sysfail;
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+			if (ss.ss_family == AF_INET6)
+				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+			if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
+				close(fd);
+				goto sysfail;
+			}
+			setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
+		}
+		listen_watch(gw, l, fd);
+		gw->nlst++;
+		gw_debug("loop %d listening on %s", gw->idx, l->name);
+	}
+	return 0;
+sysfail:
+	snprintf(msg, sizeof msg, "loop %d: cannot listen on %s: %s", gw->idx,
+	    first->lst[i].name, strerror(errno));
+	*why = msg;
+	return -1;
+}
+
 /* Open every configured listener (or take systemd's). */
 int
 gw_listen_start(struct gw *gw, const char **why)
 {
 	int i;
 
+	if (gw->idx > 0)
+		return listen_sibling(gw, why);
 	if (listen_inherited(gw) > 0)
 		return 0;
 	for (i = 0; i < gw->conf.nlisten; i++) {
@@ -177,9 +232,9 @@ gw_listen_metrics(struct gw *gw, const char **why)
 	gw->mlst.fd = -1;
 	if (gw->conf.metrics_listen == NULL)
 		return 0;
+	gw->mlst.metrics = 1;
 	if (listen_one(gw, gw->conf.metrics_listen, &gw->mlst, why) < 0)
 		return -1;
-	gw->mlst.metrics = 1;
 	gw_info("metrics on http://%s/metrics", gw->mlst.name);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -58,11 +59,28 @@ idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 }
 
 /* Whether a stopping gateway has delivered everything it can. */
+/*
+ * Whether the other loops are done (loop 0 stops the worker programs, which
+ * serve every loop, only then).
+ */
+static int
+others_drained(struct gw *gw)
+{
+	int n;
+
+	if (gw->idx != 0 || gw->sh->n == 1)
+		return 1;
+	pthread_mutex_lock(&gw->sh->mu);
+	n = gw->sh->drained;
+	pthread_mutex_unlock(&gw->sh->mu);
+	return n >= gw->sh->n - 1;
+}
+
 static int
 drained(struct gw *gw)
 {
 	return gw->stopping == 2 && TAILQ_EMPTY(&gw->conns) && gw->nsess == 0 &&
-	    gw_bridge_pending(gw) == 0 && gw_super_running(gw) == 0;
+	    gw_bridge_pending(gw) == 0 && gw_super_running(gw) == 0 && others_drained(gw);
 }
 
 /* Draining, phase 2: close every session and the idle connections. */
@@ -84,12 +102,27 @@ stop_sessions(struct gw *gw)
 	gw_wake(gw);
 }
 
+/* This loop is finished: leave ev_run; tell loop 0 (it waits for all). */
+static void
+loop_done(struct gw *gw)
+{
+	ev_break(gw->loop, EVBREAK_ALL);
+	if (gw->idx == 0 || gw->done)
+		return;
+	gw->done = 1;
+	pthread_mutex_lock(&gw->sh->mu);
+	gw->sh->drained++;
+	pthread_mutex_unlock(&gw->sh->mu);
+	gw_loops_post(gw->sh->loop[0], &(struct gw_msg){ .kind = GW_MSG_WAKE });
+}
+
 /* Before the loop sleeps: bridge in, client output out, free the dead. */
 static void
 prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct gw *gw = w->data;
 
+	gw_loops_flush(gw);
 	gw_bridge_turn(gw);
 	eio_session_close_pending(gw);
 	eio_session_flush_polls(gw);
@@ -109,11 +142,12 @@ prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	if (gw->stopping == 1 && gw_bridge_unfinished(gw) == 0)
 		stop_sessions(gw);
 	if (gw->stopping == 2 && TAILQ_EMPTY(&gw->conns) && gw->nsess == 0 &&
-	    gw_bridge_pending(gw) == 0)
+	    gw_bridge_pending(gw) == 0 && others_drained(gw))
 		gw_super_stop(gw);
 	if (gw->stopping && drained(gw)) {
-		gw_info("drained: everything pending was delivered");
-		ev_break(loop, EVBREAK_ALL);
+		if (gw->idx == 0)
+			gw_info("drained: everything pending was delivered");
+		loop_done(gw);
 	}
 }
 
@@ -122,7 +156,7 @@ static void
 reload(struct gw *gw)
 {
 	struct gw_conf next;
-	int action, rc;
+	int action, rc, i;
 
 	gw_notify("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)(ev_time() * 1e6));
 	gw_info("reloading the configuration%s%s", gw->conf.file ? " from " : "",
@@ -134,7 +168,18 @@ reload(struct gw *gw)
 		gw_notify("READY=1\nSTATUS=reload rejected: invalid configuration");
 		return;
 	}
-	gw_conf_apply_live(&gw->conf, &next);
+	/* The other loops get their own copy (each owns its configuration). */
+	for (i = 1; i < gw->sh->n; i++) {
+		struct gw_conf *copy = gw_xcalloc(1, sizeof *copy);
+
+		if (gw_conf_load(copy, saved_argc, saved_argv, &action) != 0) {
+			gw_conf_free(copy);
+			free(copy);
+			continue;
+		}
+		gw_loops_post(gw->sh->loop[i], &(struct gw_msg){ .kind = GW_MSG_RELOAD, .conf = copy });
+	}
+	gw_conf_apply_live(&gw->conf, &next, 0);
 	gw_conf_free(&next);
 	gw_log_level = gw->conf.log_level;
 	gw_log_json = gw->conf.log_json;
@@ -144,14 +189,26 @@ reload(struct gw *gw)
 	gw_notify("READY=1\nSTATUS=running (reloaded)");
 }
 
+/* A loop other than the first applies a reloaded configuration (taken). */
+void
+gw_main_reload_apply(struct gw *gw, struct gw_conf *next)
+{
+	gw_conf_apply_live(&gw->conf, next, 1);
+	gw_conf_free(next);
+	free(next);
+	gw_conn_limits_update(gw);
+}
+
 /* Every 10 s: forget idle addresses. */
 static void
 sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct gw *gw = t->data;
 
-	gw_ip_sweep(gw, 0);
 	gw->limit_logged = gw->st.limit_conns;
+	if (gw->idx != 0)
+		return;
+	gw_ip_sweep(gw, 0);
 	/* Give memory freed by gone clients back to the system (glibc keeps it otherwise). */
 	malloc_trim(0);
 }
@@ -173,7 +230,7 @@ drain_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	gw_warn("drain timeout (%u ms): stopping with %u connection(s) and %u event(s) pending",
 	    gw->conf.drain_timeout, gw->nconns, gw_bridge_pending(gw));
-	ev_break(loop, EVBREAK_ALL);
+	loop_done(gw);
 }
 
 /*
@@ -183,22 +240,39 @@ drain_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
  * later; workers hear "server shutting down") and keep the loop turning
  * until what is queued reached clients and workers, or the drain timeout.
  */
-static void
-begin_stop(struct gw *gw, int signum)
+void
+gw_main_stop(struct gw *gw, int now)
 {
-	if (gw->stopping) {
-		gw_info("signal %d again: stopping now", signum);
-		ev_break(gw->loop, EVBREAK_ALL);
+	if (now) {
+		loop_done(gw);
 		return;
 	}
+	if (gw->stopping)
+		return;
 	gw->stopping = 1;
-	gw_notify("STOPPING=1");
-	gw_info("signal %d: shutting down (drain up to %u ms)", signum, gw->conf.drain_timeout);
 	gw_listen_stop(gw);
 	ev_timer_init(&gw->drain_t, drain_timeout_cb, gw->conf.drain_timeout / 1000.0, 0.);
 	gw->drain_t.data = gw;
 	ev_timer_start(gw->loop, &gw->drain_t);
 	gw_wake(gw);
+}
+
+static void
+begin_stop(struct gw *gw, int signum)
+{
+	int i, now = gw->stopping != 0;
+
+	if (now) {
+		gw_info("signal %d again: stopping now", signum);
+	} else {
+		gw_notify("STOPPING=1");
+		gw_info("signal %d: shutting down (drain up to %u ms)", signum,
+		    gw->conf.drain_timeout);
+	}
+	for (i = 1; i < gw->sh->n; i++)
+		gw_loops_post(gw->sh->loop[i],
+		    &(struct gw_msg){ .kind = now ? GW_MSG_STOP_NOW : GW_MSG_STOP });
+	gw_main_stop(gw, now);
 }
 
 static void
@@ -228,29 +302,143 @@ raise_nofile(void)
 	}
 }
 
+/* Set up loop gw (its configuration is loaded): the loop, watchers, bridge, listeners. */
+static int
+loop_init(struct gw *gw, const char *base_id, const char **why)
+{
+	gw_loops_names(gw, base_id);
+	gw->loop = gw->idx == 0 ? ev_default_loop(EVFLAG_AUTO) : ev_loop_new(EVFLAG_AUTO);
+	if (gw->loop == NULL) {
+		*why = "cannot create an event loop";
+		return -1;
+	}
+	gw->started = ev_now(gw->loop);
+	TAILQ_INIT(&gw->conns);
+	TAILQ_INIT(&gw->writers);
+	TAILQ_INIT(&gw->closing);
+	gw_conn_limits_update(gw);
+	ev_prepare_init(&gw->prep, prepare_cb);
+	gw->prep.data = gw;
+	ev_prepare_start(gw->loop, &gw->prep);
+	ev_idle_init(&gw->idle, idle_cb);
+	ev_init(&gw->drain_t, drain_timeout_cb);
+	gw_loops_watch(gw);
+	if (gw->idx == 0) {
+		/* Before anything is bound: a signal from then on is handled. */
+		ev_signal_init(&gw->sigint, signal_cb, SIGINT);
+		ev_signal_init(&gw->sigterm, signal_cb, SIGTERM);
+		ev_signal_init(&gw->sighup, signal_cb, SIGHUP);
+		gw->sigint.data = gw->sigterm.data = gw->sighup.data = gw;
+		ev_signal_start(gw->loop, &gw->sigint);
+		ev_signal_start(gw->loop, &gw->sigterm);
+		ev_signal_start(gw->loop, &gw->sighup);
+	}
+	if (gw_bridge_start(gw, why) < 0 || gw_listen_start(gw, why) < 0 ||
+	    (gw->idx == 0 && gw_metrics_start(gw, why) < 0))
+		return -1;
+	ev_timer_init(&gw->sweep_t, sweep_cb, 10., 10.);
+	gw->sweep_t.data = gw;
+	ev_timer_start(gw->loop, &gw->sweep_t);
+	return 0;
+}
+
+/* Release what loop gw holds, once it has left ev_run. */
+static void
+loop_free(struct gw *gw)
+{
+	struct gw_conn *c;
+
+	if (gw->loop == NULL) {
+		gw_conf_free(&gw->conf);
+		return;
+	}
+	/* Stopped (drained, timed out, or a second signal): release everything. */
+	if (!gw->stopping) {
+		gw_listen_stop(gw);
+		eio_session_close_all(gw, "server shutting down");
+	}
+	ev_timer_stop(gw->loop, &gw->drain_t);
+	gw->nhandoff = 0;	/* still this loop's: closed below */
+	gw_bridge_turn(gw);
+	gw_conn_flush_all(gw);
+	while ((c = TAILQ_FIRST(&gw->conns)) != NULL)
+		gw_conn_close(c, "shutdown");
+	eio_session_reap(gw);
+	gw_conn_reap(gw);
+	gw_super_free(gw);
+	gw_metrics_stop(gw);
+	gw_listen_stop(gw);
+	gw_bridge_stop(gw);
+	gw_map_free(&gw->sio_sockets);
+	ev_timer_stop(gw->loop, &gw->sweep_t);
+	ev_timer_stop(gw->loop, &gw->snap_t);
+	ev_async_stop(gw->loop, &gw->inbox_w);
+	sio_nsps_free(gw);
+	free(gw->sess_tab);
+	free(gw->handoff);
+	{
+		/* Connections posted to this loop after it stopped reading its inbox. */
+		uint32_t i;
+
+		for (i = 0; i < gw->ninbox; i++) {
+			if (gw->inbox[i].kind == GW_MSG_CONN) {
+				gw_conn_adopt(gw, gw->inbox[i].conn);
+				gw_conn_close(gw->inbox[i].conn, "shutdown");
+			} else if (gw->inbox[i].kind == GW_MSG_RELOAD) {
+				gw_conf_free(gw->inbox[i].conf);
+				free(gw->inbox[i].conf);
+			}
+		}
+		free(gw->inbox);
+		gw_conn_reap(gw);
+	}
+	ev_loop_destroy(gw->loop);
+	gw_conf_free(&gw->conf);
+}
+
+static void *
+loop_thread(void *arg)
+{
+	struct gw *gw = arg;
+
+	ev_run(gw->loop, 0);
+	loop_done(gw);
+	return NULL;
+}
+
+/* The number of loops: threads, or one per CPU for 0. */
+static int
+loop_count(const struct gw_conf *c)
+{
+	long n = c->threads;
+
+	if (n == 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct gw *gw = calloc(1, sizeof *gw);
+	struct gw_conf conf;
+	struct gw_shared *sh;
+	struct gw *gw;
 	const char *why = NULL;
-	int rc, action, i;
+	char base[8];
+	int rc, action, i, n;
 
-	if (gw == NULL)
-		return 1;
 	saved_argc = argc;
 	saved_argv = argv;
-	rc = gw_conf_load(&gw->conf, argc, argv, &action);
+	rc = gw_conf_load(&conf, argc, argv, &action);
 	if (rc != 0 || action == GW_CONF_CHECK) {
-		gw_conf_free(&gw->conf);
-		free(gw);
+		gw_conf_free(&conf);
 		return rc == 0 || rc == 1 ? 0 : rc == -1 ? 64 : 78;
 	}
-	gw_log_level = gw->conf.log_level;
-	gw_log_json = gw->conf.log_json;
+	gw_log_level = conf.log_level;
+	gw_log_json = conf.log_json;
 	if (action == GW_CONF_STATUS) {
-		rc = gw_status_print(&gw->conf);
-		gw_conf_free(&gw->conf);
-		free(gw);
+		rc = gw_status_print(&conf);
+		gw_conf_free(&conf);
 		return rc;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -263,77 +451,78 @@ main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 256 * 1024);
 	raise_nofile();
-	if (gw->conf.gateway_id != NULL)
-		snprintf(gw->id, sizeof gw->id, "%s", gw->conf.gateway_id);
-	else if (gw_random_id(gw->id, 4) < 0) {
+	if (conf.gateway_id != NULL)
+		snprintf(base, sizeof base, "%s", conf.gateway_id);
+	else if (gw_random_id(base, 4) < 0) {
 		gw_err("kernel random source failed");
+		gw_conf_free(&conf);
 		return 1;
 	}
-	gw->loop = ev_default_loop(EVFLAG_AUTO);
-	gw->started = ev_now(gw->loop);
-	TAILQ_INIT(&gw->conns);
-	TAILQ_INIT(&gw->writers);
-	TAILQ_INIT(&gw->closing);
-	gw_conn_limits_update(gw);
-	ev_prepare_init(&gw->prep, prepare_cb);
-	gw->prep.data = gw;
-	ev_prepare_start(gw->loop, &gw->prep);
-	ev_idle_init(&gw->idle, idle_cb);
-	ev_signal_init(&gw->sigint, signal_cb, SIGINT);
-	ev_signal_init(&gw->sigterm, signal_cb, SIGTERM);
-	ev_signal_init(&gw->sighup, signal_cb, SIGHUP);
-	gw->sigint.data = gw->sigterm.data = gw->sighup.data = gw;
-	ev_signal_start(gw->loop, &gw->sigint);
-	ev_signal_start(gw->loop, &gw->sigterm);
-	ev_signal_start(gw->loop, &gw->sighup);
-
-	if (gw_bridge_start(gw, &why) < 0 || gw_listen_start(gw, &why) < 0 ||
-	    gw_metrics_start(gw, &why) < 0) {
-		gw_err("%s", why);
-		gw_listen_stop(gw);
-		gw_bridge_stop(gw);
-		gw_conf_free(&gw->conf);
-		free(gw);
-		return 1;
+	n = loop_count(&conf);
+	sh = gw_loops_new(n);
+	gw = sh->loop[0];
+	gw->conf = conf;
+	/* Each loop owns a copy of the configuration (reloads update each). */
+	for (i = 1; i < n; i++) {
+		if (gw_conf_load(&sh->loop[i]->conf, argc, argv, &action) != 0) {
+			gw_err("cannot load the configuration again for loop %d", i);
+			return 1;
+		}
 	}
+	gw_poll_init();
+	for (i = 0; i < n; i++) {
+		if (loop_init(sh->loop[i], base, &why) < 0) {
+			gw_err("%s", why);
+			rc = 1;
+			goto out;
+		}
+	}
+	if (n > 1)
+		gw_info("%d event loops (threads = %u), gateway ids %.3s0..%.3s%c", n,
+		    conf.threads, base, base, sh->loop[n - 1]->id[3]);
 	for (i = 0; i < gw->conf.nep; i++)
 		gw_info("endpoint %s (%s)", gw->conf.ep[i].path,
 		    gw->conf.ep[i].kind == GW_EP_RAW ? "raw Engine.IO, served by workers" :
 		    "Socket.IO");
-	ev_timer_init(&gw->sweep_t, sweep_cb, 10., 10.);
-	gw->sweep_t.data = gw;
-	ev_timer_start(gw->loop, &gw->sweep_t);
+	{
+		/* Signals go to the main thread (loop 0) only. */
+		sigset_t all, old;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		for (i = 1; i < n; i++) {
+			if (pthread_create(&sh->th[i], NULL, loop_thread, sh->loop[i]) != 0) {
+				gw_err("cannot start thread %d", i);
+				n = i;
+				break;
+			}
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
 	gw_super_start(gw);
 	gw_notify("READY=1\nSTATUS=running");
 	ev_run(gw->loop, 0);
-
-	/* Stopped (drained, timed out, or a second signal): release everything. */
-	if (!gw->stopping) {
-		gw_listen_stop(gw);
-		eio_session_close_all(gw, "server shutting down");
+	for (i = 1; i < n; i++) {
+		gw_loops_post(sh->loop[i], &(struct gw_msg){ .kind = GW_MSG_STOP_NOW });
+		pthread_join(sh->th[i], NULL);
 	}
-	ev_timer_stop(gw->loop, &gw->drain_t);
-	gw_bridge_turn(gw);
-	gw_conn_flush_all(gw);
-	{
-		struct gw_conn *c;
-
-		while ((c = TAILQ_FIRST(&gw->conns)) != NULL)
-			gw_conn_close(c, "shutdown");
-	}
-	eio_session_reap(gw);
-	gw_conn_reap(gw);
-	gw_super_free(gw);
-	gw_metrics_stop(gw);
-	gw_bridge_stop(gw);
-	gw_map_free(&gw->sio_sockets);
-	ev_timer_stop(gw->loop, &gw->sweep_t);
+	rc = 0;
+out:
+	for (i = 0; i < sh->n; i++)
+		loop_free(sh->loop[i]);
 	gw_ip_sweep(gw, 1);
-	sio_nsps_free(gw);
-	free(gw->sess_tab);
-	ev_loop_destroy(gw->loop);
-	gw_conf_free(&gw->conf);
-	free(gw);
-	gw_info("stopped");
-	return 0;
+	for (i = 0; i < sh->n; i++) {
+		pthread_mutex_destroy(&sh->loop[i]->inbox_mu);
+		free(sh->loop[i]);
+		free(sh->bridges[i]);
+	}
+	pthread_mutex_destroy(&sh->mu);
+	free(sh->loop);
+	free(sh->th);
+	free(sh->bridges);
+	free(sh->snaps);
+	free(sh);
+	if (rc == 0)
+		gw_info("stopped");
+	return rc;
 }

@@ -61,49 +61,66 @@ count_rooms(void *val, void *arg)
 	rc->rooms += nsp->rooms.n;
 }
 
-/* Render every metric. */
-static char *
-metrics_text(struct gw *gw, size_t *outlen)
+/* This loop's counters and gauges. */
+void
+gw_snap_take(struct gw *gw, struct gw_snap *sn)
 {
-	size_t len = 0, cap = 8192;
-	char *p = gw_xmalloc(cap);
-	uint64_t polling = 0, websocket = 0, outq = 0;
-	uint32_t i;
-	struct gw_conn *c;
 	struct room_count rc = { 0 };
-	const struct gw_stats *st = &gw->st;
+	struct gw_conn *c;
+	uint32_t i;
 
+	memset(sn, 0, sizeof *sn);
+	sn->st = gw->st;
 	for (i = 0; gw->sess_tab != NULL && i <= gw->sess_mask; i++) {
 		struct eio_session *s;
 
 		for (s = gw->sess_tab[i]; s != NULL; s = s->hnext) {
 			if (s->transport == EIO_T_WS)
-				websocket++;
+				sn->websocket++;
 			else
-				polling++;
-			outq += s->q.bytes;
+				sn->polling++;
+			sn->outq += s->q.bytes;
 		}
 	}
 	TAILQ_FOREACH(c, &gw->conns, link)
-		outq += c->out.bytes;
+		sn->outq += c->out.bytes;
 	gw_map_each(&gw->sio_nsps, count_rooms, &rc);
+	sn->rooms = rc.rooms;
+	sn->conns = gw->nconns;
+	sn->sockets = gw->sio_sockets.n;
+	sn->nsps = gw->sio_nsps.n;
+	sn->backlog = gw_bridge_pending(gw);
+}
+
+/* Render every metric (sums over every loop). */
+static char *
+metrics_text(struct gw *gw, size_t *outlen)
+{
+	size_t len = 0, cap = 8192;
+	char *p = gw_xmalloc(cap);
+	struct gw_snap sn;
+	const struct gw_stats *st = &sn.st;
+
+	gw_snap_total(gw, &sn);
 
 #define GAUGE(name, help, v) mbuf(&p, &len, &cap, "# HELP siogate_" name " " help "\n" \
 	"# TYPE siogate_" name " gauge\nsiogate_" name " %llu\n", (unsigned long long)(v))
 #define COUNTER(name, help, v) mbuf(&p, &len, &cap, "# HELP siogate_" name " " help "\n" \
 	"# TYPE siogate_" name " counter\nsiogate_" name " %llu\n", (unsigned long long)(v))
 
-	GAUGE("connections", "Open TCP connections from clients.", gw->nconns);
+	GAUGE("loops", "Event loops (threads) of the gateway.", gw->sh->n);
+	GAUGE("connections", "Open TCP connections from clients.", sn.conns);
 	mbuf(&p, &len, &cap, "# HELP siogate_sessions Engine.IO sessions by transport.\n"
 	    "# TYPE siogate_sessions gauge\nsiogate_sessions{transport=\"polling\"} %llu\n"
-	    "siogate_sessions{transport=\"websocket\"} %llu\n", (unsigned long long)polling,
-	    (unsigned long long)websocket);
-	GAUGE("sockets", "Socket.IO sockets (one per namespace of a session).", gw->sio_sockets.n);
-	GAUGE("namespaces", "Socket.IO namespaces seen.", gw->sio_nsps.n);
-	GAUGE("rooms", "Socket.IO rooms with members (not counting sockets' own rooms).", rc.rooms);
-	GAUGE("workers", "Workers registered on the bridge.", gw_bridge_workers(gw));
-	GAUGE("worker_backlog_events", "Events waiting for worker credit.", gw_bridge_pending(gw));
-	GAUGE("output_queued_bytes", "Bytes queued for clients.", outq);
+	    "siogate_sessions{transport=\"websocket\"} %llu\n", (unsigned long long)sn.polling,
+	    (unsigned long long)sn.websocket);
+	GAUGE("sockets", "Socket.IO sockets (one per namespace of a session).", sn.sockets);
+	GAUGE("namespaces", "Socket.IO namespaces seen.", sn.nsps);
+	GAUGE("rooms", "Socket.IO rooms with members (not counting sockets' own rooms).", sn.rooms);
+	GAUGE("workers", "Workers registered on the bridge (of this loop: a worker registers "
+	    "on every loop).", gw_bridge_workers(gw));
+	GAUGE("worker_backlog_events", "Events waiting for worker credit.", sn.backlog);
+	GAUGE("output_queued_bytes", "Bytes queued for clients.", sn.outq);
 	GAUGE("supervised_processes", "Worker programs running under the gateway.",
 	    gw_super_running(gw));
 	COUNTER("connections_accepted_total", "TCP connections accepted.", st->conns_accepted);
@@ -127,6 +144,8 @@ metrics_text(struct gw *gw, size_t *outlen)
 	    st->limit_handshakes);
 	COUNTER("workers_lost_total", "Workers dropped (left, silent or unreachable).",
 	    st->workers_lost);
+	COUNTER("handovers_total", "Requests passed to the loop that owns their session "
+	    "(threads > 1).", st->handovers);
 	mbuf(&p, &len, &cap, "# HELP siogate_errors_total Errors by kind.\n"
 	    "# TYPE siogate_errors_total counter\n"
 	    "siogate_errors_total{kind=\"http\"} %llu\nsiogate_errors_total{kind=\"origin\"} %llu\n"

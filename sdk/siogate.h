@@ -268,11 +268,19 @@ int siogate_worker_serve_nsp(struct siogate_worker *w, const char *nsp,
  * Connect to a gateway's bridge endpoint (tcp://host:port or ipc://path;
  * NULL: $SIOGATE_ENDPOINT, else SIOGATE_DEFAULT_ENDPOINT) and say HELLO.
  * Returns at once: registration completes in siogate_worker_process()
- * (the welcome callback).  Repeatable, one socket per gateway.
+ * (the welcome callback).  Repeatable, one socket per gateway.  A gateway
+ * that runs several event loops (threads = N) lists every loop's endpoint
+ * in WELCOME; the SDK connects to the others by itself.
  * SIOGATE_OK, INVALID (NULL w, empty or already connected endpoint),
  * NOMEM, ZMQ (malformed endpoint: errno EINVAL, EPROTONOSUPPORT, ...).
  */
 int siogate_worker_connect(struct siogate_worker *w, const char *endpoint);
+/*
+ * How many gateway connections have not registered (no WELCOME yet, or
+ * lost and not back): 0 when every one is ready, including the loops
+ * connected by themselves.  SIOGATE_ERR_INVALID for NULL w.
+ */
+int siogate_worker_pending(const struct siogate_worker *w);
 
 /*
  * The one file descriptor to watch for readability (an epoll fd over every

@@ -1002,6 +1002,48 @@ sg_on_result(struct siogate_worker *w, struct sg_gw *g,
 	return r == -1 ? -1 : 0;
 }
 
+/*
+ * WELCOME "bridges" (a gateway running several event loops): connect to
+ * every loop not connected yet.  A tcp:// endpoint keeps the host this
+ * worker reached the gateway by (the gateway may have bound a wildcard).
+ */
+static void
+sg_connect_bridges(struct siogate_worker *w, struct sg_gw *g, const struct br_msg *m)
+{
+	const msgpack_object *b = br_msg_get(m, "bridges");
+	char ep[512];
+	uint32_t i;
+	size_t k;
+
+	if (b == NULL || b->type != MSGPACK_OBJECT_ARRAY)
+		return;
+	for (i = 0; i < b->via.array.size && i < 64; i++) {
+		struct br_str s;
+		const char *hc, *pc;
+		int dup = 0;
+
+		if (br_obj_str(&b->via.array.ptr[i], &s) < 0 || s.n == 0 || s.n >= sizeof ep ||
+		    memchr(s.p, '\0', s.n) != NULL)
+			continue;
+		memcpy(ep, s.p, s.n);
+		ep[s.n] = '\0';
+		if (strncmp(ep, "tcp://", 6) == 0 && strncmp(g->endpoint, "tcp://", 6) == 0 &&
+		    (pc = strrchr(ep, ':')) != NULL && (hc = strrchr(g->endpoint, ':')) != NULL &&
+		    strlen(pc) < 8 && (size_t)(hc - g->endpoint) + 8 < sizeof ep) {
+			char port[8];
+
+			memcpy(port, pc, strlen(pc) + 1);
+			memcpy(ep, g->endpoint, (size_t)(hc - g->endpoint));
+			memcpy(ep + (hc - g->endpoint), port, strlen(port) + 1);
+		}
+		for (k = 0; k < w->ngws; k++)
+			if (strcmp(w->gws[k]->endpoint, ep) == 0)
+				dup = 1;
+		if (!dup)
+			(void)siogate_worker_connect(w, ep);
+	}
+}
+
 /* WELCOME: registered. */
 static int
 sg_on_welcome(struct siogate_worker *w, struct sg_gw *g,
@@ -1042,6 +1084,7 @@ sg_on_welcome(struct siogate_worker *w, struct sg_gw *g,
 	if (g->state == SG_READY && !changed)
 		return 0;	/* a repeated WELCOME */
 	g->state = SG_READY;
+	sg_connect_bridges(w, g, m);
 	if (w->cb.welcome != NULL)
 		w->cb.welcome(w, g->gwid, w->ud);
 	return 0;
@@ -1625,6 +1668,21 @@ sg_routing_id(unsigned char *id, size_t n, const void *salt)
 	}
 	if (id[0] == 0)
 		id[0] = 1;	/* ids starting with 0 are reserved by ZeroMQ */
+}
+
+/* Gateway connections that have not said WELCOME (yet, or again). */
+int
+siogate_worker_pending(const struct siogate_worker *w)
+{
+	size_t i;
+	int n = 0;
+
+	if (w == NULL)
+		return SIOGATE_ERR_INVALID;
+	for (i = 0; i < w->ngws; i++)
+		if (w->gws[i]->state != SG_READY)
+			n++;
+	return n;
 }
 
 /* Connect a DEALER to endpoint and say HELLO. */

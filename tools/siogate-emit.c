@@ -41,6 +41,7 @@ struct emit_state {
 	unsigned welcomed;	/* gateways registered with */
 	int answered;		/* the barrier: 1 answered, -1 failed */
 	int refused;		/* a gateway sent ERROR */
+	struct siogate_worker *w;
 };
 
 /* A NULL-terminated list of option values (borrowed from argv). */
@@ -126,11 +127,14 @@ emit_wait(struct siogate_worker *w, struct emit_state *st,
 	}
 }
 
-/* emit_wait() condition: every gateway said WELCOME. */
+/*
+ * emit_wait() condition: every gateway said WELCOME, and so did the other
+ * event loops of a gateway with several (connected by the SDK on WELCOME).
+ */
 static int
 all_welcomed(const struct emit_state *st, unsigned want)
 {
-	return st->welcomed >= want;
+	return st->welcomed >= want && siogate_worker_pending(st->w) == 0;
 }
 
 /* emit_wait() condition: the barrier query was answered (or failed). */
@@ -254,7 +258,7 @@ main(int argc, char **argv)
 	};
 	static const char *const barrier[] = { "siogate-emit:barrier", NULL };
 	static struct emit_list endpoints, to, except;
-	struct emit_state st = { 0, 0, 0 };
+	struct emit_state st = { 0, 0, 0, NULL };
 	struct siogate_target target;
 	struct siogate_worker *w = NULL;
 	const char *nsp = "/", *ev;
@@ -315,6 +319,7 @@ main(int argc, char **argv)
 	args = emit_args(argc - optind, argv + optind);
 
 	rc = siogate_worker_new(&w, &cb, &st);
+	st.w = w;
 	if (rc == SIOGATE_OK)
 		rc = siogate_worker_set_name(w, "siogate-emit");
 	if (rc == SIOGATE_OK)

@@ -21,6 +21,7 @@
 #   BENCH_SCENARIOS="fanout fanout-rate echo echo-rate connect-rate idle idle-polling idle-max"
 #                             (also: fanout-polling echo-polling)
 #   BENCH_SERVERS="siogate node"
+#   BENCH_THREADS=1           siogate's event loops (--threads; the worker connects to each)
 #   BENCH_BUILD=DIR           the configured build directory (default: build/, else the
 #                             source tree if configured there, else configure into build/)
 #   BENCH_OUT=DIR             where the JSON lines, logs and the table go (default: a new
@@ -44,6 +45,7 @@ PING_INTERVAL=${BENCH_PING_INTERVAL:-10000}
 PING_TIMEOUT=${BENCH_PING_TIMEOUT:-5000}
 SCENARIOS=${BENCH_SCENARIOS:-fanout fanout-rate echo echo-rate connect-rate idle idle-polling idle-max}
 SERVERS=${BENCH_SERVERS:-siogate node}
+THREADS=${BENCH_THREADS:-1}
 
 # Every process started here inherits the hard open-file limit.
 ulimit -n "$(ulimit -Hn)"
@@ -112,7 +114,7 @@ start_server() {
 		# All clients come from 127.0.0.1-16: no per-IP limits (the defaults, said anyway).
 		"$SIOGATE" --listen "127.0.0.1:$PORT" --bridge "ipc://$sock" --log-level warn \
 			--ping-interval "$PING_INTERVAL" --ping-timeout "$PING_TIMEOUT" \
-			--max-connections-per-ip 0 --handshake-rate 0 2>"$log" &
+			--max-connections-per-ip 0 --handshake-rate 0 --threads "$THREADS" 2>"$log" &
 		SERVER_PID=$!
 		"$WORKER" -e "ipc://$sock" 2>"$OUT/worker-$2.log" &
 		WORKER_PID=$!
@@ -120,6 +122,13 @@ start_server() {
 			say "siogate/bench_worker did not start (see $log)"
 			return 1
 		}
+		# With several loops the worker registers on each (it learns of them in WELCOME).
+		i=0
+		while [ "$(grep -c "registered with gateway" "$OUT/worker-$2.log")" -lt "$THREADS" ]; do
+			i=$((i + 1))
+			[ "$i" -gt 200 ] && { say "bench_worker did not register on every loop"; return 1; }
+			sleep 0.05
+		done
 	else
 		node "$here/node_server.mjs" --port "$PORT" --ping-interval "$PING_INTERVAL" \
 			--ping-timeout "$PING_TIMEOUT" 2>"$log" &
@@ -220,7 +229,7 @@ def f(v, unit=""):
     return str(v)
 print("siogate benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')")
 print("machine: $(nproc) CPU(s), $cpu, $mem; open files: $(ulimit -n)")
-print("versions: $sio_version; node $node_version; socket.io $sio_node_version")
+print("versions: $sio_version; node $node_version; socket.io $sio_node_version; siogate threads: $THREADS")
 print("settings: clients $CLIENTS (idle-max $MAX_CLIENTS), fanout-rate $FANOUT_RATE msg/s, "
       "echo clients $ECHO_CLIENTS (echo-rate $ECHO_RATE acks/s), connect slots $CONNECT_SLOTS, "
       "payload $PAYLOAD B, duration $DURATION s (warm-up $WARMUP s), idle hold $IDLE_HOLD s, "

@@ -30,6 +30,7 @@ ALL = {
     "server static": ["/srv/www"],
     "server client_dir": ["/srv/client/dist"],
     "server gateway_id": ["Tx_9"],
+    "server threads": ["2"],
     "server http_timeout": ["1234"],
     "server max_http_header": ["4096"],
     "server max_url": ["1024"],

@@ -366,7 +366,31 @@ class _Base:
             self._gateway_changed(link, old)
         while link.pending and link.registered:
             self._xmit(link, link.pending.popleft())
+        self._add_bridges(link, msg.get("bridges"))
         self._after_welcome(link)
+
+    def _add_bridges(self, link, bridges):
+        """A gateway with several event loops lists every loop's endpoint in
+        WELCOME: connect to those not connected yet (tcp:// keeps the host
+        this link reached the gateway by)."""
+        if not isinstance(bridges, list) or self._poller is None:
+            return
+        known = {l.endpoint for l in self.links}
+        for ep in bridges[:64]:
+            if not isinstance(ep, str) or not ep or "\0" in ep:
+                continue
+            if ep.startswith("tcp://") and link.endpoint.startswith("tcp://") and \
+                    ":" in ep[6:] and ":" in link.endpoint[6:]:
+                ep = link.endpoint.rsplit(":", 1)[0] + ":" + ep.rsplit(":", 1)[1]
+            if ep in known:
+                continue
+            known.add(ep)
+            new = _Link(self._ctx, ep, self.curve)
+            self.links.append(new)
+            self._poller.register(new.sock, zmq.POLLIN)
+            self._poller.register(new.monitor, zmq.POLLIN)
+            self._link_added(new)
+            log.info("siogate: %s: another event loop of the gateway, connecting", ep)
 
     def _on_error(self, link, msg):
         """An ERROR: NOT_REGISTERED means HELLO again, a refused HELLO backs off."""
@@ -431,6 +455,10 @@ class _Base:
 
     def _after_welcome(self, link):
         """Hook: a WELCOME was handled."""
+        pass
+
+    def _link_added(self, link):
+        """Hook: a link to another event loop was opened."""
         pass
 
     def _gateway_changed(self, link, old):

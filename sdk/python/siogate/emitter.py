@@ -105,6 +105,9 @@ class Emitter(_Base):
                 raise GatewayUnavailable("no WELCOME from %s" % ", ".join(missing))
             self._pump(min(left, 0.05))
 
+    def _link_added(self, link):
+        self._unconfirmed[link] = []
+
     def _after_welcome(self, link):
         # Commands the gateway refused as NOT_REGISTERED: all of them come
         # before the WELCOME that answers our new HELLO, and they are the
