@@ -108,5 +108,7 @@ void eio_ws_send(struct gw_conn *c, struct gw_buf *pkt);
 /* Send a close frame and close once written. */
 void eio_ws_close(struct gw_conn *c, uint16_t code);
 void eio_ws_free(struct eio_ws *ws);
+/* WebSocket connections holding a frame parser (wslay context) now: metrics. */
+uint64_t eio_ws_parsers(struct gw *gw);
 
 #endif

@@ -98,6 +98,8 @@ metrics_text(struct gw *gw, size_t *outlen)
 	    "# TYPE siogate_sessions gauge\nsiogate_sessions{transport=\"polling\"} %llu\n"
 	    "siogate_sessions{transport=\"websocket\"} %llu\n", (unsigned long long)polling,
 	    (unsigned long long)websocket);
+	GAUGE("websocket_parsers", "WebSocket connections holding a frame parser (input in "
+	    "progress); idle ones hold none.", eio_ws_parsers(gw));
 	GAUGE("sockets", "Socket.IO sockets (one per namespace of a session).", gw->sio_sockets.n);
 	GAUGE("namespaces", "Socket.IO namespaces seen.", gw->sio_nsps.n);
 	GAUGE("rooms", "Socket.IO rooms with members (not counting sockets' own rooms).", rc.rooms);
