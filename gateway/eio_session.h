@@ -39,13 +39,13 @@ struct eio_session {
 	uint8_t client_closed;		/* closed by the client's close packet */
 	uint8_t flush_listed;		/* on gw->poll_flush */
 	uint8_t linger;			/* closed; the next GET collects its last packets */
+	uint8_t close_pending;		/* on gw->sess_closing */
 	struct eio_session *fnext;	/* gw->poll_flush chain */
 	ev_timer hb;			/* next ping, or the pong deadline */
 	struct gw_conn *get;		/* parked polling GET, borrowed */
 	struct gw_conn *post;		/* POST whose body is being read, borrowed */
 	struct gw_conn *ws;		/* WebSocket (transport or probe), borrowed */
 	struct eio_pktq q;
-	uint8_t close_pending;		/* on gw->sess_closing */
 	const char *close_reason;	/* static */
 	struct eio_session *cnext;	/* gw->sess_closing chain */
 	struct sio_conn *sio;		/* Socket.IO state (Socket.IO endpoints), owned */
@@ -108,5 +108,7 @@ void eio_ws_send(struct gw_conn *c, struct gw_buf *pkt);
 /* Send a close frame and close once written. */
 void eio_ws_close(struct gw_conn *c, uint16_t code);
 void eio_ws_free(struct eio_ws *ws);
+/* WebSocket connections holding a frame parser (wslay context) now: metrics. */
+uint64_t eio_ws_parsers(struct gw *gw);
 
 #endif

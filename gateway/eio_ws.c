@@ -4,6 +4,13 @@
  * control frames; data frames are written by us from the pre-built shared
  * packet buffers (server frames are unmasked), so a packet sent to many
  * sessions is never copied per recipient.
+ *
+ * A wslay context costs about 9 KiB (two 4 KiB buffers), most of what an
+ * idle connection would hold, so it exists only while input is being parsed
+ * or a frame or fragmented message is incomplete: ws_scan follows the frame
+ * boundaries of the bytes fed to wslay, and the context is freed after any
+ * read that ends between messages, and made again by the next read.  Close
+ * frames of a connection without a context are written here.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,30 +18,37 @@
 #include <wslay/wslay.h>
 
 #include "eio_session.h"
+#include "ws_scan.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-/* WebSocket state of a connection.  Owned by the connection. */
+/* Input being fed to wslay (on the stack of eio_ws_input). */
+struct ws_feed {
+	const char *p;
+	size_t n;
+};
+
+/* WebSocket state of a connection.  Owned by the connection; 40 bytes. */
 struct eio_ws {
-	wslay_event_context_ptr ctx;
+	wslay_event_context_ptr ctx;	/* NULL while idle between messages */
 	struct gw_conn *c;
-	const char *in;		/* input being fed to wslay */
-	size_t in_len;
+	struct ws_feed *in;		/* during eio_ws_input only */
+	struct ws_scan scan;		/* where the bytes fed so far end */
 };
 
 static ssize_t
 ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
 {
-	struct eio_ws *ws = ud;
-	size_t n = ws->in_len < len ? ws->in_len : len;
+	struct ws_feed *in = ((struct eio_ws *)ud)->in;
+	size_t n = in->n < len ? in->n : len;
 
 	if (n == 0) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
-	memcpy(buf, ws->in, n);
-	ws->in += n;
-	ws->in_len -= n;
+	memcpy(buf, in->p, n);
+	in->p += n;
+	in->n -= n;
 	return (ssize_t)n;
 }
 
@@ -107,18 +121,44 @@ ws_pump(struct gw_conn *c)
 	}
 }
 
+/* A wslay context for the connection's input; -1 when out of memory. */
+static int
+ws_ctx_make(struct eio_ws *ws)
+{
+	if (wslay_event_context_server_init(&ws->ctx, &ws_callbacks, ws) != 0) {
+		ws->ctx = NULL;
+		return -1;
+	}
+	wslay_event_config_set_max_recv_msg_length(ws->ctx, ws->c->gw->conf.max_payload);
+	return 0;
+}
+
+/* Drop the context: nothing of the stream is left in it. */
+static void
+ws_ctx_drop(struct eio_ws *ws)
+{
+	wslay_event_context_free(ws->ctx);
+	ws->ctx = NULL;
+}
+
 /* Bytes from the socket of a WebSocket connection. */
 void
 eio_ws_input(struct gw_conn *c, const char *p, size_t n)
 {
 	struct eio_ws *ws = c->ws;
+	struct ws_feed in = { p, n };
+	int r;
 
-	ws->in = p;
-	ws->in_len = n;
-	if (wslay_event_recv(ws->ctx) != 0) {
+	if (ws->ctx == NULL && ws_ctx_make(ws) < 0) {
+		gw_conn_close(c, "out of memory for websocket");
+		return;
+	}
+	ws_scan_feed(&ws->scan, p, n);
+	ws->in = &in;
+	r = wslay_event_recv(ws->ctx);
+	ws->in = NULL;
+	if (r != 0) {
 		/* A protocol violation: tell the client (1002) and close. */
-		ws->in = NULL;
-		ws->in_len = 0;
 		if (c->sess != NULL) {
 			struct eio_session *s = c->sess;
 
@@ -133,12 +173,15 @@ eio_ws_input(struct gw_conn *c, const char *p, size_t n)
 		if (!wslay_event_get_close_sent(ws->ctx))
 			gw_conn_write_copy(c, "\x88\x02\x03\xea", 4);
 		gw_conn_close_after_write(c);
-		return;
-	}
-	ws->in = NULL;
-	ws->in_len = 0;
-	if (!(c->flags & GW_CONN_CLOSING))
+	} else if (!(c->flags & GW_CONN_CLOSING)) {
 		ws_pump(c);
+	}
+	/*
+	 * Between messages, or closing (no more input is read): the context
+	 * holds nothing that a new one would not start with.
+	 */
+	if (ws_scan_idle(&ws->scan) || (c->flags & (GW_CONN_CLOSING | GW_CONN_CLOSE_AFTER)))
+		ws_ctx_drop(ws);
 }
 
 /* Queue a pre-built packet frame. */
@@ -152,11 +195,20 @@ eio_ws_send(struct gw_conn *c, struct gw_buf *pkt)
 void
 eio_ws_close(struct gw_conn *c, uint16_t code)
 {
-	if (c->flags & (GW_CONN_CLOSING | GW_CONN_CLOSE_AFTER) || c->ws == NULL)
+	struct eio_ws *ws = c->ws;
+
+	if (c->flags & (GW_CONN_CLOSING | GW_CONN_CLOSE_AFTER) || ws == NULL)
 		return;
-	if (!wslay_event_get_close_sent(c->ws->ctx))
-		wslay_event_queue_close(c->ws->ctx, code, NULL, 0);
-	wslay_event_send(c->ws->ctx);
+	if (ws->ctx != NULL) {
+		/* Inside wslay's input (a message callback) or mid-message: let it know. */
+		if (!wslay_event_get_close_sent(ws->ctx))
+			wslay_event_queue_close(ws->ctx, code, NULL, 0);
+		wslay_event_send(ws->ctx);
+	} else {
+		char f[4] = { (char)0x88, 2, (char)(code >> 8), (char)(code & 0xff) };
+
+		gw_conn_write_copy(c, f, sizeof f);
+	}
 	gw_conn_close_after_write(c);
 }
 
@@ -166,8 +218,23 @@ eio_ws_free(struct eio_ws *ws)
 {
 	if (ws == NULL)
 		return;
-	wslay_event_context_free(ws->ctx);
+	if (ws->ctx != NULL)
+		wslay_event_context_free(ws->ctx);
 	free(ws);
+}
+
+/* WebSocket connections holding a wslay context now (a message in progress). */
+uint64_t
+eio_ws_parsers(struct gw *gw)
+{
+	const struct gw_conn *c;
+	uint64_t n = 0;
+
+	TAILQ_FOREACH(c, &gw->conns, link) {
+		if (c->ws != NULL && c->ws->ctx != NULL)
+			n++;
+	}
+	return n;
 }
 
 /* Answer the upgrade with 101 and switch the connection to WebSocket. */
@@ -188,13 +255,8 @@ ws_accept(struct gw_conn *c, const char *key)
 	    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
 	    accept);
 	gw_conn_write_copy(c, head, (size_t)n);
-	ws = gw_xcalloc(1, sizeof *ws);
+	ws = gw_xcalloc(1, sizeof *ws);	/* no wslay context until a frame comes */
 	ws->c = c;
-	if (wslay_event_context_server_init(&ws->ctx, &ws_callbacks, ws) != 0) {
-		free(ws);
-		return -1;
-	}
-	wslay_event_config_set_max_recv_msg_length(ws->ctx, c->gw->conf.max_payload);
 	c->ws = ws;
 	c->mode = GW_CONN_WS;
 	http_in_reset(c->hin);

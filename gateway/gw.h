@@ -278,7 +278,7 @@ struct gw_stats {
  */
 struct gw_snap {
 	struct gw_stats st;
-	uint64_t conns, polling, websocket, sockets, nsps, rooms, backlog, outq;
+	uint64_t conns, polling, websocket, sockets, nsps, rooms, backlog, outq, parsers;
 };
 void gw_snap_take(struct gw *gw, struct gw_snap *sn);
 /* The sums over every loop: gw's live figures and the others' last snapshots. */

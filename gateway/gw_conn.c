@@ -15,8 +15,8 @@
 
 #define GW_STASH_MAX (64 * 1024)
 
-static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents);
-static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void conn_read(struct gw_conn *c);
 static void conn_tmo_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* Format a peer address as "ip:port" ("[ip]:port" for IPv6). */
@@ -101,11 +101,10 @@ gw_conn_new(struct gw *gw, int fd, const struct sockaddr *sa, socklen_t salen, i
 	http_in_init(c->hin, &gw->http_lim);
 	c->hin->on_headers = gw_http_headers;
 	c->hin->hook_arg = c;
-	ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
-	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
+	ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
 	ev_init(&c->tmo, conn_tmo_cb);
-	c->rio.data = c->wio.data = c->tmo.data = c;
-	ev_io_start(gw->loop, &c->rio);
+	c->io.data = c->tmo.data = c;
+	ev_io_start(gw->loop, &c->io);
 	conn_arm_timeout(c);
 	TAILQ_INSERT_TAIL(&gw->conns, c, link);
 	gw->nconns++;
@@ -115,8 +114,17 @@ gw_conn_new(struct gw *gw, int fd, const struct sockaddr *sa, socklen_t salen, i
 	 * watchers last-in first-out, which would reorder a GET and a POST
 	 * accepted in the same turn).
 	 */
-	conn_read_cb(gw->loop, &c->rio, EV_READ);
+	conn_read(c);
 	return c;
+}
+
+/* Watch the socket for these events (EV_READ, plus EV_WRITE while output is blocked). */
+static void
+conn_watch(struct gw_conn *c, int events)
+{
+	ev_io_stop(c->gw->loop, &c->io);
+	ev_io_set(&c->io, c->fd, events);
+	ev_io_start(c->gw->loop, &c->io);
 }
 
 /* Put the connection on the list flushed before the loop sleeps. */
@@ -183,7 +191,7 @@ gw_conn_flush(struct gw_conn *c)
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				if (!(c->flags & GW_CONN_WWATCH)) {
 					c->flags |= GW_CONN_WWATCH;
-					ev_io_start(c->gw->loop, &c->wio);
+					conn_watch(c, EV_READ | EV_WRITE);
 				}
 				return;
 			}
@@ -195,16 +203,25 @@ gw_conn_flush(struct gw_conn *c)
 	}
 	if (c->flags & GW_CONN_WWATCH) {
 		c->flags &= ~GW_CONN_WWATCH;
-		ev_io_stop(c->gw->loop, &c->wio);
+		conn_watch(c, EV_READ);
 	}
 	if ((c->flags & GW_CONN_CLOSE_AFTER) && c->out.n == 0)
 		gw_conn_close(c, NULL);
 }
 
+/* The socket is writable (output was blocked) and/or readable. */
 static void
-conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	gw_conn_flush(w->data);
+	struct gw_conn *c = w->data;
+
+	if (revents & EV_WRITE) {
+		gw_conn_flush(c);
+		if (c->flags & GW_CONN_CLOSING)
+			return;
+	}
+	if (revents & EV_READ)
+		conn_read(c);
 }
 
 /* Close: detach from the session and queue for the reaper. */
@@ -218,8 +235,7 @@ gw_conn_close(struct gw_conn *c, const char *why)
 	c->flags |= GW_CONN_CLOSING;
 	if (why != NULL)
 		gw_debug("conn %llu %s closed: %s", (unsigned long long)c->id, c->peer, why);
-	ev_io_stop(gw->loop, &c->rio);
-	ev_io_stop(gw->loop, &c->wio);
+	ev_io_stop(gw->loop, &c->io);
 	ev_timer_stop(gw->loop, &c->tmo);
 	if (c->flags & GW_CONN_IN_WRITERS) {
 		TAILQ_REMOVE(&gw->writers, c, wlink);
@@ -264,10 +280,12 @@ gw_conn_release(struct gw_conn *c)
 		gw_outq_push(&c->out, b, 0, (uint32_t)n);
 		gw_buf_unref(b);
 	}
-	ev_io_stop(gw->loop, &c->rio);
-	ev_io_stop(gw->loop, &c->wio);
+	ev_io_stop(gw->loop, &c->io);
 	ev_timer_stop(gw->loop, &c->tmo);
-	c->flags &= ~GW_CONN_WWATCH;
+	if (c->flags & GW_CONN_WWATCH) {
+		c->flags &= ~GW_CONN_WWATCH;
+		ev_io_set(&c->io, c->fd, EV_READ);
+	}
 	if (c->flags & GW_CONN_IN_WRITERS) {
 		TAILQ_REMOVE(&gw->writers, c, wlink);
 		c->flags &= ~GW_CONN_IN_WRITERS;
@@ -289,7 +307,7 @@ gw_conn_adopt(struct gw *gw, struct gw_conn *c)
 	c->hin->lim = &gw->http_lim;
 	TAILQ_INSERT_TAIL(&gw->conns, c, link);
 	gw->nconns++;
-	ev_io_start(gw->loop, &c->rio);
+	ev_io_start(gw->loop, &c->io);
 	if (c->out.n > 0)
 		conn_want_flush(c);
 }
@@ -416,9 +434,8 @@ conn_resume_stash(struct gw_conn *c)
 }
 
 static void
-conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+conn_read(struct gw_conn *c)
 {
-	struct gw_conn *c = w->data;
 	struct gw *gw = c->gw;
 	ssize_t n;
 

@@ -16,7 +16,7 @@ enum gw_conn_mode { GW_CONN_HTTP = 0, GW_CONN_WS = 1 };
 #define GW_CONN_CLOSING		0x01	/* watchers stopped, queued for the reaper */
 #define GW_CONN_CLOSE_AFTER	0x02	/* close once the output queue is empty */
 #define GW_CONN_IN_WRITERS	0x04	/* linked on gw->writers */
-#define GW_CONN_WWATCH		0x08	/* write watcher active */
+#define GW_CONN_WWATCH		0x08	/* io watches EV_WRITE too (output blocked) */
 #define GW_CONN_CLOSE_ASAP	0x10	/* over its output bound: closed by the flush step */
 
 struct eio_ws;
@@ -29,7 +29,7 @@ struct gw_conn {
 	uint8_t flags;
 	uint8_t metrics;		/* accepted on the metrics listener */
 	uint8_t counted;		/* counted in gw->sh->nconns (max_connections) */
-	ev_io rio, wio;
+	ev_io io;			/* EV_READ, and EV_WRITE while output is blocked */
 	ev_timer tmo;			/* HTTP: idle / slow-request deadline */
 	struct gw_outq out;
 	struct http_in *hin;		/* HTTP mode only */

@@ -271,6 +271,7 @@ gw_snap_total(struct gw *gw, struct gw_snap *sum)
 		sum->rooms += o->rooms;
 		sum->backlog += o->backlog;
 		sum->outq += o->outq;
+		sum->parsers += o->parsers;
 		if (o->nsps > sum->nsps)
 			sum->nsps = o->nsps;	/* the same names on every loop, mostly */
 	}

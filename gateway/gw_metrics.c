@@ -90,6 +90,7 @@ gw_snap_take(struct gw *gw, struct gw_snap *sn)
 	sn->sockets = gw->sio_sockets.n;
 	sn->nsps = gw->sio_nsps.n;
 	sn->backlog = gw_bridge_pending(gw);
+	sn->parsers = eio_ws_parsers(gw);
 }
 
 /* Render every metric (sums over every loop). */
@@ -114,6 +115,8 @@ metrics_text(struct gw *gw, size_t *outlen)
 	    "# TYPE siogate_sessions gauge\nsiogate_sessions{transport=\"polling\"} %llu\n"
 	    "siogate_sessions{transport=\"websocket\"} %llu\n", (unsigned long long)sn.polling,
 	    (unsigned long long)sn.websocket);
+	GAUGE("websocket_parsers", "WebSocket connections holding a frame parser (input in "
+	    "progress); idle ones hold none.", sn.parsers);
 	GAUGE("sockets", "Socket.IO sockets (one per namespace of a session).", sn.sockets);
 	GAUGE("namespaces", "Socket.IO namespaces seen.", sn.nsps);
 	GAUGE("rooms", "Socket.IO rooms with members (not counting sockets' own rooms).", sn.rooms);
