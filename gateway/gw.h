@@ -228,6 +228,8 @@ struct gw_listener {
 	struct gw *gw;
 	int metrics;		/* the metrics listener: serves /metrics only */
 	int inherited;		/* passed by systemd */
+	ev_timer pause_t;	/* accepting paused after EMFILE */
+	unsigned paused;	/* EMFILEs in a row */
 	char name[64];
 };
 

@@ -29,13 +29,35 @@ listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int one = 1;
 
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				gw_warn("accept on %s: %s (file descriptor limit)", l->name, strerror(errno));
+			if (errno == EMFILE || errno == ENFILE) {
+				/*
+				 * The pending connection stays in the backlog and the
+				 * socket stays readable: pause accepting a moment
+				 * instead of spinning (and logging) until a fd is free.
+				 */
+				if (l->paused++ == 0 || l->paused % 100 == 0)
+					gw_warn("accept on %s: %s (file descriptor limit); pausing accepts "
+					    "for 100 ms (%u time(s))", l->name, strerror(errno), l->paused);
+				ev_io_stop(loop, &l->io);
+				ev_timer_set(&l->pause_t, 0.1, 0.);
+				ev_timer_start(loop, &l->pause_t);
+			}
 			return;
 		}
+		l->paused = 0;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		gw_conn_new(l->gw, fd, (struct sockaddr *)&ss, sl, l->metrics);
 	}
+}
+
+/* The pause after EMFILE is over: accept again. */
+static void
+listen_resume_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct gw_listener *l = t->data;
+
+	if (l->fd >= 0)
+		ev_io_start(loop, &l->io);
 }
 
 /* Name a bound socket "ip:port" and start accepting on it. */
@@ -66,6 +88,9 @@ listen_watch(struct gw *gw, struct gw_listener *l, int fd)
 	ev_io_init(&l->io, listen_cb, fd, EV_READ);
 	l->io.data = l;
 	ev_io_start(gw->loop, &l->io);
+	ev_init(&l->pause_t, listen_resume_cb);
+	l->pause_t.data = l;
+	l->paused = 0;
 }
 
 /* Open one listening socket for "HOST:PORT" / "[V6]:PORT" into l. */
@@ -247,11 +272,14 @@ gw_listen_stop(struct gw *gw)
 
 	for (i = 0; i < gw->nlst; i++) {
 		ev_io_stop(gw->loop, &gw->lst[i].io);
+		ev_timer_stop(gw->loop, &gw->lst[i].pause_t);
 		close(gw->lst[i].fd);
+		gw->lst[i].fd = -1;
 	}
 	gw->nlst = 0;
 	if (gw->mlst.gw != NULL && gw->mlst.fd >= 0) {
 		ev_io_stop(gw->loop, &gw->mlst.io);
+		ev_timer_stop(gw->loop, &gw->mlst.pause_t);
 		close(gw->mlst.fd);
 		gw->mlst.fd = -1;
 	}

@@ -369,7 +369,39 @@ def main():
         w.kill()
         w.wait()
         gw.stop()
+    fd_limit()
     done()
+
+
+def fd_limit():
+    """Out of file descriptors (RLIMIT_NOFILE 64): accepting pauses instead of
+    spinning on EMFILE, the log says so a few times, not in a loop, and once
+    descriptors are free again new clients get in."""
+    old = os.environ.get("SIOGATE_WRAPPER", "")
+    os.environ["SIOGATE_WRAPPER"] = ("prlimit --nofile=64:64 " + old).strip()
+    try:
+        gw = Gateway("--max-connections-per-ip", "0")
+    finally:
+        os.environ["SIOGATE_WRAPPER"] = old
+    held = []
+    try:
+        for _ in range(80):
+            held.append(raw_conn(gw.port))
+        ok(gw.wait_log(r"Too many open files.*pausing accepts", 5) is not None,
+           "at the descriptor limit, the gateway pauses accepting and says so")
+        time.sleep(1.0)   # let a spinning accept loop show itself, if there were one
+        n = sum(1 for l in gw.lines if "Too many open files" in l)
+        ok(n < 5, "the EMFILE warning is not repeated in a loop (%d line(s) in 1 s)" % n)
+        ok(gw.proc.poll() is None, "the gateway keeps running")
+        for s in held:
+            s.close()
+        held = []
+        ok(eventually(lambda: not refused(gw.port), 10),
+           "once descriptors are free, a new connection is served again")
+    finally:
+        for s in held:
+            s.close()
+        gw.stop()
 
 
 main()
