@@ -167,6 +167,15 @@ struct siogate_worker {
 	struct siogate_bin ibin[SIOGATE_MAX_BINS];
 	const char **rooms;		/* room lists handed to callbacks */
 	size_t roomcap;
+	/*
+	 * The event being handed to sio_event: its args as JSON text (in
+	 * jbuf) and as they came, so that an ack or emit that passes the
+	 * same text and bins back is packed from the msgpack as it came,
+	 * without parsing the JSON again.  NULL outside that callback.
+	 */
+	const char *ev_json;
+	const msgpack_object *ev_args;
+	size_t ev_nbins;
 };
 
 /* Milliseconds of the monotonic clock. */
@@ -922,8 +931,14 @@ sg_on_sio_event(struct siogate_worker *w, struct sg_gw *g,
 	e.session = r == 0 ? w->jbuf.p + soff : NULL;
 	e.bins = nbins ? w->ibin : NULL;
 	e.nbins = nbins;
-	if (w->cb.sio_event != NULL)
+	if (w->cb.sio_event != NULL) {
+		w->ev_json = e.args;
+		w->ev_args = args;
+		w->ev_nbins = nbins;
 		w->cb.sio_event(w, &e, w->ud);
+		w->ev_json = NULL;
+		w->ev_args = NULL;
+	}
 	return 0;
 }
 
@@ -2148,6 +2163,35 @@ sg_pack(struct siogate_worker *w, const char *key, const json_t *v,
 	return SIOGATE_OK;
 }
 
+/*
+ * The msgpack args of the event being handled, when args and bins are
+ * exactly what sio_event was given for it (an echo, a relay): then they
+ * are packed again as they came, with no JSON parsing.  Else NULL.
+ * Without bins, text naming "_placeholder" takes the JSON way, which
+ * checks it.
+ */
+static const msgpack_object *
+sg_same_args(const struct siogate_worker *w, const char *args,
+    const struct siogate_bin *bins, size_t nbins)
+{
+	if (args == NULL || args != w->ev_json || nbins != w->ev_nbins)
+		return NULL;
+	if (nbins > 0 ? bins != w->ibin :
+	    strstr(args, "\"_placeholder\"") != NULL)
+		return NULL;
+	return w->ev_args;
+}
+
+/* Pack key: a msgpack object as it is. */
+static int
+sg_pack_obj(struct siogate_worker *w, const char *key,
+    const msgpack_object *o)
+{
+	br_enc_key(&w->enc, key);
+	msgpack_pack_object(&w->enc.pk, *o);
+	return br_enc_failed(&w->enc) ? SIOGATE_ERR_NOMEM : SIOGATE_OK;
+}
+
 /* Pack key: list (only the entries routed to only, when not NULL). */
 static void
 sg_enc_list(struct siogate_worker *w, const char *key,
@@ -2323,7 +2367,8 @@ siogate_ack(struct siogate_worker *w, const char *id, const char *nsp,
 {
 	struct br_str atts[SIOGATE_MAX_BINS];
 	struct sg_gw *g;
-	json_t *v;
+	const msgpack_object *same;
+	json_t *v = NULL;
 	int rc;
 
 	if (w == NULL || id == NULL || (nsp = sg_nsp(nsp)) == NULL ||
@@ -2333,13 +2378,16 @@ siogate_ack(struct siogate_worker *w, const char *id, const char *nsp,
 		return rc;
 	if ((g = sg_route_live(w, id)) == NULL)
 		return SIOGATE_ERR_NOGATEWAY;
-	if ((rc = sg_parse(args ? args : "[]", JSON_ARRAY, &v)) != 0)
+	same = sg_same_args(w, args, bins, nbins);
+	if (same == NULL &&
+	    (rc = sg_parse(args ? args : "[]", JSON_ARRAY, &v)) != 0)
 		return rc;
 	br_enc_reset(&w->enc, BR_T_SIO_ACK, 4);
 	br_enc_cstr(&w->enc, "id", id);
 	br_enc_cstr(&w->enc, "nsp", nsp);
 	br_enc_uint(&w->enc, "ack", ack);
-	rc = sg_pack(w, "args", v, atts, nbins);
+	rc = same != NULL ? sg_pack_obj(w, "args", same) :
+	    sg_pack(w, "args", v, atts, nbins);
 	json_decref(v);
 	if (rc == SIOGATE_OK)
 		rc = sg_send_checked(w, g);
@@ -2353,6 +2401,7 @@ struct sg_emit {
 	const char *const *except;
 	const char *ev;
 	json_t *args;
+	const msgpack_object *same;	/* args as they came (sg_same_args) */
 	const struct br_str *atts;
 	size_t nbins;
 	uint64_t req;		/* 0: no ack asked */
@@ -2375,7 +2424,9 @@ sg_enc_emit(struct siogate_worker *w, struct sg_gw *only, void *arg)
 	    (e->req ? 2 : 0) + vol);
 	br_enc_cstr(&w->enc, "nsp", e->nsp);
 	br_enc_cstr(&w->enc, "ev", e->ev);
-	if ((rc = sg_pack(w, "args", e->args, e->atts, e->nbins)) != 0)
+	rc = e->same != NULL ? sg_pack_obj(w, "args", e->same) :
+	    sg_pack(w, "args", e->args, e->atts, e->nbins);
+	if (rc != SIOGATE_OK)
 		return rc;
 	if (has_to)
 		sg_enc_list(w, "to", e->to, only);
@@ -2409,6 +2460,8 @@ sg_emit_prep(struct siogate_worker *w, struct sg_emit *e, const char *nsp,
 	e->ev = ev;
 	e->atts = atts;
 	e->nbins = nbins;
+	if ((e->same = sg_same_args(w, args, bins, nbins)) != NULL)
+		return SIOGATE_OK;
 	return sg_parse(args ? args : "[]", JSON_ARRAY, &e->args);
 }
 

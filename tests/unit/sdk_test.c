@@ -210,6 +210,7 @@ static struct {
 	char err_sid[64];
 	int accept_now;		/* sio_connect: accept from the callback */
 	int echo;		/* sio_event: ack with the event's own args */
+	int echo_rc;		/* what that siogate_ack() returned */
 } seen;
 
 /* Results of ack and query callbacks. */
@@ -272,8 +273,8 @@ cb_event(struct siogate_worker *wk, const struct siogate_event *e, void *ud)
 		snprintf(seen.bin1, sizeof seen.bin1, "%.*s",
 		    (int)e->bins[1].len, (const char *)e->bins[1].p);
 	if (seen.echo && e->has_ack)
-		siogate_ack(wk, e->id, e->nsp, e->ack, e->args, e->bins,
-		    e->nbins);
+		seen.echo_rc = siogate_ack(wk, e->id, e->nsp, e->ack, e->args,
+		    e->bins, e->nbins);
 }
 
 static void
@@ -1094,6 +1095,32 @@ test_batch(void)
 	while (k > 0)
 		br_msg_free(&im[--k]);
 	br_msg_free(&m);
+
+	/*
+	 * Echoing the event's own args skips JSON, but not its checks: a
+	 * placeholder-shaped object without bins is still refused.
+	 */
+	br_enc_init(&e, BR_T_SIO_EVENT, 8);
+	br_enc_cstr(&e, "id", ID1);
+	br_enc_cstr(&e, "nsp", "/");
+	br_enc_uint(&e, "seq", 8);
+	br_enc_cstr(&e, "ev", "echo");
+	br_enc_array(&e, "args", 1);
+	msgpack_pack_map(&e.pk, 2);
+	br_enc_item_str(&e, "_placeholder", 12);
+	msgpack_pack_true(&e.pk);
+	br_enc_item_str(&e, "num", 3);
+	msgpack_pack_uint64(&e.pk, 0);
+	br_enc_uint(&e, "ack", 8);
+	br_enc_map(&e, "session", 0);
+	br_enc_array(&e, "rooms", 0);
+	seen.events = 0;
+	seen.echo_rc = 1;
+	fgw_send(&gws[0], &e);
+	pump(WAIT_MS, &seen.events);
+	tap_ok(seen.events == 1 && seen.echo_rc == SIOGATE_ERR_JSON,
+	    "echo of a placeholder-shaped object without bins: JSON error (%d)",
+	    seen.echo_rc);
 	seen.echo = 0;
 
 	/* A call outside a callback goes at once, unbatched. */
