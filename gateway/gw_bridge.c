@@ -956,6 +956,30 @@ bridge_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	gw_bridge_turn(w->data);
 }
 
+/*
+ * The last prepare watcher (lowest priority): what was batched after the
+ * bridge's own turn in the prepare step (a close told to a worker while
+ * sessions were flushed or reaped) goes out before the loop sleeps.
+ */
+static void
+bridge_flush_cb(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+	struct gw *gw = p->data;
+	struct gw_bridge *br = gw->br;
+	struct gw_worker *w;
+	int ev;
+	size_t el = sizeof ev;
+
+	br->sent = 0;
+	for (w = br->workers; w != NULL; w = w->next)
+		(void)bridge_flush(gw, w);
+	/* A send can consume the ZMQ_FD edge: come back if input waits. */
+	if (br->sent && zmq_getsockopt(br->router, ZMQ_EVENTS, &ev, &el) == 0 &&
+	    (ev & ZMQ_POLLIN))
+		gw_wake(gw);
+	br->sent = 0;
+}
+
 /* Heartbeats out, silent workers dropped. */
 static void
 bridge_hb_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -1358,6 +1382,10 @@ gw_bridge_start(struct gw *gw, const char **why)
 	ev_timer_init(&br->hb, bridge_hb_cb, gw->conf.bridge_hb / 4000.0, gw->conf.bridge_hb / 4000.0);
 	br->hb.data = gw;
 	ev_timer_start(gw->loop, &br->hb);
+	ev_prepare_init(&br->flush, bridge_flush_cb);
+	ev_set_priority(&br->flush, EV_MINPRI);
+	br->flush.data = gw;
+	ev_prepare_start(gw->loop, &br->flush);
 	gw_info("bridge bound to %s (gateway id %s)", gw->conf.bridge, gw->id);
 	return 0;
 }
@@ -1388,6 +1416,7 @@ gw_bridge_stop(struct gw *gw)
 	}
 	ev_io_stop(gw->loop, &br->io);
 	ev_timer_stop(gw->loop, &br->hb);
+	ev_prepare_stop(gw->loop, &br->flush);
 	if (br->router != NULL)
 		zmq_close(br->router);
 	if (br->zap != NULL) {

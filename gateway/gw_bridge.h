@@ -69,6 +69,7 @@ struct gw_bridge {
 	uint32_t nkeys;
 	ev_io io;
 	ev_timer hb;
+	ev_prepare flush;		/* last before the loop sleeps: batches out */
 	struct gw_worker *workers;
 	uint32_t next_wid;
 	uint32_t rr;
