@@ -32,6 +32,7 @@ enum br_kind {
 	BK_OBJ,		/* map with str keys (a JSON object) */
 	BK_BOOL,	/* true or false */
 	BK_ANY,		/* any value */
+	BK_BINARR,	/* array of bin */
 };
 
 /* One field of one message type; type 0 is the handshake map "hs". */
@@ -92,6 +93,14 @@ static const struct br_field br_fields[] = {
 	{ BR_T_ERROR, "ref", BK_UINT, 0,
 	    "ERROR: \"ref\" is not an unsigned integer" },
 	{ BR_T_ERROR, "sid", BK_STR, 0, "ERROR: \"sid\" is not a string" },
+
+	{ BR_T_HELLO, "batch", BK_BOOL, 0,
+	    "HELLO: \"batch\" is not a boolean" },
+	{ BR_T_WELCOME, "batch", BK_BOOL, 0,
+	    "WELCOME: \"batch\" is not a boolean" },
+
+	{ BR_T_BATCH, "msgs", BK_BINARR, 1,
+	    "BATCH: \"msgs\" is missing or not an array of bin" },
 
 	{ BR_T_CREDIT, "n", BK_UINT, 1,
 	    "CREDIT: \"n\" is missing or not an unsigned integer" },
@@ -387,6 +396,13 @@ br_kind_ok(const msgpack_object *o, int k)
 			return 0;
 		for (i = 0; i < o->via.array.size; i++)
 			if (o->via.array.ptr[i].type != MSGPACK_OBJECT_STR)
+				return 0;
+		return 1;
+	case BK_BINARR:
+		if (o->type != MSGPACK_OBJECT_ARRAY)
+			return 0;
+		for (i = 0; i < o->via.array.size; i++)
+			if (o->via.array.ptr[i].type != MSGPACK_OBJECT_BIN)
 				return 0;
 		return 1;
 	case BK_STRMAP:
@@ -864,6 +880,7 @@ br_type_name(int type)
 	case BR_T_CREDIT: return "CREDIT";
 	case BR_T_STATUS: return "STATUS";
 	case BR_T_STATUS_REPLY: return "STATUS_REPLY";
+	case BR_T_BATCH: return "BATCH";
 	case BR_T_EIO_OPEN: return "EIO_OPEN";
 	case BR_T_EIO_MESSAGE: return "EIO_MESSAGE";
 	case BR_T_EIO_CLOSE: return "EIO_CLOSE";
@@ -903,4 +920,118 @@ br_err_name(int code)
 	case BR_E_NO_WORKER: return "NO_WORKER";
 	}
 	return "?";
+}
+
+/* ---- BATCH frames ---- */
+
+/*
+ * The frame starts with this fixed header: a map of 3, "v": 1, "t": 9,
+ * "msgs": an array32 whose count br_batch_frame() fills in.  MessagePack
+ * lets a short array use the 32-bit form, so the header never moves.
+ */
+static const unsigned char br_batch_head[] = {
+	0x83, 0xa1, 'v', BR_VERSION, 0xa1, 't', BR_T_BATCH,
+	0xa4, 'm', 's', 'g', 's', 0xdd, 0, 0, 0, 0,
+};
+#define BR_BATCH_HEAD sizeof br_batch_head
+
+/* Make room for n more bytes; -1 on OOM. */
+static int
+br_batch_room(struct br_batch *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (n <= b->cap - b->len)
+		return 0;
+	if (n > SIZE_MAX / 2 - b->len)
+		return -1;
+	cap = b->cap ? b->cap : 4096;
+	while (cap - b->len < n)
+		cap *= 2;
+	if ((p = realloc(b->p, cap)) == NULL)
+		return -1;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+/* Append one whole message as a bin of the array. */
+int
+br_batch_add(struct br_batch *b, const void *msg, size_t len)
+{
+	unsigned char h[5];
+	size_t hl;
+
+	if (len > UINT32_MAX || b->n == UINT32_MAX)
+		return -1;
+	if (len < 256) {
+		h[0] = 0xc4;
+		h[1] = (unsigned char)len;
+		hl = 2;
+	} else if (len < 65536) {
+		h[0] = 0xc5;
+		h[1] = (unsigned char)(len >> 8);
+		h[2] = (unsigned char)len;
+		hl = 3;
+	} else {
+		h[0] = 0xc6;
+		h[1] = (unsigned char)(len >> 24);
+		h[2] = (unsigned char)(len >> 16);
+		h[3] = (unsigned char)(len >> 8);
+		h[4] = (unsigned char)len;
+		hl = 5;
+	}
+	if (br_batch_room(b, (b->n == 0 ? BR_BATCH_HEAD : 0) + hl + len) == -1)
+		return -1;
+	if (b->n == 0) {
+		memcpy(b->p, br_batch_head, BR_BATCH_HEAD);
+		b->len = BR_BATCH_HEAD;
+	}
+	memcpy(b->p + b->len, h, hl);
+	memcpy(b->p + b->len + hl, msg, len);
+	b->len += hl + len;
+	b->n++;
+	return 0;
+}
+
+/* The frame: the BATCH, or its one message alone. */
+void
+br_batch_frame(struct br_batch *b, const char **p, size_t *len)
+{
+	unsigned char c;
+	size_t hl;
+
+	if (b->n == 0) {
+		*p = NULL;
+		*len = 0;
+		return;
+	}
+	if (b->n == 1) {
+		c = (unsigned char)b->p[BR_BATCH_HEAD];
+		hl = c == 0xc4 ? 2 : c == 0xc5 ? 3 : 5;
+		*p = b->p + BR_BATCH_HEAD + hl;
+		*len = b->len - BR_BATCH_HEAD - hl;
+		return;
+	}
+	b->p[BR_BATCH_HEAD - 4] = (char)(b->n >> 24);
+	b->p[BR_BATCH_HEAD - 3] = (char)(b->n >> 16);
+	b->p[BR_BATCH_HEAD - 2] = (char)(b->n >> 8);
+	b->p[BR_BATCH_HEAD - 1] = (char)b->n;
+	*p = b->p;
+	*len = b->len;
+}
+
+void
+br_batch_reset(struct br_batch *b)
+{
+	b->len = 0;
+	b->n = 0;
+}
+
+void
+br_batch_free(struct br_batch *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof *b);
 }

@@ -535,3 +535,275 @@ br_json_write(struct br_buf *out, const msgpack_object *o,
 	}
 	return 0;
 }
+
+/* ---- the fast way (br_json_fast_scan, br_json_fast_pack) ---- */
+
+#define BR_FAST_MAXKEYS 32	/* keys of one object (duplicates checked) */
+
+static void
+br_fast_ws(struct br_fast *f)
+{
+	while (f->p < f->end && (*f->p == ' ' || *f->p == '\t' ||
+	    *f->p == '\n' || *f->p == '\r'))
+		f->p++;
+}
+
+/* A string of printable ASCII without escapes at f->p (a quote); -1. */
+static int
+br_fast_str(struct br_fast *f, const char **s, size_t *n)
+{
+	const char *q = f->p + 1;
+
+	while (q < f->end && *q != '"') {
+		unsigned char c = (unsigned char)*q;
+
+		if (c < 0x20 || c > 0x7e || c == '\\')
+			return -1;
+		q++;
+	}
+	if (q >= f->end)
+		return -1;
+	*s = f->p + 1;
+	*n = (size_t)(q - *s);
+	f->p = q + 1;
+	return 0;
+}
+
+/* An integer jansson reads as one and that fits easily; -1 otherwise. */
+static int
+br_fast_int(struct br_fast *f, int64_t *v)
+{
+	const char *q = f->p;
+	uint64_t u = 0;
+	int neg = 0, digits = 0;
+
+	if (*q == '-') {
+		neg = 1;
+		q++;
+	}
+	if (q >= f->end || *q < '0' || *q > '9')
+		return -1;
+	if (*q == '0') {
+		q++;
+		if (q < f->end && *q >= '0' && *q <= '9')
+			return -1;
+	} else {
+		while (q < f->end && *q >= '0' && *q <= '9') {
+			if (++digits > 18)
+				return -1;
+			u = u * 10 + (uint64_t)(*q++ - '0');
+		}
+	}
+	if (q < f->end && (*q == '.' || *q == 'e' || *q == 'E'))
+		return -1;	/* a real: jansson's way */
+	*v = neg ? -(int64_t)u : (int64_t)u;
+	f->p = q;
+	return 0;
+}
+
+/* A literal word at f->p; -1 when it is not there. */
+static int
+br_fast_word(struct br_fast *f, const char *w, size_t n)
+{
+	if ((size_t)(f->end - f->p) < n || memcmp(f->p, w, n) != 0)
+		return -1;
+	f->p += n;
+	return 0;
+}
+
+/*
+ * One value at f->p: checked and counted (emit 0) or packed (emit 1).
+ * 0; -1 when the text does not qualify (scan) or packing failed (pack).
+ */
+static int
+br_fast_value(struct br_fast *f, unsigned depth, int emit)
+{
+	struct br_str keys[BR_FAST_MAXKEYS];
+	const char *s;
+	size_t n, idx, i;
+	uint32_t k = 0;
+	int64_t iv;
+	int obj, r = 0;
+
+	if (f->p >= f->end)
+		return -1;
+	switch (*f->p) {
+	case '"':
+		if (br_fast_str(f, &s, &n) != 0)
+			return -1;
+		if (emit)
+			r = msgpack_pack_str(f->pk, n) ||
+			    msgpack_pack_str_body(f->pk, s, n);
+		return r ? -1 : 0;
+	case 't':
+		if (br_fast_word(f, "true", 4) != 0)
+			return -1;
+		return emit && msgpack_pack_true(f->pk) ? -1 : 0;
+	case 'f':
+		if (br_fast_word(f, "false", 5) != 0)
+			return -1;
+		return emit && msgpack_pack_false(f->pk) ? -1 : 0;
+	case 'n':
+		if (br_fast_word(f, "null", 4) != 0)
+			return -1;
+		return emit && msgpack_pack_nil(f->pk) ? -1 : 0;
+	case '[':
+	case '{':
+		break;
+	default:
+		if (br_fast_int(f, &iv) != 0)
+			return -1;
+		return emit && msgpack_pack_int64(f->pk, iv) ? -1 : 0;
+	}
+	obj = *f->p == '{';
+	if (depth >= f->maxdepth || (!emit && f->nc >= BR_FAST_MAXC))
+		return -1;
+	idx = f->nc++;
+	if (emit && (obj ? msgpack_pack_map(f->pk, f->cnt[idx]) :
+	    msgpack_pack_array(f->pk, f->cnt[idx])) != 0)
+		return -1;
+	f->p++;
+	br_fast_ws(f);
+	if (f->p < f->end && *f->p == (obj ? '}' : ']')) {
+		f->p++;
+		goto done;
+	}
+	for (;;) {
+		if (obj) {
+			if (f->p >= f->end || *f->p != '"' ||
+			    br_fast_str(f, &s, &n) != 0)
+				return -1;
+			if (!emit) {
+				/* Duplicate keys: jansson's rules, its way. */
+				if (k >= BR_FAST_MAXKEYS)
+					return -1;
+				for (i = 0; i < k; i++)
+					if (keys[i].n == n &&
+					    memcmp(keys[i].p, s, n) == 0)
+						return -1;
+				keys[k].p = s;
+				keys[k].n = (uint32_t)n;
+			} else if (msgpack_pack_str(f->pk, n) ||
+			    msgpack_pack_str_body(f->pk, s, n)) {
+				return -1;
+			}
+			br_fast_ws(f);
+			if (f->p >= f->end || *f->p != ':')
+				return -1;
+			f->p++;
+			br_fast_ws(f);
+		}
+		if (br_fast_value(f, depth + 1, emit) != 0)
+			return -1;
+		k++;
+		br_fast_ws(f);
+		if (f->p < f->end && *f->p == ',') {
+			f->p++;
+			br_fast_ws(f);
+			continue;
+		}
+		if (f->p < f->end && *f->p == (obj ? '}' : ']')) {
+			f->p++;
+			break;
+		}
+		return -1;
+	}
+done:
+	if (!emit)
+		f->cnt[idx] = k;
+	return 0;
+}
+
+/* Check the text and count its containers (see br_json.h). */
+int
+br_json_fast_scan(struct br_fast *f, const char *p, size_t n,
+    unsigned maxdepth, struct br_str *name)
+{
+	const char *s;
+	size_t sn;
+	int comma = 0;
+
+	f->p = f->start = p;
+	f->end = p + n;
+	f->nc = 1;		/* cnt[0]: the items of the array (packed) */
+	f->cnt[0] = 0;
+	f->maxdepth = maxdepth;
+	f->named = name != NULL;
+	br_fast_ws(f);
+	if (f->p >= f->end || *f->p != '[')
+		return 0;
+	f->p++;
+	br_fast_ws(f);
+	if (name != NULL) {
+		if (f->p >= f->end || *f->p != '"' ||
+		    br_fast_str(f, &s, &sn) != 0 || sn > 255)
+			return 0;
+		name->p = s;
+		name->n = (uint32_t)sn;
+		br_fast_ws(f);
+		if (f->p < f->end && *f->p == ',') {
+			f->p++;
+			br_fast_ws(f);
+			comma = 1;	/* a value must follow */
+		} else if (f->p >= f->end || *f->p != ']') {
+			return 0;
+		}
+	}
+	if (!comma && f->p < f->end && *f->p == ']') {
+		f->p++;
+		goto end;
+	}
+	for (;;) {
+		if (br_fast_value(f, 0, 0) != 0)
+			return 0;
+		f->cnt[0]++;
+		br_fast_ws(f);
+		if (f->p < f->end && *f->p == ',') {
+			f->p++;
+			br_fast_ws(f);
+			continue;
+		}
+		if (f->p < f->end && *f->p == ']') {
+			f->p++;
+			break;
+		}
+		return 0;
+	}
+end:
+	br_fast_ws(f);
+	return f->p == f->end ? 1 : 0;
+}
+
+/* Pack the items the scan counted (see br_json.h). */
+int
+br_json_fast_pack(struct br_fast *f, msgpack_packer *pk)
+{
+	const char *s;
+	size_t sn;
+	uint32_t i;
+
+	f->pk = pk;
+	f->p = f->start;
+	f->nc = 1;
+	br_fast_ws(f);
+	f->p++;			/* [ */
+	br_fast_ws(f);
+	if (f->named) {
+		br_fast_str(f, &s, &sn);
+		br_fast_ws(f);
+		if (*f->p == ',')
+			f->p++;
+		br_fast_ws(f);
+	}
+	if (msgpack_pack_array(pk, f->cnt[0]) != 0)
+		return -1;
+	for (i = 0; i < f->cnt[0]; i++) {
+		if (br_fast_value(f, 0, 1) != 0)
+			return -1;
+		br_fast_ws(f);
+		if (f->p < f->end && *f->p == ',')
+			f->p++;
+		br_fast_ws(f);
+	}
+	return 0;
+}

@@ -75,4 +75,31 @@ int br_json_write(struct br_buf *out, const msgpack_object *o,
     struct br_str *atts, size_t *natts, size_t maxatts, unsigned maxdepth,
     const char **why);
 
+/*
+ * A fast way for the common JSON of client packets, without jansson.
+ * br_json_fast_scan() checks that text p[0..n) is a JSON array made only
+ * of what it handles exactly as jansson plus br_json_pack() (atts NULL)
+ * would: arrays, objects with distinct keys, strings of printable ASCII
+ * without escapes, integers of up to 18 digits, true, false, null, and
+ * nesting below maxdepth for every item (the array itself not counted).
+ * With name not NULL, the first item must be such a string of at most
+ * 255 bytes: *name points at it in p, and it is not packed.  Returns 1
+ * when the text qualifies; 0 when it does not (anything else, invalid
+ * JSON included): then use jansson, which gives the verdict.
+ * br_json_fast_pack() then packs the (other) items as one msgpack array:
+ * 0, or -1 when the packer failed.  p must not change in between.
+ */
+#define BR_FAST_MAXC 64		/* containers in one text */
+struct br_fast {
+	const char *p, *end, *start;
+	uint32_t cnt[BR_FAST_MAXC];	/* items of each container, in order */
+	size_t nc;
+	unsigned maxdepth;
+	int named;
+	msgpack_packer *pk;
+};
+int br_json_fast_scan(struct br_fast *f, const char *p, size_t n,
+    unsigned maxdepth, struct br_str *name);
+int br_json_fast_pack(struct br_fast *f, msgpack_packer *pk);
+
 #endif

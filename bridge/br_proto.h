@@ -28,6 +28,9 @@ enum br_type {
 	BR_T_CREDIT = 6,	/* w->g: n more events may be sent */
 	BR_T_STATUS = 7,	/* any->g: ask live figures (no HELLO needed) */
 	BR_T_STATUS_REPLY = 8,	/* g->any: gw, version, connections, sessions, ... */
+	BR_T_BATCH = 9,		/* both: msgs (array of bin, each one whole
+				   message); only to a peer that announced
+				   "batch" (HELLO / WELCOME) */
 
 	BR_T_EIO_OPEN = 20,	/* g->w: sid, path, seq, hs */
 	BR_T_EIO_MESSAGE = 21,	/* g->w: sid, seq, data (str|bin) */
@@ -182,5 +185,27 @@ void br_enc_item_str(struct br_enc *e, const char *s, size_t n);
  * msgpack_pack_*(&e->pk, ...) are tracked too.
  */
 int br_enc_failed(const struct br_enc *e);
+
+/*
+ * A BATCH being built: whole encoded messages appended one by one, sent
+ * as one frame {v, t: BATCH, msgs: [bin, ...]} (see siogate-protocol(7)).
+ * Zero it to start; the buffer is kept across br_batch_take() calls.
+ */
+struct br_batch {
+	char *p;
+	size_t len, cap;
+	uint32_t n;		/* messages in it */
+};
+
+/* Append one encoded message: 0, or -1 on OOM or a message > 4 GiB. */
+int br_batch_add(struct br_batch *b, const void *msg, size_t len);
+/*
+ * The frame to send: the BATCH, or the lone message itself when only one
+ * was added (no wrapper).  Valid until the next add, reset or free.
+ */
+void br_batch_frame(struct br_batch *b, const char **p, size_t *len);
+/* Forget the messages (keeps the buffer); free drops it too. */
+void br_batch_reset(struct br_batch *b);
+void br_batch_free(struct br_batch *b);
 
 #endif

@@ -26,11 +26,18 @@
 #include "sio.h"
 
 #define GW_DRAIN_BUDGET 1024
+/* A worker's batch goes out early from this size... */
+#define GW_BATCH_FLUSH (256u * 1024)
+/* ...and, while ZeroMQ refuses it (EAGAIN), takes no more than this. */
+#define GW_BATCH_MAX (16u * 1024 * 1024)
+/* Batch buffers above this size are not kept between turns. */
+#define GW_BATCH_KEEP (256u * 1024)
 
 static void bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why);
 static void bridge_enc_query(struct br_enc *e, const struct http_req *req);
 static void bridge_expire(struct gw *gw, struct gw_worker *w, ev_tstamp now);
 static void bridge_zap_drain(struct gw *gw);
+static struct gw_worker *bridge_find_rid(struct gw_bridge *br, const void *rid, size_t n);
 struct gw_worker *bridge_pick(struct gw *gw, const struct gw_endpoint *ep);
 
 /* Send one frame to a routing id; 0, or -1 with errno. */
@@ -46,11 +53,64 @@ bridge_send_raw(struct gw_bridge *br, const unsigned char *rid, size_t rid_len,
 	return 0;
 }
 
+/*
+ * Send what was batched for w this turn, as one frame (a lone message goes
+ * without the BATCH wrapper).  0 when sent or empty; -1 with errno.  On
+ * EAGAIN the batch is kept and tried again at the next turn; on another
+ * error the worker is unreachable and dropped at the next turn.
+ */
+static int
+bridge_flush(struct gw *gw, struct gw_worker *w)
+{
+	const char *p;
+	size_t n;
+
+	if (w->out.n == 0)
+		return 0;
+	br_batch_frame(&w->out, &p, &n);
+	if (bridge_send_raw(gw->br, w->rid, w->rid_len, p, n) < 0) {
+		if (errno == EAGAIN)
+			return -1;
+		w->dead = 1;
+		gw_wake(gw);
+	}
+	br_batch_reset(&w->out);
+	if (w->out.cap > GW_BATCH_KEEP)
+		br_batch_free(&w->out);
+	return 0;
+}
+
+/*
+ * Send one message to a registered worker: straight out, or into its batch
+ * for this turn when it takes BATCH (everything to one worker goes the
+ * same way, so the order is kept).  0, or -1 with errno.
+ */
+static int
+bridge_send_w(struct gw *gw, struct gw_worker *w, const void *p, size_t n)
+{
+	if (!w->batch)
+		return bridge_send_raw(gw->br, w->rid, w->rid_len, p, n);
+	if (w->out.len >= GW_BATCH_MAX && bridge_flush(gw, w) < 0)
+		return -1;	/* EAGAIN: the caller keeps it or drops it, as unbatched */
+	if (br_batch_add(&w->out, p, n) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (w->out.len >= GW_BATCH_FLUSH)
+		(void)bridge_flush(gw, w);
+	return 0;
+}
+
 /* Send an encoded control message (no credit) to a peer. */
 static void
 bridge_send_ctl(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_enc *e)
 {
-	if (bridge_send_raw(gw->br, rid, rid_len, e->sb.data, e->sb.size) < 0)
+	struct gw_worker *w = bridge_find_rid(gw->br, rid, rid_len);
+	int rc;
+
+	rc = w != NULL ? bridge_send_w(gw, w, e->sb.data, e->sb.size) :
+	    bridge_send_raw(gw->br, rid, rid_len, e->sb.data, e->sb.size);
+	if (rc < 0)
 		gw_debug("bridge: send to a peer failed: %s", zmq_strerror(errno));
 	br_enc_free(e);
 }
@@ -166,7 +226,7 @@ bridge_flush_backlog(struct gw *gw, struct gw_worker *w)
 	while (w->backlog.n > 0 && w->credit > 0) {
 		struct gw_pending *p = pq_at(&w->backlog, 0);
 
-		if (bridge_send_raw(gw->br, w->rid, w->rid_len, p->b->data, p->b->len) < 0) {
+		if (bridge_send_w(gw, w, p->b->data, p->b->len) < 0) {
 			if (errno != EAGAIN) {
 				w->dead = 1;
 				gw_wake(gw);
@@ -192,7 +252,7 @@ bridge_send_bytes(struct gw *gw, struct gw_worker *w, const char *p, size_t n, i
 	ev_tstamp now = ev_now(gw->loop);
 
 	if (w->backlog.n == 0 && w->credit > 0) {
-		if (bridge_send_raw(gw->br, w->rid, w->rid_len, p, n) == 0) {
+		if (bridge_send_w(gw, w, p, n) == 0) {
 			w->credit--;
 			w->last_tx = now;
 			pq_add(&w->inflight, gw_buf_from(p, n), now, meta);
@@ -427,6 +487,7 @@ bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why)
 	sio_close_orphans(gw);
 	pq_clear(&w->backlog);
 	pq_clear(&w->inflight);
+	br_batch_free(&w->out);
 	bridge_free_nsp(w);
 	free(w);
 }
@@ -457,7 +518,7 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 	struct gw_worker *w;
 	const msgpack_object *eio = br_msg_get(m, "eio");
 	struct br_str name = { "", 0 };
-	const msgpack_object *nsp, *nsp_open;
+	const msgpack_object *nsp, *nsp_open, *batch = br_msg_get(m, "batch");
 	uint64_t credit = BR_DEFAULT_CREDIT, hb = BR_DEFAULT_HB_MS;
 	uint32_t mask = 0, i;
 	char paths[512] = "";
@@ -500,6 +561,8 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 		goto bad;
 	if (nsp_open != NULL && nsp_open->type != MSGPACK_OBJECT_ARRAY)
 		goto bad;
+	if (batch != NULL && batch->type != MSGPACK_OBJECT_BOOLEAN)
+		goto bad;
 	for (i = 0; nsp != NULL && i < nsp->via.array.size; i++) {
 		struct br_str p;
 
@@ -525,6 +588,14 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 		br->workers = w;
 	}
 	gw_log_escape(w->name, sizeof w->name, name.p, name.n);
+	/* What was batched under the old registration goes first, as it was. */
+	(void)bridge_flush(gw, w);
+	if (w->out.n > 0) {
+		gw_warn("worker %u (%s): %u message(s) dropped at its new HELLO (ZeroMQ queue full)",
+		    w->id, w->name, w->out.n);
+		br_batch_reset(&w->out);
+	}
+	w->batch = batch != NULL && batch->via.boolean;
 	w->eio_mask = mask;
 	bridge_free_nsp(w);
 	if (nsp != NULL && nsp->via.array.size > 0) {
@@ -550,12 +621,15 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 	w->credit = (uint32_t)credit;
 	w->hb_ms = (uint32_t)hb;
 	w->last_rx = ev_now(gw->loop);
-	gw_info("worker %u (%s) registered: serves%s credit %u heartbeat %u ms", w->id,
-	    w->name[0] ? w->name : "unnamed", paths[0] ? paths : " none", w->credit, w->hb_ms);
-	br_enc_init(&e, BR_T_WELCOME, gw->sh->n > 1 ? 4 : 3);
+	gw_info("worker %u (%s) registered: serves%s credit %u heartbeat %u ms%s", w->id,
+	    w->name[0] ? w->name : "unnamed", paths[0] ? paths : " none", w->credit, w->hb_ms,
+	    w->batch ? " batch" : "");
+	br_enc_init(&e, BR_T_WELCOME, gw->sh->n > 1 ? 5 : 4);
 	br_enc_cstr(&e, "gw", gw->id);
 	br_enc_uint(&e, "wid", w->id);
 	br_enc_uint(&e, "hb", gw->conf.bridge_hb);
+	br_enc_key(&e, "batch");	/* this gateway takes BATCH frames */
+	msgpack_pack_true(&e.pk);
 	if (gw->sh->n > 1) {
 		/* threads = N: every loop's bridge, to connect to all of them. */
 		int i;
@@ -655,23 +729,59 @@ bridge_status(struct gw *gw, const unsigned char *rid, size_t rid_len)
 	bridge_send_ctl(gw, rid, rid_len, &e);
 }
 
-/* Handle one frame from a peer. */
+static void bridge_handle(struct gw *gw, const unsigned char *rid, size_t rid_len,
+    const void *p, size_t n, uint32_t item);
+
+/*
+ * BATCH: each message of msgs is handled as if it had come in a frame of
+ * its own, in order; a bad one gets its own ERROR (its text names the
+ * item) and the others are still handled.
+ */
 static void
-bridge_handle(struct gw *gw, const unsigned char *rid, size_t rid_len, const void *p, size_t n)
+bridge_batch(struct gw *gw, const unsigned char *rid, size_t rid_len, const struct br_msg *m)
+{
+	const msgpack_object *msgs = br_msg_get(m, "msgs");
+	uint32_t i;
+
+	for (i = 0; i < msgs->via.array.size; i++)
+		bridge_handle(gw, rid, rid_len, msgs->via.array.ptr[i].via.bin.ptr,
+		    msgs->via.array.ptr[i].via.bin.size, i + 1);
+}
+
+/* Handle one frame from a peer, or item - 1 of a BATCH frame (item > 0). */
+static void
+bridge_handle(struct gw *gw, const unsigned char *rid, size_t rid_len, const void *p, size_t n,
+    uint32_t item)
 {
 	struct gw_bridge *br = gw->br;
 	struct br_msg m;
 	struct gw_worker *w;
 	int code = 0;
 	const char *why = NULL;
+	char text[192];
 	struct br_str sid;
 	uint64_t v;
 
 	memset(&m, 0, sizeof m);
 	if (br_msg_decode_ref(&m, p, n, &code, &why) < 0) {
 		if (m.type != BR_T_ERROR) {
+			if (item > 0) {
+				snprintf(text, sizeof text, "BATCH item %u: %s", item - 1, why);
+				why = text;
+			}
 			gw_info("bridge: bad message from a peer: %s", why);
 			bridge_error(gw, rid, rid_len, code, why, m.type, NULL, 0);
+		}
+		br_msg_free(&m);
+		return;
+	}
+	if (m.type == BR_T_BATCH) {
+		if (item > 0) {
+			snprintf(text, sizeof text, "BATCH item %u: a BATCH inside a BATCH", item - 1);
+			gw_info("bridge: bad message from a peer: %s", text);
+			bridge_error(gw, rid, rid_len, BR_E_BAD_MESSAGE, text, BR_T_BATCH, NULL, 0);
+		} else {
+			bridge_batch(gw, rid, rid_len, &m);
 		}
 		br_msg_free(&m);
 		return;
@@ -797,7 +907,7 @@ bridge_drain(struct gw *gw, int budget)
 			    "one frame per message", 0, NULL, 0);
 		} else if (zmq_msg_size(&id) > 0 && zmq_msg_size(&id) <= 255) {
 			bridge_handle(gw, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_data(&body),
-			    zmq_msg_size(&body));
+			    zmq_msg_size(&body), 0);
 		}
 		zmq_msg_close(&body);
 		zmq_msg_close(&id);
@@ -827,6 +937,9 @@ gw_bridge_turn(struct gw *gw)
 				bridge_drop_worker(gw, w, "unreachable");
 		}
 		budget -= bridge_drain(gw, budget);
+		/* What this turn produced for batch workers: one frame each. */
+		for (w = br->workers; w != NULL; w = w->next)
+			(void)bridge_flush(gw, w);
 		br->sent = 0;
 		if (zmq_getsockopt(br->router, ZMQ_EVENTS, &ev, &el) < 0 || !(ev & ZMQ_POLLIN))
 			break;
@@ -841,6 +954,30 @@ static void
 bridge_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	gw_bridge_turn(w->data);
+}
+
+/*
+ * The last prepare watcher (lowest priority): what was batched after the
+ * bridge's own turn in the prepare step (a close told to a worker while
+ * sessions were flushed or reaped) goes out before the loop sleeps.
+ */
+static void
+bridge_flush_cb(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+	struct gw *gw = p->data;
+	struct gw_bridge *br = gw->br;
+	struct gw_worker *w;
+	int ev;
+	size_t el = sizeof ev;
+
+	br->sent = 0;
+	for (w = br->workers; w != NULL; w = w->next)
+		(void)bridge_flush(gw, w);
+	/* A send can consume the ZMQ_FD edge: come back if input waits. */
+	if (br->sent && zmq_getsockopt(br->router, ZMQ_EVENTS, &ev, &el) == 0 &&
+	    (ev & ZMQ_POLLIN))
+		gw_wake(gw);
+	br->sent = 0;
 }
 
 /* Heartbeats out, silent workers dropped. */
@@ -1253,6 +1390,10 @@ gw_bridge_start(struct gw *gw, const char **why)
 	ev_timer_init(&br->hb, bridge_hb_cb, gw->conf.bridge_hb / 4000.0, gw->conf.bridge_hb / 4000.0);
 	br->hb.data = gw;
 	ev_timer_start(gw->loop, &br->hb);
+	ev_prepare_init(&br->flush, bridge_flush_cb);
+	ev_set_priority(&br->flush, EV_MINPRI);
+	br->flush.data = gw;
+	ev_prepare_start(gw->loop, &br->flush);
 	gw_info("bridge bound to %s (gateway id %s)", gw->sh->bridges[gw->idx], gw->id);
 	return 0;
 }
@@ -1269,16 +1410,21 @@ gw_bridge_stop(struct gw *gw)
 	while ((w = br->workers) != NULL) {
 		struct br_enc e;
 
+		(void)bridge_flush(gw, w);
 		br_enc_init(&e, BR_T_BYE, 0);
-		bridge_send_ctl(gw, w->rid, w->rid_len, &e);
+		if (bridge_send_raw(br, w->rid, w->rid_len, e.sb.data, e.sb.size) < 0)
+			gw_debug("bridge: BYE to worker %u failed: %s", w->id, zmq_strerror(errno));
+		br_enc_free(&e);
 		br->workers = w->next;
 		pq_clear(&w->backlog);
 		pq_clear(&w->inflight);
+		br_batch_free(&w->out);
 		bridge_free_nsp(w);
 		free(w);
 	}
 	ev_io_stop(gw->loop, &br->io);
 	ev_timer_stop(gw->loop, &br->hb);
+	ev_prepare_stop(gw->loop, &br->flush);
 	if (br->router != NULL)
 		zmq_close(br->router);
 	if (br->zap != NULL) {

@@ -54,6 +54,8 @@ struct gw_worker {
 	uint32_t hb_ms;		/* the worker's advertised interval */
 	uint32_t nsess;
 	uint8_t dead;		/* unreachable: dropped at the next turn */
+	uint8_t batch;		/* said "batch" in HELLO: takes BATCH frames */
+	struct br_batch out;	/* messages for it this turn (batch workers) */
 	ev_tstamp last_rx, last_tx;
 	struct gw_pq backlog;		/* events waiting for credit */
 	struct gw_pq inflight;		/* events sent, not yet paid back by CREDIT */
@@ -67,6 +69,7 @@ struct gw_bridge {
 	uint32_t nkeys;
 	ev_io io;
 	ev_timer hb;
+	ev_prepare flush;		/* last before the loop sleeps: batches out */
 	struct gw_worker *workers;
 	uint32_t next_wid;
 	uint32_t rr;

@@ -539,16 +539,37 @@ handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str 
 {
 	struct gw *gw = c->eio->gw;
 	struct sio_socket *so;
-	json_t *v, *ev;
+	json_t *v = NULL, *ev;
 	json_error_t jerr;
 	struct gw_worker *w;
 	struct br_enc e;
 	const char *why = NULL;
-	char numname[32];
+	char numname[256];
 	const char *name;
 	size_t i, n, name_len;
 	struct gw_evmeta meta;
+	struct br_fast fast;
+	struct br_str fname;
+	int fastway;
 
+	/* Plain JSON (most events) goes to msgpack without jansson. */
+	fastway = natt == 0 && br_json_fast_scan(&fast, pkt->data, pkt->data_len, gw->conf.max_depth,
+	    &fname) == 1;
+	if (fastway) {
+		memcpy(numname, fname.p, fname.n);
+		numname[fname.n] = '\0';
+		name = numname;
+		name_len = fname.n;
+		if (name_len > gw->conf.max_event_name) {
+			conn_fail(c, "event name longer than max_event_name", pkt->data, pkt->data_len);
+			return;
+		}
+		if (reserved_event(name)) {
+			conn_fail(c, "reserved event name", pkt->data, pkt->data_len);
+			return;
+		}
+		goto parsed;
+	}
 	v = json_loadb(pkt->data, pkt->data_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (v == NULL || !json_is_array(v) || json_array_size(v) == 0) {
 		json_decref(v);
@@ -578,6 +599,7 @@ handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str 
 		conn_fail(c, "event name is not a string", pkt->data, pkt->data_len);
 		return;
 	}
+parsed:
 	so = conn_socket(c, pkt->nsp, pkt->nsp_len);
 	if (so == NULL || so->state != SIO_S_CONNECTED) {
 		/* Node closes the connection for this ("invalid state"). */
@@ -590,10 +612,14 @@ handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str 
 		json_decref(v);
 		return;
 	}
-	n = json_array_size(v);
 	enc_socket(&e, BR_T_SIO_EVENT, 4 + (pkt->has_id ? 1 : 0), so);
 	br_enc_str(&e, "ev", name, name_len);
 	br_enc_key(&e, "args");
+	if (fastway) {
+		(void)br_json_fast_pack(&fast, &e.pk);	/* a failure poisons the encoder */
+		goto packed;
+	}
+	n = json_array_size(v);
 	msgpack_pack_array(&e.pk, (uint32_t)(n - 1));
 	for (i = 1; i < n; i++) {
 		if (br_json_pack(&e.pk, json_array_get(v, i), natt ? att : NULL, natt, gw->conf.max_depth,
@@ -605,6 +631,7 @@ handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str 
 		}
 	}
 	json_decref(v);
+packed:
 	if (pkt->has_id)
 		br_enc_uint(&e, "ack", pkt->id);
 	br_enc_key(&e, "session");

@@ -52,6 +52,8 @@
 #define SG_BYE_LINGER 100		/* ms to flush BYE at free */
 #define SG_KEEP_BUF (256u * 1024)	/* bytes of buffers kept between calls */
 #define SG_MAX_NSP 255			/* bytes of a served namespace */
+#define SG_OUT_FLUSH (256u * 1024)	/* a batch goes out early from here */
+#define SG_OUT_MAX (16u * 1024 * 1024)	/* while ZeroMQ refuses it: AGAIN */
 #define SG_TIMEOUT 10000		/* ms: default ack and query timeout */
 #define SG_ACK_GRACE 1000		/* ms past an ack timeout: the SDK's own */
 #define SG_IN_DEPTH 32			/* nesting of a value from a gateway (the
@@ -90,6 +92,9 @@ struct sg_gw {
 	int64_t hello_retry;	/* ms: next retry delay while unlinked */
 	int64_t reject_retry;	/* ms: next retry delay after a rejection */
 	uint64_t owed;		/* credit to return */
+	int batch;		/* its WELCOME said it takes BATCH frames */
+	struct br_batch out;	/* messages for it, sent at the end of the
+				   round (see sg_send_enc) */
 };
 
 /*
@@ -162,6 +167,15 @@ struct siogate_worker {
 	struct siogate_bin ibin[SIOGATE_MAX_BINS];
 	const char **rooms;		/* room lists handed to callbacks */
 	size_t roomcap;
+	/*
+	 * The event being handed to sio_event: its args as JSON text (in
+	 * jbuf) and as they came, so that an ack or emit that passes the
+	 * same text and bins back is packed from the msgpack as it came,
+	 * without parsing the JSON again.  NULL outside that callback.
+	 */
+	const char *ev_json;
+	const msgpack_object *ev_args;
+	size_t ev_nbins;
 };
 
 /* Milliseconds of the monotonic clock. */
@@ -207,6 +221,8 @@ sg_poke(struct siogate_worker *w)
 static void
 sg_trim(struct siogate_worker *w)
 {
+	size_t i;
+
 	if (w->enc.sb.alloc > SG_KEEP_BUF && !br_enc_failed(&w->enc)) {
 		br_enc_free(&w->enc);
 		br_enc_init(&w->enc, BR_T_HEARTBEAT, 0);
@@ -218,6 +234,9 @@ sg_trim(struct siogate_worker *w)
 	}
 	if (w->jbuf.cap > SG_KEEP_BUF)
 		br_buf_free(&w->jbuf);
+	for (i = 0; i < w->ngws; i++)
+		if (w->gws[i]->out.n == 0 && w->gws[i]->out.cap > SG_KEEP_BUF)
+			br_batch_free(&w->gws[i]->out);
 }
 
 /* After a send: input may be pending that the fd will not announce. */
@@ -242,16 +261,13 @@ sg_after_send(struct siogate_worker *w, struct sg_gw *g)
 	}
 }
 
-/* Send the encoded message to g.  SIOGATE_OK, AGAIN, NOMEM, ZMQ. */
+/* Send one frame to g now.  SIOGATE_OK, AGAIN, ZMQ. */
 static int
-sg_send_enc(struct siogate_worker *w, struct sg_gw *g)
+sg_zsend(struct siogate_worker *w, struct sg_gw *g, const void *p, size_t n)
 {
 	int rc = SIOGATE_OK;
 
-	if (br_enc_failed(&w->enc))
-		return SIOGATE_ERR_NOMEM;
-	while (zmq_send(g->sock, w->enc.sb.data, w->enc.sb.size,
-	    ZMQ_DONTWAIT) < 0) {
+	while (zmq_send(g->sock, p, n, ZMQ_DONTWAIT) < 0) {
 		if (errno == EINTR)
 			continue;
 		rc = errno == EAGAIN ? SIOGATE_ERR_AGAIN : SIOGATE_ERR_ZMQ;
@@ -263,6 +279,64 @@ sg_send_enc(struct siogate_worker *w, struct sg_gw *g)
 	return rc;
 }
 
+/*
+ * Send what is batched for g as one frame (a lone message without the
+ * BATCH wrapper).  SIOGATE_OK (sent, or nothing to send); AGAIN: kept,
+ * tried again at the next round; ZMQ: dropped.
+ */
+static int
+sg_flush(struct siogate_worker *w, struct sg_gw *g)
+{
+	const char *p;
+	size_t n;
+	int rc;
+
+	if (g->out.n == 0)
+		return SIOGATE_OK;
+	br_batch_frame(&g->out, &p, &n);
+	if ((rc = sg_zsend(w, g, p, n)) == SIOGATE_ERR_AGAIN)
+		return rc;
+	br_batch_reset(&g->out);
+	return rc;
+}
+
+/* Send the encoded message to g now, after what is batched for it. */
+static int
+sg_send_now(struct siogate_worker *w, struct sg_gw *g)
+{
+	int rc;
+
+	if (br_enc_failed(&w->enc))
+		return SIOGATE_ERR_NOMEM;
+	if ((rc = sg_flush(w, g)) != SIOGATE_OK)
+		return rc;
+	return sg_zsend(w, g, w->enc.sb.data, w->enc.sb.size);
+}
+
+/*
+ * Send the encoded message to g.  Inside siogate_worker_process(), a
+ * gateway that takes BATCH gets it in its batch, sent as one frame at the
+ * end of the round (everything to g goes the same way, so the order is
+ * kept); otherwise it goes now.  SIOGATE_OK, AGAIN, NOMEM, ZMQ.
+ */
+static int
+sg_send_enc(struct siogate_worker *w, struct sg_gw *g)
+{
+	int rc;
+
+	if (br_enc_failed(&w->enc))
+		return SIOGATE_ERR_NOMEM;
+	if (!g->batch || !w->in_process)
+		return sg_send_now(w, g);
+	if (g->out.len >= SG_OUT_MAX && (rc = sg_flush(w, g)) != SIOGATE_OK)
+		return rc;
+	if (br_batch_add(&g->out, w->enc.sb.data, w->enc.sb.size) == -1)
+		return SIOGATE_ERR_NOMEM;
+	if (g->out.len >= SG_OUT_FLUSH)
+		(void)sg_flush(w, g);	/* AGAIN: kept for the next round */
+	return SIOGATE_OK;
+}
+
 /* Encode and send HELLO; schedule the next try either way. */
 static int
 sg_send_hello(struct siogate_worker *w, struct sg_gw *g, int64_t now)
@@ -272,7 +346,7 @@ sg_send_hello(struct siogate_worker *w, struct sg_gw *g, int64_t now)
 
 	for (i = 0; i < w->nnsps; i++)
 		nopen += w->nsp_open[i];
-	br_enc_reset(&w->enc, BR_T_HELLO, 3 + (w->name != NULL) +
+	br_enc_reset(&w->enc, BR_T_HELLO, 4 + (w->name != NULL) +
 	    (w->nnsps > 0) + (nopen > 0));
 	if (w->name != NULL)
 		br_enc_cstr(&w->enc, "name", w->name);
@@ -294,7 +368,9 @@ sg_send_hello(struct siogate_worker *w, struct sg_gw *g, int64_t now)
 	}
 	br_enc_uint(&w->enc, "credit", w->credit);
 	br_enc_uint(&w->enc, "hb", w->hb);
-	rc = sg_send_enc(w, g);
+	br_enc_key(&w->enc, "batch");	/* we take BATCH frames */
+	msgpack_pack_true(&w->enc.pk);
+	rc = sg_send_now(w, g);
 	g->state = SG_HELLO;
 	if (rc == SIOGATE_OK) {
 		g->next_hello = now + w->hb;
@@ -308,12 +384,12 @@ sg_send_hello(struct siogate_worker *w, struct sg_gw *g, int64_t now)
 	return rc;
 }
 
-/* Send a bodiless message (HEARTBEAT, BYE). */
+/* Send a bodiless message (HEARTBEAT, BYE: BYE goes now). */
 static int
 sg_send_simple(struct siogate_worker *w, struct sg_gw *g, int type)
 {
 	br_enc_reset(&w->enc, type, 0);
-	return sg_send_enc(w, g);
+	return type == BR_T_BYE ? sg_send_now(w, g) : sg_send_enc(w, g);
 }
 
 /* Return the credit owed to g. */
@@ -855,8 +931,14 @@ sg_on_sio_event(struct siogate_worker *w, struct sg_gw *g,
 	e.session = r == 0 ? w->jbuf.p + soff : NULL;
 	e.bins = nbins ? w->ibin : NULL;
 	e.nbins = nbins;
-	if (w->cb.sio_event != NULL)
+	if (w->cb.sio_event != NULL) {
+		w->ev_json = e.args;
+		w->ev_args = args;
+		w->ev_nbins = nbins;
 		w->cb.sio_event(w, &e, w->ud);
+		w->ev_json = NULL;
+		w->ev_args = NULL;
+	}
 	return 0;
 }
 
@@ -1051,12 +1133,17 @@ sg_on_welcome(struct siogate_worker *w, struct sg_gw *g,
 {
 	struct br_str gw;
 	uint64_t wid = 0, hb = 0;
+	const msgpack_object *batch;
 	int changed;
 	char *id;
 
 	br_msg_str(m, "gw", &gw);
 	br_msg_uint(m, "wid", &wid);
 	br_msg_uint(m, "hb", &hb);
+	batch = br_msg_get(m, "batch");
+	/* What was batched goes out as before; then the new gateway's way. */
+	(void)sg_flush(w, g);
+	g->batch = batch != NULL && batch->via.boolean;
 	changed = g->gwid == NULL || g->gwid_len != gw.n ||
 	    memcmp(g->gwid, gw.p, gw.n) != 0;
 	/* A new registration: what the old one was asked is lost. */
@@ -1151,14 +1238,21 @@ sg_on_error(struct siogate_worker *w, struct sg_gw *g, const struct br_msg *m,
 	return 0;
 }
 
-/* Handle one frame from g. */
+/*
+ * Handle one frame from g, or item - 1 of a BATCH frame (item > 0): each
+ * message of a BATCH is handled as if it had come alone, in order.
+ */
 static void
-sg_handle(struct siogate_worker *w, struct sg_gw *g, const void *p, size_t n)
+sg_handle(struct siogate_worker *w, struct sg_gw *g, const void *p, size_t n,
+    uint32_t item)
 {
 	struct br_msg m;
+	const msgpack_object *msgs;
 	const char *why;
+	char text[192];
 	int64_t now = sg_now();
 	int code, rc = 0;
+	uint32_t i;
 
 	g->last_recv = now;
 	g->linked = 1;
@@ -1167,13 +1261,32 @@ sg_handle(struct siogate_worker *w, struct sg_gw *g, const void *p, size_t n)
 		    m.type == BR_T_EIO_CLOSE || (m.type >= BR_T_SIO_CONNECT &&
 		    m.type <= BR_T_SIO_ACK_TIMEOUT))
 			g->owed += w->credit > 0;	/* it used a credit */
-		if (m.type != BR_T_ERROR)
+		if (m.type != BR_T_ERROR) {
+			if (item > 0) {
+				snprintf(text, sizeof text, "BATCH item %u: %s",
+				    item - 1, why);
+				why = text;
+			}
 			sg_send_error(w, g, code, why, m.type);
+		}
 		w->proto_err = 1;
 		br_msg_free(&m);
 		return;
 	}
 	switch (m.type) {
+	case BR_T_BATCH:
+		if (item > 0) {
+			snprintf(text, sizeof text,
+			    "BATCH item %u: a BATCH inside a BATCH", item - 1);
+			sg_send_error(w, g, BR_E_BAD_MESSAGE, text, m.type);
+			w->proto_err = 1;
+			break;
+		}
+		msgs = br_msg_get(&m, "msgs");
+		for (i = 0; i < msgs->via.array.size && !w->dying; i++)
+			sg_handle(w, g, msgs->via.array.ptr[i].via.bin.ptr,
+			    msgs->via.array.ptr[i].via.bin.size, i + 1);
+		break;
 	case BR_T_WELCOME:
 		rc = sg_on_welcome(w, g, &m, now);
 		break;
@@ -1321,7 +1434,7 @@ sg_drain(struct siogate_worker *w, struct sg_gw *g, int *budget)
 			w->proto_err = 1;
 			continue;
 		}
-		sg_handle(w, g, zmq_msg_data(&msg), zmq_msg_size(&msg));
+		sg_handle(w, g, zmq_msg_data(&msg), zmq_msg_size(&msg), 0);
 		zmq_msg_close(&msg);
 		/* Keep the gateway's pipe full during long batches. */
 		if (g->owed >= half)
@@ -1393,6 +1506,7 @@ sg_gw_free(struct siogate_worker *w, struct sg_gw *g, int say_bye)
 	}
 	if (g->mon != NULL)
 		zmq_close(g->mon);
+	br_batch_free(&g->out);
 	free(g->endpoint);
 	free(g->gwid);
 	free(g);
@@ -1456,6 +1570,10 @@ sg_process(struct siogate_worker *w, int *freed)
 		if (w->dying)
 			break;
 		sg_timers(w, sg_now());
+		/* What this round produced: one frame per gateway. */
+		for (i = 0; i < w->ngws && !w->dying; i++)
+			if (sg_flush(w, w->gws[i]) == SIOGATE_ERR_ZMQ)
+				w->sys_err = SIOGATE_ERR_ZMQ;
 		if (budget <= 0) {
 			sg_poke(w);	/* more to do: come back soon */
 			break;
@@ -1805,7 +1923,7 @@ siogate_worker_timeout(struct siogate_worker *w)
 	now = sg_now();
 	for (i = 0; i < w->ngws; i++) {
 		g = w->gws[i];
-		if (g->owed > 0)
+		if (g->owed > 0 || g->out.n > 0)	/* unsent: retry */
 			t = now + SG_CREDIT_RETRY;
 		else if (g->state != SG_READY)
 			t = g->next_hello;
@@ -2103,6 +2221,35 @@ sg_pack(struct siogate_worker *w, const char *key, const json_t *v,
 	return SIOGATE_OK;
 }
 
+/*
+ * The msgpack args of the event being handled, when args and bins are
+ * exactly what sio_event was given for it (an echo, a relay): then they
+ * are packed again as they came, with no JSON parsing.  Else NULL.
+ * Without bins, text naming "_placeholder" takes the JSON way, which
+ * checks it.
+ */
+static const msgpack_object *
+sg_same_args(const struct siogate_worker *w, const char *args,
+    const struct siogate_bin *bins, size_t nbins)
+{
+	if (args == NULL || args != w->ev_json || nbins != w->ev_nbins)
+		return NULL;
+	if (nbins > 0 ? bins != w->ibin :
+	    strstr(args, "\"_placeholder\"") != NULL)
+		return NULL;
+	return w->ev_args;
+}
+
+/* Pack key: a msgpack object as it is. */
+static int
+sg_pack_obj(struct siogate_worker *w, const char *key,
+    const msgpack_object *o)
+{
+	br_enc_key(&w->enc, key);
+	msgpack_pack_object(&w->enc.pk, *o);
+	return br_enc_failed(&w->enc) ? SIOGATE_ERR_NOMEM : SIOGATE_OK;
+}
+
 /* Pack key: list (only the entries routed to only, when not NULL). */
 static void
 sg_enc_list(struct siogate_worker *w, const char *key,
@@ -2278,7 +2425,8 @@ siogate_ack(struct siogate_worker *w, const char *id, const char *nsp,
 {
 	struct br_str atts[SIOGATE_MAX_BINS];
 	struct sg_gw *g;
-	json_t *v;
+	const msgpack_object *same;
+	json_t *v = NULL;
 	int rc;
 
 	if (w == NULL || id == NULL || (nsp = sg_nsp(nsp)) == NULL ||
@@ -2288,13 +2436,16 @@ siogate_ack(struct siogate_worker *w, const char *id, const char *nsp,
 		return rc;
 	if ((g = sg_route_live(w, id)) == NULL)
 		return SIOGATE_ERR_NOGATEWAY;
-	if ((rc = sg_parse(args ? args : "[]", JSON_ARRAY, &v)) != 0)
+	same = sg_same_args(w, args, bins, nbins);
+	if (same == NULL &&
+	    (rc = sg_parse(args ? args : "[]", JSON_ARRAY, &v)) != 0)
 		return rc;
 	br_enc_reset(&w->enc, BR_T_SIO_ACK, 4);
 	br_enc_cstr(&w->enc, "id", id);
 	br_enc_cstr(&w->enc, "nsp", nsp);
 	br_enc_uint(&w->enc, "ack", ack);
-	rc = sg_pack(w, "args", v, atts, nbins);
+	rc = same != NULL ? sg_pack_obj(w, "args", same) :
+	    sg_pack(w, "args", v, atts, nbins);
 	json_decref(v);
 	if (rc == SIOGATE_OK)
 		rc = sg_send_checked(w, g);
@@ -2308,6 +2459,7 @@ struct sg_emit {
 	const char *const *except;
 	const char *ev;
 	json_t *args;
+	const msgpack_object *same;	/* args as they came (sg_same_args) */
 	const struct br_str *atts;
 	size_t nbins;
 	uint64_t req;		/* 0: no ack asked */
@@ -2330,7 +2482,9 @@ sg_enc_emit(struct siogate_worker *w, struct sg_gw *only, void *arg)
 	    (e->req ? 2 : 0) + vol);
 	br_enc_cstr(&w->enc, "nsp", e->nsp);
 	br_enc_cstr(&w->enc, "ev", e->ev);
-	if ((rc = sg_pack(w, "args", e->args, e->atts, e->nbins)) != 0)
+	rc = e->same != NULL ? sg_pack_obj(w, "args", e->same) :
+	    sg_pack(w, "args", e->args, e->atts, e->nbins);
+	if (rc != SIOGATE_OK)
 		return rc;
 	if (has_to)
 		sg_enc_list(w, "to", e->to, only);
@@ -2364,6 +2518,8 @@ sg_emit_prep(struct siogate_worker *w, struct sg_emit *e, const char *nsp,
 	e->ev = ev;
 	e->atts = atts;
 	e->nbins = nbins;
+	if ((e->same = sg_same_args(w, args, bins, nbins)) != NULL)
+		return SIOGATE_OK;
 	return sg_parse(args ? args : "[]", JSON_ARRAY, &e->args);
 }
 

@@ -7,7 +7,10 @@ import { io } from 'socket.io-client';
 
 const [url, nStr, rateStr, dropStr] = process.argv.slice(2);
 const n = Number(nStr), rate = Number(rateStr), drop = Number(dropStr);
-const st = { asked: 0, answered: 0, errors: 0, unanswered: 0, connectErrors: 0, drops: 0 };
+// abandoned: acks whose socket this process dropped on purpose while they were
+// in flight (the client gives them up; not a loss of the gateway's).
+const st = { asked: 0, answered: 0, errors: 0, unanswered: 0, abandoned: 0, connectErrors: 0,
+  drops: 0 };
 const pending = new Map();
 let seq = 0;
 const socks = [];
@@ -25,16 +28,19 @@ function tick() {
   for (const s of socks) {
     if (Math.random() < drop) {
       st.drops++;
+      s.dropEpoch = (s.dropEpoch || 0) + 1;
       s.disconnect();
       setTimeout(() => s.connect(), 100 + Math.random() * 1000);
       continue;
     }
     if (!s.connected || Math.random() >= rate) continue;
     const id = ++seq;
+    const epoch = s.dropEpoch || 0;
     st.asked++;
     pending.set(id, true);
     s.timeout(20000).emit('ack', id, (err, res) => {
       pending.delete(id);
+      if (err && (s.dropEpoch || 0) !== epoch) { st.abandoned++; return; }
       if (err) { st.unanswered++; return; }
       if (res && typeof res === 'object' && res.code) st.errors++;
       else st.answered++;

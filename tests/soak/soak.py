@@ -8,7 +8,8 @@ connections (half WebSocket, half polling) from PROCS node processes, which
 emit acked events steadily and drop and reconnect at random; every minute one
 worker is killed (SIGKILL) and started again.  At the end it checks: every
 acked event was answered (by a worker, or with an error object when no
-worker could take it), the gateway's RSS is back within 10% of its level
+worker could take it; acks in flight on a connection the client itself
+dropped on purpose are counted apart, as "abandoned"), the gateway's RSS is back within 10% of its level
 before the clients connected, and its log has no error other than the
 injected ones.  A warm-up wave of the same size comes and goes first, so the
 baseline includes what is sized once by the peak.  Needs a build (SIOGATE, default gateway/siogate) and

@@ -209,6 +209,8 @@ static struct {
 	int err_code;
 	char err_sid[64];
 	int accept_now;		/* sio_connect: accept from the callback */
+	int echo;		/* sio_event: ack with the event's own args */
+	int echo_rc;		/* what that siogate_ack() returned */
 } seen;
 
 /* Results of ack and query callbacks. */
@@ -244,7 +246,6 @@ cb_event(struct siogate_worker *wk, const struct siogate_event *e, void *ud)
 {
 	size_t i;
 
-	(void)wk;
 	(void)ud;
 	seen.events++;
 	snprintf(seen.id, sizeof seen.id, "%s", e->id);
@@ -271,6 +272,9 @@ cb_event(struct siogate_worker *wk, const struct siogate_event *e, void *ud)
 	if (e->nbins > 1)
 		snprintf(seen.bin1, sizeof seen.bin1, "%.*s",
 		    (int)e->bins[1].len, (const char *)e->bins[1].p);
+	if (seen.echo && e->has_ack)
+		seen.echo_rc = siogate_ack(wk, e->id, e->nsp, e->ack, e->args,
+		    e->bins, e->nbins);
 }
 
 static void
@@ -975,6 +979,165 @@ test_query(void)
 }
 
 /* Freeing the worker ends what is awaited: CANCELLED, exactly once. */
+/* Encode SIO_EVENT "echo" [s, bins...] with ack id ack. */
+static void
+enc_echo(struct br_enc *e, const char *s, const char *bin, uint64_t ack)
+{
+	br_enc_init(e, BR_T_SIO_EVENT, 8);
+	br_enc_cstr(e, "id", ID1);
+	br_enc_cstr(e, "nsp", "/");
+	br_enc_uint(e, "seq", ack);
+	br_enc_cstr(e, "ev", "echo");
+	br_enc_array(e, "args", bin ? 2 : 1);
+	br_enc_item_str(e, s, strlen(s));
+	if (bin)
+		msgpack_pack_bin_with_body(&e->pk, bin, strlen(bin));
+	br_enc_uint(e, "ack", ack);
+	br_enc_map(e, "session", 0);
+	br_enc_array(e, "rooms", 0);
+}
+
+/* A gateway that takes BATCH: events come in one, answers go in one. */
+static void
+test_batch(void)
+{
+	struct br_enc e, it;
+	struct br_batch b = { 0 };
+	struct br_msg m, im[8];
+	const msgpack_object *msgs, *a;
+	const char *p, *why;
+	size_t n, k = 0;
+	uint32_t i;
+	int code, types[8] = { 0 };
+
+	br_enc_init(&e, BR_T_WELCOME, 4);
+	br_enc_cstr(&e, "gw", "GW01");
+	br_enc_uint(&e, "wid", 1);
+	br_enc_uint(&e, "hb", 100);
+	br_enc_key(&e, "batch");
+	msgpack_pack_true(&e.pk);
+	fgw_send(&gws[0], &e);
+	pump(200, NULL);
+
+	enc_echo(&it, "a", NULL, 5);
+	br_batch_add(&b, it.sb.data, it.sb.size);
+	br_enc_free(&it);
+	br_batch_add(&b, "\xc1", 1);
+	enc_echo(&it, "b", "xyz", 6);
+	br_batch_add(&b, it.sb.data, it.sb.size);
+	br_enc_free(&it);
+	br_enc_init(&it, BR_T_BATCH, 1);
+	br_enc_array(&it, "msgs", 0);
+	br_batch_add(&b, it.sb.data, it.sb.size);
+	br_enc_free(&it);
+	br_batch_frame(&b, &p, &n);
+	memset(&seen, 0, sizeof seen);
+	seen.echo = 1;
+	zmq_send(gws[0].sock, gws[0].rid, gws[0].rid_len, ZMQ_SNDMORE);
+	zmq_send(gws[0].sock, p, n, 0);
+	br_batch_free(&b);
+	tap_ok(fgw_recv(&gws[0], &m, BR_T_BATCH, WAIT_MS) == 0,
+	    "batch: the answers to a BATCH come back as one BATCH");
+	tap_ok(seen.events == 2, "batch: both events of the BATCH reach "
+	    "sio_event (%d)", seen.events);
+	msgs = br_msg_get(&m, "msgs");
+	for (i = 0; msgs != NULL && i < msgs->via.array.size && k < 8; i++) {
+		if (br_msg_decode_ref(&im[k], msgs->via.array.ptr[i].via.bin.ptr,
+		    msgs->via.array.ptr[i].via.bin.size, &code, &why) != 0) {
+			br_msg_free(&im[k]);
+			continue;
+		}
+		if (im[k].type == BR_T_HEARTBEAT) {
+			br_msg_free(&im[k]);
+			continue;
+		}
+		types[k] = im[k].type;
+		k++;
+	}
+	tap_ok(k == 5 && types[0] == BR_T_SIO_ACK && types[1] == BR_T_ERROR &&
+	    types[2] == BR_T_SIO_ACK && types[3] == BR_T_ERROR &&
+	    types[4] == BR_T_CREDIT, "batch: ack, error, ack, error, credit, "
+	    "in order (%d %d %d %d %d)", types[0], types[1], types[2], types[3],
+	    types[4]);
+	if (k == 5) {
+		uint64_t u = 0, ack = 9;
+		struct br_str t = { "", 0 };
+
+		a = br_msg_get(&im[0], "args");
+		tap_ok(br_msg_uint(&im[0], "ack", &ack) == 0 && ack == 5 &&
+		    a != NULL && a->via.array.size == 1 &&
+		    a->via.array.ptr[0].type == MSGPACK_OBJECT_STR &&
+		    a->via.array.ptr[0].via.str.size == 1,
+		    "batch: the echoed ack carries its args as they came");
+		a = br_msg_get(&im[2], "args");
+		tap_ok(br_msg_uint(&im[2], "ack", &ack) == 0 && ack == 6 &&
+		    a != NULL && a->via.array.size == 2 &&
+		    a->via.array.ptr[1].type == MSGPACK_OBJECT_BIN &&
+		    a->via.array.ptr[1].via.bin.size == 3 &&
+		    memcmp(a->via.array.ptr[1].via.bin.ptr, "xyz", 3) == 0,
+		    "batch: an echoed bin goes back as a bin in place");
+		br_msg_str(&im[1], "text", &t);
+		tap_ok(br_msg_uint(&im[1], "code", &u) == 0 &&
+		    u == BR_E_BAD_MESSAGE && t.n > 13 &&
+		    memcmp(t.p, "BATCH item 1:", 13) == 0,
+		    "batch: a garbage item gets ERROR naming it (%.*s)",
+		    (int)t.n, t.p);
+		br_msg_str(&im[3], "text", &t);
+		tap_ok(br_msg_uint(&im[3], "ref", &u) == 0 && u == BR_T_BATCH &&
+		    str_is(&t, "BATCH item 3: a BATCH inside a BATCH"),
+		    "batch: a nested BATCH is refused with ref 9");
+		tap_ok(br_msg_uint(&im[4], "n", &u) == 0 && u == 2,
+		    "batch: one CREDIT for the two events, after the acks");
+	} else {
+		for (i = 0; i < 5; i++)
+			tap_ok(0, "batch: (no answers to check)");
+	}
+	while (k > 0)
+		br_msg_free(&im[--k]);
+	br_msg_free(&m);
+
+	/*
+	 * Echoing the event's own args skips JSON, but not its checks: a
+	 * placeholder-shaped object without bins is still refused.
+	 */
+	br_enc_init(&e, BR_T_SIO_EVENT, 8);
+	br_enc_cstr(&e, "id", ID1);
+	br_enc_cstr(&e, "nsp", "/");
+	br_enc_uint(&e, "seq", 8);
+	br_enc_cstr(&e, "ev", "echo");
+	br_enc_array(&e, "args", 1);
+	msgpack_pack_map(&e.pk, 2);
+	br_enc_item_str(&e, "_placeholder", 12);
+	msgpack_pack_true(&e.pk);
+	br_enc_item_str(&e, "num", 3);
+	msgpack_pack_uint64(&e.pk, 0);
+	br_enc_uint(&e, "ack", 8);
+	br_enc_map(&e, "session", 0);
+	br_enc_array(&e, "rooms", 0);
+	seen.events = 0;
+	seen.echo_rc = 1;
+	fgw_send(&gws[0], &e);
+	pump(WAIT_MS, &seen.events);
+	tap_ok(seen.events == 1 && seen.echo_rc == SIOGATE_ERR_JSON,
+	    "echo of a placeholder-shaped object without bins: JSON error (%d)",
+	    seen.echo_rc);
+	seen.echo = 0;
+
+	/* A call outside a callback goes at once, unbatched. */
+	tap_ok(siogate_ack(w, ID1, "/", 7, "[1]", NULL, 0) == SIOGATE_OK &&
+	    fgw_recv(&gws[0], &m, 0, WAIT_MS) == 0 && m.type == BR_T_SIO_ACK,
+	    "batch: an ack outside a callback goes alone");
+	br_msg_free(&m);
+
+	/* Back to a gateway without BATCH for the tests that follow. */
+	br_enc_init(&e, BR_T_WELCOME, 3);
+	br_enc_cstr(&e, "gw", "GW01");
+	br_enc_uint(&e, "wid", 1);
+	br_enc_uint(&e, "hb", 100);
+	fgw_send(&gws[0], &e);
+	pump(200, NULL);
+}
+
 static void
 test_free(void)
 {
@@ -1062,6 +1225,7 @@ main(void)
 	test_emit_ack();
 	test_rooms();
 	test_query();
+	test_batch();
 	test_free();
 	test_emitter();
 	for (i = 0; i < 2; i++) {
