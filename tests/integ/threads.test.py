@@ -3,7 +3,7 @@ the chat example's workers (C on libsiogate, and Python on the siogate
 module) and Debian's python3-socketio client.
 
 What is checked: a worker given one endpoint registers on every loop by
-itself (WELCOME "bridges"); clients spread over the loops (their sids carry
+itself (WELCOME "bridges"), and so does siogate-emit; clients spread over the loops (their sids carry
 the loop's id); a room emit reaches members on every loop; polling requests
 and WebSocket upgrades that arrive on another loop's connection are handed
 over (fresh TCP connections for every request, until
@@ -193,6 +193,14 @@ def run(kind, argv):
         ok(ack.get("ok"), "%s: the message is acked" % kind)
         ok(all(c.wait_text("hello all") for c in clients[1:]),
            "%s: a room emit reaches the members on both loops" % kind)
+        emit = os.environ.get("SIOGATE_EMIT")
+        if emit and os.path.exists(emit):
+            r = subprocess.run([emit, "-e", gw.bridge, "-n", "/chat", "-r", "lobby", "message",
+                                '{"room":"lobby","nick":"ops","text":"from siogate-emit"}'],
+                               capture_output=True, timeout=20)
+            ok(r.returncode == 0 and all(c.wait_text("from siogate-emit") for c in clients),
+               "%s: siogate-emit given one endpoint reaches the room's members on both loops "
+               "(exit %d %r)" % (kind, r.returncode, r.stderr[-200:]))
         mm = wait_metric(mport, lambda x: x.get("siogate_sockets") == len(clients))
         ok(mm.get("siogate_sockets") == len(clients) and
            mm.get('siogate_sessions{transport="polling"}', 0) +
