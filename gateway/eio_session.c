@@ -3,8 +3,10 @@
  * request routing by sid, inbound packets, heartbeats and closing.
  *
  * Heartbeat (server pings, v4): pingInterval after open (or after the last
- * pong) the server sends "2" and expects "3" within pingTimeout; one timer
- * per session does both.
+ * pong) the server sends "2" and expects "3" within pingTimeout.  A session's
+ * one deadline node (s->hb) is on gw->t_ping while the next ping is due and
+ * on gw->t_pong while a pong is awaited (or a closed polling session
+ * lingers for its last GET): one ev_timer per class for the whole loop.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +22,8 @@ enum {
 	EIO_ERR_BAD_REQUEST = 3, EIO_ERR_FORBIDDEN = 4, EIO_ERR_VERSION = 5,
 };
 
-static void session_hb_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void session_ping_cb(struct gw_tlist *tl, struct gw_tnode *n);
+static void session_pong_cb(struct gw_tlist *tl, struct gw_tnode *n);
 static void session_finish(struct eio_session *s);
 
 /* Queue the close packet regardless of state (for a closing polling session). */
@@ -117,16 +120,20 @@ sess_tab_remove(struct gw *gw, struct eio_session *s)
 	}
 }
 
-/* Start the heartbeat timer for the next ping. */
+/* The heartbeat classes of a loop. */
+void
+eio_session_timers_init(struct gw *gw)
+{
+	gw_tlist_init(&gw->t_ping, gw->loop, gw->conf.ping_interval / 1000.0, session_ping_cb, gw);
+	gw_tlist_init(&gw->t_pong, gw->loop, gw->conf.ping_timeout / 1000.0, session_pong_cb, gw);
+}
+
+/* Arm the heartbeat for the next ping. */
 static void
 session_schedule_ping(struct eio_session *s)
 {
-	struct gw *gw = s->gw;
-
 	s->ping_sent = 0;
-	ev_timer_stop(gw->loop, &s->hb);
-	ev_timer_set(&s->hb, gw->conf.ping_interval / 1000.0, 0.);
-	ev_timer_start(gw->loop, &s->hb);
+	gw_tlist_arm(&s->gw->t_ping, &s->hb);
 }
 
 /* A new session with a fresh sid, in the table. */
@@ -146,8 +153,6 @@ session_new(struct gw *gw, const struct gw_endpoint *ep, int transport)
 			abort();
 		}
 	} while (eio_session_find(gw, s->sid) != NULL);
-	ev_init(&s->hb, session_hb_cb);
-	s->hb.data = s;
 	if (gw->nsess + 1 > (gw->sess_tab ? gw->sess_mask + 1 : 0))
 		sess_tab_grow(gw);
 	{
@@ -217,7 +222,7 @@ session_open(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *
 	    transport == EIO_T_POLLING ? "polling" : "websocket") < 0) {
 		/* Lost the race with the last worker: refuse, free quietly. */
 		sess_tab_remove(gw, s);
-		ev_timer_stop(gw->loop, &s->hb);
+		gw_tlist_stop(&s->hb);
 		gw_ip_put(gw, s->ip);
 		free(s);
 		gw_http_error(c, 503, EIO_ERR_BAD_REQUEST, "No worker available");
@@ -365,29 +370,33 @@ eio_session_flush_polls(struct gw *gw)
 	}
 }
 
-/* Answer a ping from the timer, or close on a missed pong. */
+/* A ping is due: send it, then wait for the pong. */
 static void
-session_hb_cb(struct ev_loop *loop, ev_timer *w, int revents)
+session_ping_cb(struct gw_tlist *tl, struct gw_tnode *n)
 {
-	struct eio_session *s = w->data;
+	struct eio_session *s = GW_TNODE_OWNER(n, struct eio_session, hb);
 	struct gw_buf *ping;
+
+	s->ping_sent = 1;
+	gw_tlist_arm(&s->gw->t_pong, &s->hb);
+	ping = eio_pkt_new(EIO_PING, NULL, 0, 0);
+	eio_session_send(s, ping);
+	gw_buf_unref(ping);
+}
+
+/* No pong in time: close; or a lingering session's last GET never came. */
+static void
+session_pong_cb(struct gw_tlist *tl, struct gw_tnode *n)
+{
+	struct eio_session *s = GW_TNODE_OWNER(n, struct eio_session, hb);
 
 	if (s->linger) {
 		session_finish(s);	/* nobody came for the last packets */
 		return;
 	}
-	if (s->ping_sent) {
-		gw_debug("session %s: no pong within %u ms", s->sid, s->gw->conf.ping_timeout);
-		s->gw->st.err_ping_timeout++;
-		eio_session_close(s, "ping timeout");
-		return;
-	}
-	s->ping_sent = 1;
-	ev_timer_set(&s->hb, s->gw->conf.ping_timeout / 1000.0, 0.);
-	ev_timer_start(loop, &s->hb);
-	ping = eio_pkt_new(EIO_PING, NULL, 0, 0);
-	eio_session_send(s, ping);
-	gw_buf_unref(ping);
+	gw_debug("session %s: no pong within %u ms", s->sid, s->gw->conf.ping_timeout);
+	s->gw->st.err_ping_timeout++;
+	eio_session_close(s, "ping timeout");
 }
 
 /* Send a one-packet reply on a probe or transport WebSocket. */
@@ -487,7 +496,7 @@ eio_session_close(struct eio_session *s, const char *reason)
 	if (s->state == EIO_S_CLOSED)
 		return;
 	s->state = EIO_S_CLOSED;
-	ev_timer_stop(gw->loop, &s->hb);
+	gw_tlist_stop(&s->hb);
 	gw_debug("session %s closed: %s", s->sid, reason);
 	/*
 	 * A server close of a polling session delivers what was queued first
@@ -531,8 +540,7 @@ eio_session_close(struct eio_session *s, const char *reason)
 	if (linger) {
 		session_q_close_packet(s);
 		s->linger = 1;
-		ev_timer_set(&s->hb, gw->conf.ping_timeout / 1000.0, 0.);
-		ev_timer_start(gw->loop, &s->hb);
+		gw_tlist_arm(&gw->t_pong, &s->hb);
 		return;
 	}
 	session_finish(s);
@@ -545,7 +553,7 @@ session_finish(struct eio_session *s)
 	struct gw *gw = s->gw;
 	uint32_t i;
 
-	ev_timer_stop(gw->loop, &s->hb);
+	gw_tlist_stop(&s->hb);
 	for (i = 0; i < s->q.n; i++)
 		gw_buf_unref(s->q.v[i]);
 	free(s->q.v);

@@ -41,7 +41,7 @@ struct eio_session {
 	uint8_t linger;			/* closed; the next GET collects its last packets */
 	uint8_t close_pending;		/* on gw->sess_closing */
 	struct eio_session *fnext;	/* gw->poll_flush chain */
-	ev_timer hb;			/* next ping, or the pong deadline */
+	struct gw_tnode hb;		/* next ping (gw->t_ping), or the pong deadline (t_pong) */
 	struct gw_conn *get;		/* parked polling GET, borrowed */
 	struct gw_conn *post;		/* POST whose body is being read, borrowed */
 	struct gw_conn *ws;		/* WebSocket (transport or probe), borrowed */
@@ -83,6 +83,8 @@ void eio_session_close_later(struct eio_session *s, const char *reason);
 void eio_session_close_pending(struct gw *gw);
 /* Close every session (shutdown). */
 void eio_session_close_all(struct gw *gw, const char *reason);
+/* Set up gw->t_ping and gw->t_pong (loop start). */
+void eio_session_timers_init(struct gw *gw);
 
 /* Open a session on a new WebSocket (no sid); NULL when refused (answered). */
 struct eio_session *eio_session_open_ws(struct gw_conn *c, struct http_req *req,

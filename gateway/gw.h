@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <ev.h>
 
+#include "gw_tlist.h"
 #include "http.h"
 
 /* ---------------- logging (gw_log.c) ---------------- */
@@ -359,6 +360,17 @@ struct gw {
 	struct eio_session *poll_flush;	/* sessions whose parked GET has packets */
 	struct eio_session *sess_closing;	/* sessions to close before sleeping */
 
+	/*
+	 * Deadline classes (gw_tlist.h): one ev_timer each, however many
+	 * members.  This loop's only: a member moving to another loop (a
+	 * connection handed over) is stopped here and armed there.
+	 */
+	struct gw_tlist t_ping;		/* sessions: next ping (ping_interval) */
+	struct gw_tlist t_pong;		/* sessions: pong, or a lingering close (ping_timeout) */
+	struct gw_tlist t_http;		/* connections: idle / slow request (http_timeout) */
+	struct gw_tlist t_sio_conn;	/* Socket.IO: no namespace connected yet (connect_timeout) */
+	struct gw_tlist t_sio_sock;	/* sockets waiting for the worker (connect_timeout) */
+
 	struct gw_bridge *br;
 
 	/* Socket.IO (sio.h): namespaces (owner) and sockets by id (borrowed) */
@@ -422,5 +434,9 @@ int gw_curve_keygen(void);
 
 /* gw_conn.c: apply the configured HTTP limits (start, reload) */
 void gw_conn_limits_update(struct gw *gw);
+/* gw_main.c: the deadline classes (gw->t_*): set up, take the configured durations (reload), stop */
+void gw_timers_init(struct gw *gw);
+void gw_timers_update(struct gw *gw);
+void gw_timers_stop(struct gw *gw);
 
 #endif

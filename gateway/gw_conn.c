@@ -17,7 +17,7 @@
 
 static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void conn_read(struct gw_conn *c);
-static void conn_tmo_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void conn_tmo_cb(struct gw_tlist *tl, struct gw_tnode *n);
 
 /* Format a peer address as "ip:port" ("[ip]:port" for IPv6). */
 static void
@@ -40,13 +40,18 @@ conn_peer_name(char *dst, size_t n, const struct sockaddr *sa)
 	}
 }
 
-/* (Re)arm the HTTP idle / slow-request deadline. */
+/* (Re)arm the HTTP idle / slow-request deadline (on this loop's gw->t_http). */
 static void
 conn_arm_timeout(struct gw_conn *c)
 {
-	ev_timer_stop(c->gw->loop, &c->tmo);
-	ev_timer_set(&c->tmo, c->gw->conf.http_timeout / 1000.0, 0.);
-	ev_timer_start(c->gw->loop, &c->tmo);
+	gw_tlist_arm(&c->gw->t_http, &c->tmo);
+}
+
+/* The HTTP deadline class of a loop. */
+void
+gw_conn_timers_init(struct gw *gw)
+{
+	gw_tlist_init(&gw->t_http, gw->loop, gw->conf.http_timeout / 1000.0, conn_tmo_cb, gw);
 }
 
 /* Take the HTTP limits from the configuration (start and reload). */
@@ -102,8 +107,7 @@ gw_conn_new(struct gw *gw, int fd, const struct sockaddr *sa, socklen_t salen, i
 	c->hin->on_headers = gw_http_headers;
 	c->hin->hook_arg = c;
 	ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
-	ev_init(&c->tmo, conn_tmo_cb);
-	c->io.data = c->tmo.data = c;
+	c->io.data = c;
 	ev_io_start(gw->loop, &c->io);
 	conn_arm_timeout(c);
 	TAILQ_INSERT_TAIL(&gw->conns, c, link);
@@ -236,7 +240,7 @@ gw_conn_close(struct gw_conn *c, const char *why)
 	if (why != NULL)
 		gw_debug("conn %llu %s closed: %s", (unsigned long long)c->id, c->peer, why);
 	ev_io_stop(gw->loop, &c->io);
-	ev_timer_stop(gw->loop, &c->tmo);
+	gw_tlist_stop(&c->tmo);
 	if (c->flags & GW_CONN_IN_WRITERS) {
 		TAILQ_REMOVE(&gw->writers, c, wlink);
 		c->flags &= ~GW_CONN_IN_WRITERS;
@@ -281,7 +285,8 @@ gw_conn_release(struct gw_conn *c)
 		gw_buf_unref(b);
 	}
 	ev_io_stop(gw->loop, &c->io);
-	ev_timer_stop(gw->loop, &c->tmo);
+	/* Off this loop's deadline list (the adopting loop arms its own). */
+	gw_tlist_stop(&c->tmo);
 	if (c->flags & GW_CONN_WWATCH) {
 		c->flags &= ~GW_CONN_WWATCH;
 		ev_io_set(&c->io, c->fd, EV_READ);
@@ -308,6 +313,13 @@ gw_conn_adopt(struct gw *gw, struct gw_conn *c)
 	TAILQ_INSERT_TAIL(&gw->conns, c, link);
 	gw->nconns++;
 	ev_io_start(gw->loop, &c->io);
+	/*
+	 * Handed over with a complete request, which has no deadline; its
+	 * answer arms this loop's (gw_conn_request_done).  Anything else
+	 * waits for a request: give it one here.
+	 */
+	if (c->req == NULL && c->mode == GW_CONN_HTTP)
+		conn_arm_timeout(c);
 	if (c->out.n > 0)
 		conn_want_flush(c);
 }
@@ -390,14 +402,14 @@ gw_conn_input(struct gw_conn *c, const char *p, size_t n)
 			conn_http_fail(c, c->hin->status, c->hin->why);
 			return;
 		case HTTP_IN_DONE:
-			ev_timer_stop(c->gw->loop, &c->tmo);
+			gw_tlist_stop(&c->tmo);
 			c->req = http_in_take(c->hin);
 			p += used;
 			n -= used;
 			gw_http_request(c, c->req);
 			break;
 		case HTTP_IN_UPGRADE:
-			ev_timer_stop(c->gw->loop, &c->tmo);
+			gw_tlist_stop(&c->tmo);
 			c->req = http_in_take(c->hin);
 			gw_http_upgrade(c, c->req, p + used, n - used);
 			return;
@@ -451,9 +463,9 @@ conn_read(struct gw_conn *c)
 }
 
 static void
-conn_tmo_cb(struct ev_loop *loop, ev_timer *w, int revents)
+conn_tmo_cb(struct gw_tlist *tl, struct gw_tnode *n)
 {
-	struct gw_conn *c = w->data;
+	struct gw_conn *c = GW_TNODE_OWNER(n, struct gw_conn, tmo);
 
 	if (c->req == NULL && http_in_busy(c->hin)) {
 		conn_http_fail(c, 408, "request not complete in time");

@@ -30,7 +30,7 @@ struct gw_conn {
 	uint8_t metrics;		/* accepted on the metrics listener */
 	uint8_t counted;		/* counted in gw->sh->nconns (max_connections) */
 	ev_io io;			/* EV_READ, and EV_WRITE while output is blocked */
-	ev_timer tmo;			/* HTTP: idle / slow-request deadline */
+	struct gw_tnode tmo;		/* HTTP: idle / slow-request deadline (gw->t_http) */
 	struct gw_outq out;
 	struct http_in *hin;		/* HTTP mode only */
 	struct http_req *req;		/* request in service (e.g. a parked long-poll GET) */
@@ -73,6 +73,8 @@ int gw_conn_release(struct gw_conn *c);
 void gw_conn_adopt(struct gw *gw, struct gw_conn *c);
 /* The request in service is answered: resume reading requests. */
 void gw_conn_request_done(struct gw_conn *c);
+/* Set up gw->t_http (loop start). */
+void gw_conn_timers_init(struct gw *gw);
 
 /* gw_http.c: routing and responses */
 void gw_http_request(struct gw_conn *c, struct http_req *req);

@@ -184,6 +184,7 @@ reload(struct gw *gw)
 	gw_log_level = gw->conf.log_level;
 	gw_log_json = gw->conf.log_json;
 	gw_conn_limits_update(gw);
+	gw_timers_update(gw);
 	gw_super_reconcile(gw);
 	gw_info("reload done");
 	gw_notify("READY=1\nSTATUS=running (reloaded)");
@@ -197,6 +198,43 @@ gw_main_reload_apply(struct gw *gw, struct gw_conf *next)
 	gw_conf_free(next);
 	free(next);
 	gw_conn_limits_update(gw);
+	gw_timers_update(gw);
+}
+
+/*
+ * The deadline classes of loop gw.  A reload changes a class's duration
+ * for the deadlines set from then on; those already set keep theirs (as
+ * siogate.conf(5) says: "applied to requests that start after the reload",
+ * "at each session's next ping"), see gw_tlist_set().
+ */
+void
+gw_timers_init(struct gw *gw)
+{
+	eio_session_timers_init(gw);
+	gw_conn_timers_init(gw);
+	sio_timers_init(gw);
+}
+
+void
+gw_timers_update(struct gw *gw)
+{
+	const struct gw_conf *cf = &gw->conf;
+
+	gw_tlist_set(&gw->t_ping, cf->ping_interval / 1000.0);
+	gw_tlist_set(&gw->t_pong, cf->ping_timeout / 1000.0);
+	gw_tlist_set(&gw->t_http, cf->http_timeout / 1000.0);
+	gw_tlist_set(&gw->t_sio_conn, cf->connect_timeout / 1000.0);
+	gw_tlist_set(&gw->t_sio_sock, cf->connect_timeout / 1000.0);
+}
+
+void
+gw_timers_stop(struct gw *gw)
+{
+	gw_tlist_destroy(&gw->t_ping);
+	gw_tlist_destroy(&gw->t_pong);
+	gw_tlist_destroy(&gw->t_http);
+	gw_tlist_destroy(&gw->t_sio_conn);
+	gw_tlist_destroy(&gw->t_sio_sock);
 }
 
 /* Every 10 s: forget idle addresses. */
@@ -313,6 +351,7 @@ loop_init(struct gw *gw, const char *base_id, const char **why)
 		return -1;
 	}
 	gw->started = ev_now(gw->loop);
+	gw_timers_init(gw);
 	TAILQ_INIT(&gw->conns);
 	TAILQ_INIT(&gw->writers);
 	TAILQ_INIT(&gw->closing);
@@ -392,6 +431,7 @@ loop_free(struct gw *gw)
 		free(gw->inbox);
 		gw_conn_reap(gw);
 	}
+	gw_timers_stop(gw);
 	ev_loop_destroy(gw->loop);
 	gw_conf_free(&gw->conf);
 }

@@ -100,7 +100,7 @@ struct sio_socket {
 	uint32_t session_len;
 	uint64_t next_ack;
 	struct sio_wait *waits;
-	ev_timer connect_t;		/* waiting for the worker's answer */
+	struct gw_tnode connect_t;	/* waiting for the worker's answer (gw->t_sio_sock) */
 };
 
 /* An inbound binary packet waiting for its attachments. */
@@ -116,7 +116,7 @@ struct sio_conn {
 	struct gw_buf *hs;		/* the handshake, msgpack-encoded once */
 	struct sio_socket *sockets;
 	struct sio_partial *partial;
-	ev_timer connect_t;		/* no namespace connected yet */
+	struct gw_tnode connect_t;	/* no namespace connected yet (gw->t_sio_conn) */
 };
 
 /* sio_packet.c */
@@ -133,6 +133,8 @@ int sio_packet_encode(int type, const char *nsp, size_t nsp_len, int has_id, uin
     struct gw_buf **out, const char **why);
 
 /* sio_socket.c */
+/* Set up gw->t_sio_conn and gw->t_sio_sock (loop start). */
+void sio_timers_init(struct gw *gw);
 void sio_conn_open(struct eio_session *s, struct gw_buf *hs);
 void sio_conn_message(struct eio_session *s, const char *data, size_t len, int binary);
 void sio_conn_close(struct eio_session *s, const char *reason);

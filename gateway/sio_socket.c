@@ -81,13 +81,25 @@ conn_fail(struct sio_conn *c, const char *why, const char *data, size_t len)
 }
 
 static void
-conn_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+conn_timeout_cb(struct gw_tlist *tl, struct gw_tnode *n)
 {
-	struct sio_conn *c = w->data;
+	struct sio_conn *c = GW_TNODE_OWNER(n, struct sio_conn, connect_t);
 
 	gw_info("session %s: no namespace connected within %u ms, closing", c->eio->sid,
 	    c->eio->gw->conf.connect_timeout);
 	eio_session_close(c->eio, "forced close");
+}
+
+static void socket_connect_timeout_cb(struct gw_tlist *tl, struct gw_tnode *n);
+
+/* The connect deadline classes of a loop. */
+void
+sio_timers_init(struct gw *gw)
+{
+	double after = gw->conf.connect_timeout / 1000.0;
+
+	gw_tlist_init(&gw->t_sio_conn, gw->loop, after, conn_timeout_cb, gw);
+	gw_tlist_init(&gw->t_sio_sock, gw->loop, after, socket_connect_timeout_cb, gw);
 }
 
 /* A new Engine.IO session on a Socket.IO endpoint. */
@@ -98,9 +110,7 @@ sio_conn_open(struct eio_session *s, struct gw_buf *hs)
 
 	c->eio = s;
 	c->hs = hs;
-	ev_timer_init(&c->connect_t, conn_timeout_cb, s->gw->conf.connect_timeout / 1000.0, 0.);
-	c->connect_t.data = c;
-	ev_timer_start(s->gw->loop, &c->connect_t);
+	gw_tlist_arm(&s->gw->t_sio_conn, &c->connect_t);
 	s->sio = c;
 }
 
@@ -215,7 +225,7 @@ sio_socket_close(struct sio_socket *so, const char *reason, int tell_worker)
 		sio_nsp_remove(so);
 	}
 	so->state = SIO_S_CLOSED;
-	ev_timer_stop(gw->loop, &so->connect_t);
+	gw_tlist_stop(&so->connect_t);
 	w = gw_bridge_find_worker(gw, so->worker);
 	if (w != NULL && w->nsess > 0)
 		w->nsess--;
@@ -240,8 +250,8 @@ socket_connected(struct sio_socket *so)
 
 	so->state = SIO_S_CONNECTED;
 	c->eio->gw->st.sio_connects++;
-	ev_timer_stop(c->eio->gw->loop, &so->connect_t);
-	ev_timer_stop(c->eio->gw->loop, &c->connect_t);
+	gw_tlist_stop(&so->connect_t);
+	gw_tlist_stop(&c->connect_t);
 	sio_nsp_add(so);
 	snprintf(json, sizeof json, "{\"sid\":\"%s\"}", so->id);
 	socket_send_json(c->eio, SIO_CONNECT, so->nsp->name, so->nsp->nlen, json);
@@ -355,10 +365,9 @@ socket_refuse(struct sio_socket *so, const char *json)
 	gw->st.sio_rejects++;
 	socket_send_json(c->eio, SIO_CONNECT_ERROR, so->nsp->name, so->nsp->nlen, json);
 	sio_socket_close(so, NULL, 0);
-	if (c->sockets == NULL && !ev_is_active(&c->connect_t)) {
+	if (c->sockets == NULL && !gw_tnode_armed(&c->connect_t)) {
 		/* Nothing connected: the connection's own deadline runs again. */
-		ev_timer_set(&c->connect_t, gw->conf.connect_timeout / 1000.0, 0.);
-		ev_timer_start(gw->loop, &c->connect_t);
+		gw_tlist_arm(&gw->t_sio_conn, &c->connect_t);
 	}
 }
 
@@ -385,9 +394,9 @@ sio_socket_reject(struct sio_socket *so, const msgpack_object *data)
 }
 
 static void
-socket_connect_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+socket_connect_timeout_cb(struct gw_tlist *tl, struct gw_tnode *n)
 {
-	struct sio_socket *so = t->data;
+	struct sio_socket *so = GW_TNODE_OWNER(n, struct sio_socket, connect_t);
 
 	gw_warn("socket %s (%.*s): worker %u did not answer the connect within %u ms", so->id,
 	    (int)so->nsp->nlen, so->nsp->name, so->worker, so->conn->eio->gw->conf.connect_timeout);
@@ -468,10 +477,8 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 	c->sockets = so;
 	gw_map_put(&gw->sio_sockets, so->id, SIO_ID_LEN, so);
 	w->nsess++;
-	/* From here the socket's own timer guards the connect. */
-	ev_timer_stop(gw->loop, &c->connect_t);
-	ev_timer_init(&so->connect_t, socket_connect_timeout_cb, gw->conf.connect_timeout / 1000.0, 0.);
-	so->connect_t.data = so;
+	/* From here the socket's own deadline guards the connect. */
+	gw_tlist_stop(&c->connect_t);
 
 	/* SIO_CONNECT {sid, id, nsp, seq, auth, reply, hs} */
 	enc_socket(&e, BR_T_SIO_CONNECT, 4, so);
@@ -503,7 +510,7 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 	if (open)
 		socket_connected(so);
 	else
-		ev_timer_start(gw->loop, &so->connect_t);
+		gw_tlist_arm(&gw->t_sio_sock, &so->connect_t);
 }
 
 /* Whether an event name is reserved by Socket.IO. */
@@ -831,7 +838,7 @@ sio_conn_close(struct eio_session *s, const char *reason)
 	}
 	partial_destroy(c->partial);
 	c->partial = NULL;
-	ev_timer_stop(s->gw->loop, &c->connect_t);
+	gw_tlist_stop(&c->connect_t);
 	gw_buf_unref(c->hs);
 	free(c);
 	s->sio = NULL;
