@@ -228,6 +228,25 @@ conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn_read(c);
 }
 
+/* Off the loop: watcher, deadline, writers list, session, conns list. */
+static void
+conn_detach(struct gw_conn *c)
+{
+	struct gw *gw = c->gw;
+
+	ev_io_stop(gw->loop, &c->io);
+	gw_tlist_stop(&c->tmo);
+	if (c->flags & GW_CONN_IN_WRITERS) {
+		TAILQ_REMOVE(&gw->writers, c, wlink);
+		c->flags &= ~GW_CONN_IN_WRITERS;
+	}
+	if (c->sess != NULL)
+		eio_session_conn_gone(c->sess, c);
+	c->sess = NULL;
+	TAILQ_REMOVE(&gw->conns, c, link);
+	gw->nconns--;
+}
+
 /* Close: detach from the session and queue for the reaper. */
 void
 gw_conn_close(struct gw_conn *c, const char *why)
@@ -239,18 +258,8 @@ gw_conn_close(struct gw_conn *c, const char *why)
 	c->flags |= GW_CONN_CLOSING;
 	if (why != NULL)
 		gw_debug("conn %llu %s closed: %s", (unsigned long long)c->id, c->peer, why);
-	ev_io_stop(gw->loop, &c->io);
-	gw_tlist_stop(&c->tmo);
-	if (c->flags & GW_CONN_IN_WRITERS) {
-		TAILQ_REMOVE(&gw->writers, c, wlink);
-		c->flags &= ~GW_CONN_IN_WRITERS;
-	}
-	if (c->sess != NULL)
-		eio_session_conn_gone(c->sess, c);
-	c->sess = NULL;
-	TAILQ_REMOVE(&gw->conns, c, link);
+	conn_detach(c);
 	TAILQ_INSERT_TAIL(&gw->closing, c, link);
-	gw->nconns--;
 	gw_wake(gw);
 }
 
@@ -258,8 +267,6 @@ gw_conn_close(struct gw_conn *c, const char *why)
 int
 gw_conn_release(struct gw_conn *c)
 {
-	struct gw *gw = c->gw;
-
 	if (c->flags & GW_CONN_CLOSING)
 		return -1;
 	if (c->out.n > 0) {
@@ -284,22 +291,12 @@ gw_conn_release(struct gw_conn *c)
 		gw_outq_push(&c->out, b, 0, (uint32_t)n);
 		gw_buf_unref(b);
 	}
-	ev_io_stop(gw->loop, &c->io);
-	/* Off this loop's deadline list (the adopting loop arms its own). */
-	gw_tlist_stop(&c->tmo);
+	/* Off this loop's watchers, lists and deadline list (the adopting loop arms its own). */
+	conn_detach(c);
 	if (c->flags & GW_CONN_WWATCH) {
 		c->flags &= ~GW_CONN_WWATCH;
 		ev_io_set(&c->io, c->fd, EV_READ);
 	}
-	if (c->flags & GW_CONN_IN_WRITERS) {
-		TAILQ_REMOVE(&gw->writers, c, wlink);
-		c->flags &= ~GW_CONN_IN_WRITERS;
-	}
-	if (c->sess != NULL)
-		eio_session_conn_gone(c->sess, c);
-	c->sess = NULL;
-	TAILQ_REMOVE(&gw->conns, c, link);
-	gw->nconns--;
 	return 0;
 }
 

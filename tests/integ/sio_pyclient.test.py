@@ -21,7 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import tap  # noqa: E402
-from tap import Gateway, done  # noqa: E402
+from tap import Gateway, Proc, done  # noqa: E402
 
 
 def ok(cond, what):
@@ -46,52 +46,6 @@ if not os.path.exists(os.environ.get("SIOGATE", "")):
 WORKER = os.path.join(HERE, "..", "lib", "sio_test_worker.py")
 GWID = "SioP"
 WAIT = 5.0
-
-
-class Proc:
-    """A child process whose stderr lines are collected by a thread."""
-
-    def __init__(self, argv, name):
-        self.name = name
-        self.lines = []
-        self.cond = threading.Condition()
-        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for raw in self.p.stderr:
-            with self.cond:
-                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
-                self.cond.notify_all()
-        with self.cond:
-            self.cond.notify_all()
-
-    def wait_line(self, pattern, timeout=WAIT):
-        rx = re.compile(pattern)
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for line in self.lines:
-                    if rx.search(line):
-                        return line
-                left = end - time.monotonic()
-                if left <= 0 or self.p.poll() is not None:
-                    return None
-                self.cond.wait(min(left, 0.2))
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(5)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        sys.stderr.write("--- %s log, exit %r ---\n" % (self.name, self.p.returncode))
-        for line in self.lines:
-            sys.stderr.write("  %s\n" % line)
-        return self.p.returncode
 
 
 def start_worker(bridge, name, *args):

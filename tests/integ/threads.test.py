@@ -24,7 +24,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from tap import Gateway, done, ok  # noqa: E402
+from tap import Gateway, Proc, done, ok  # noqa: E402
 
 try:
     import socketio  # noqa: E402
@@ -41,48 +41,6 @@ TOP = os.environ.get("TOP_SRCDIR", os.path.join(HERE, "..", ".."))
 C_WORKER = os.path.join(BUILD, "examples", "chat", "chat_worker")
 PY_WORKER = os.path.join(TOP, "examples", "chat", "chat_worker.py")
 WAIT = 10.0
-
-
-class Proc:
-    """A child process whose stderr lines are collected by a thread."""
-
-    def __init__(self, argv, name):
-        self.name = name
-        self.lines = []
-        self.cond = threading.Condition()
-        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for raw in self.p.stderr:
-            with self.cond:
-                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
-                self.cond.notify_all()
-
-    def count(self, pattern, n, timeout=WAIT):
-        """Wait until n lines match; return the matches."""
-        rx = re.compile(pattern)
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                got = [m for m in (rx.search(l) for l in self.lines) if m]
-                left = end - time.monotonic()
-                if len(got) >= n or left <= 0 or self.p.poll() is not None:
-                    return got
-                self.cond.wait(min(left, 0.2))
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(5)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        sys.stderr.write("--- %s log, exit %r ---\n" % (self.name, self.p.returncode))
-        for line in self.lines[-40:]:
-            sys.stderr.write("  %s\n" % line)
 
 
 def metrics(port):

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import msgpack
@@ -180,3 +181,61 @@ class Peer:
 
     def close(self):
         self.sock.close()
+
+
+class Proc:
+    """A child process whose stderr lines are collected by a thread."""
+
+    def __init__(self, argv, name):
+        self.name = name
+        self.lines = []
+        self.cond = threading.Condition()
+        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for raw in self.p.stderr:
+            with self.cond:
+                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_line(self, pattern, timeout=5.0):
+        rx = re.compile(pattern)
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for line in self.lines:
+                    if rx.search(line):
+                        return line
+                left = end - time.monotonic()
+                if left <= 0 or self.p.poll() is not None:
+                    return None
+                self.cond.wait(min(left, 0.2))
+
+    def count(self, pattern, n, timeout=10.0):
+        """Wait until n lines match pattern; return the matches."""
+        rx = re.compile(pattern)
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                got = [m for m in (rx.search(l) for l in self.lines) if m]
+                left = end - time.monotonic()
+                if len(got) >= n or left <= 0 or self.p.poll() is not None:
+                    return got
+                self.cond.wait(min(left, 0.2))
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(5)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        sys.stderr.write("--- %s log, exit %r ---\n" % (self.name, self.p.returncode))
+        for line in self.lines:
+            sys.stderr.write("  %s\n" % line)
+        return self.p.returncode
