@@ -46,15 +46,18 @@ push_now(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Registered with a gateway. */
+/*
+ * Registered with a gateway; ready once every gateway connection is (a
+ * gateway with several event loops names the others in its WELCOME, and the
+ * SDK connects to them: each welcomes us in turn).
+ */
 static void
 push_welcome(struct siogate_worker *w, const char *gateway_id, void *ud)
 {
 	struct push_state *st = ud;
 
-	(void)w;
 	(void)gateway_id;
-	st->welcomed = 1;
+	st->welcomed = siogate_worker_pending(w) == 0;
 }
 
 /* An ERROR from the gateway (a refused emit, say). */

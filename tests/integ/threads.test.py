@@ -110,7 +110,7 @@ class Cli:
     def wait_text(self, text, timeout=WAIT):
         end = time.monotonic() + timeout
         with self.cond:
-            while not any(m.get("text") == text for m in self.got):
+            while not any(text in (m.get("text"), m.get("data")) for m in self.got):
                 left = end - time.monotonic()
                 if left <= 0:
                     return False
@@ -158,6 +158,13 @@ def run(kind, argv):
                                capture_output=True, timeout=20)
             ok(r.returncode == 0 and all(c.wait_text("from siogate-emit") for c in clients),
                "%s: siogate-emit given one endpoint reaches the room's members on both loops "
+               "(exit %d %r)" % (kind, r.returncode, r.stderr[-200:]))
+        push = os.path.join(BUILD, "examples", "push", "push_emitter")
+        if os.path.exists(push):
+            r = subprocess.run([push, "-e", gw.bridge, "-n", "/chat", "-E", "message",
+                                "from push_emitter"], capture_output=True, timeout=20)
+            ok(r.returncode == 0 and all(c.wait_text("from push_emitter") for c in clients),
+               "%s: the push example's emitter, given one endpoint, reaches both loops "
                "(exit %d %r)" % (kind, r.returncode, r.stderr[-200:]))
         mm = wait_metric(mport, lambda x: x.get("siogate_sockets") == len(clients))
         ok(mm.get("siogate_sockets") == len(clients) and
