@@ -30,8 +30,12 @@
 #define GW_BATCH_FLUSH (256u * 1024)
 /* ...and, while ZeroMQ refuses it (EAGAIN), takes no more than this. */
 #define GW_BATCH_MAX (16u * 1024 * 1024)
-/* Batch buffers above this size are not kept between turns. */
-#define GW_BATCH_KEEP (256u * 1024)
+/*
+ * Batch buffers above this size are not kept between turns.  Twice the early
+ * flush size: a buffer grown past GW_BATCH_FLUSH (it doubles) is kept, not
+ * freed and grown again from scratch on every flush of a busy turn.
+ */
+#define GW_BATCH_KEEP (2 * GW_BATCH_FLUSH)
 
 static void bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why);
 static void bridge_enc_query(struct br_enc *e, const struct http_req *req);
@@ -418,6 +422,9 @@ void
 gw_bridge_event_done(struct gw_worker *w, const char *id, size_t idlen, uint64_t ack)
 {
 	uint32_t i;
+
+	if (w == NULL)
+		return;
 
 	for (i = 0; i < w->inflight.n; i++) {
 		struct gw_pending *p = pq_at(&w->inflight, i);

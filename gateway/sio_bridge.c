@@ -187,7 +187,9 @@ cmd_ack(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 	sio_socket_send(so, pkts, n);
 	for (i = 0; i < n; i++)
 		gw_buf_unref(pkts[i]);
-	gw_bridge_event_done(w, so->id, SIO_ID_LEN, ack);
+	/* The event is in flight at the socket's worker, whoever sent the ack. */
+	gw_bridge_event_done(so->worker == w->id ? w : gw_bridge_find_worker(gw, so->worker),
+	    so->id, SIO_ID_LEN, ack);
 }
 
 struct collect {

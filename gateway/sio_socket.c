@@ -647,6 +647,12 @@ packed:
 	else
 		msgpack_pack_map(&e.pk, 0);
 	enc_rooms(&e, so);
+	if (br_enc_failed(&e)) {
+		/* Out of memory while encoding: the bytes are not a message. */
+		br_enc_free(&e);
+		gw_warn("socket %s: out of memory encoding event '%s', dropped", so->id, name);
+		return;
+	}
 	gw->st.events_in++;
 	meta = (struct gw_evmeta){ BR_T_SIO_EVENT, so->id, 0 };
 	if ((pkt->has_id ? gw_bridge_send_event_ack(gw, w, &e, so->id, pkt->id) :

@@ -50,7 +50,7 @@
 #define SG_CREDIT_RETRY 10		/* ms: retry of an unsent CREDIT */
 #define SG_BATCH_MAX 1024		/* messages per process call, then yield */
 #define SG_BYE_LINGER 100		/* ms to flush BYE at free */
-#define SG_KEEP_BUF (256u * 1024)	/* bytes of buffers kept between calls */
+#define SG_KEEP_BUF (512u * 1024)	/* bytes of buffers kept between calls (2 x SG_OUT_FLUSH) */
 #define SG_MAX_NSP 255			/* bytes of a served namespace */
 #define SG_OUT_FLUSH (256u * 1024)	/* a batch goes out early from here */
 #define SG_OUT_MAX (16u * 1024 * 1024)	/* while ZeroMQ refuses it: AGAIN */
