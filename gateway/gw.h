@@ -393,7 +393,8 @@ void gw_listen_stop(struct gw *gw);
 /* Create the shared state for n loops and each loop's struct gw (not started). */
 struct gw_shared *gw_loops_new(int n);
 /* Derive loop i's id and bridge endpoint from the configured ones. */
-void gw_loops_names(struct gw *gw, const char *base_id);
+/* -1 with *why when loop i's endpoint cannot be made (port + i over 65535). */
+int gw_loops_names(struct gw *gw, const char *base_id, const char **why);
 /* Start the inbox watcher and, for i > 0, the snapshot timer. */
 void gw_loops_watch(struct gw *gw);
 /* The loop whose id prefixes sid, if it is another loop; else NULL. */

@@ -62,29 +62,39 @@ gw_loops_new(int n)
  * configured endpoint for loop 0; for loop i, tcp://HOST:PORT+i (a
  * wildcard port stays a wildcard), or ipc://PATH.i.
  */
-void
-gw_loops_names(struct gw *gw, const char *base)
+int
+gw_loops_names(struct gw *gw, const char *base, const char **why)
 {
+	static char msg[320];
 	const char *b = gw->conf.bridge;
 
 	snprintf(gw->id, sizeof gw->id, "%s", base);
 	snprintf(gw->bridge_ep, sizeof gw->bridge_ep, "%s", b);
 	if (gw->sh->n == 1)
-		return;
+		return 0;
 	gw->id[3] = loop_chars[gw->idx];
 	gw->id[4] = '\0';
 	if (gw->idx == 0)
-		return;
+		return 0;
 	if (strncmp(b, "tcp://", 6) == 0) {
 		const char *colon = strrchr(b, ':');
 		unsigned long port;
 
-		if (colon != NULL && gw_parse_uint(colon + 1, 1, 65535, &port) == 0)
+		if (colon != NULL && gw_parse_uint(colon + 1, 1, 65535, &port) == 0) {
+			if (port + (unsigned long)gw->idx > 65535) {
+				snprintf(msg, sizeof msg, "bridge endpoint %s: loop %d would need port %lu "
+				    "(each loop binds the port + its number); choose a lower port", b,
+				    gw->idx, port + (unsigned long)gw->idx);
+				*why = msg;
+				return -1;
+			}
 			snprintf(gw->bridge_ep, sizeof gw->bridge_ep, "%.*s:%lu", (int)(colon - b), b,
 			    port + (unsigned long)gw->idx);
+		}
 	} else {
 		snprintf(gw->bridge_ep, sizeof gw->bridge_ep, "%s.%d", b, gw->idx);
 	}
+	return 0;
 }
 
 /* The loop that owns sid, when it is another one. */

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -173,6 +174,9 @@ reload(struct gw *gw)
 		struct gw_conf *copy = gw_xcalloc(1, sizeof *copy);
 
 		if (gw_conf_load(copy, saved_argc, saved_argv, &action) != 0) {
+			/* The file changed again between two reads: say so, keep this loop's. */
+			gw_err("reload: loop %d could not read the configuration again; it keeps "
+			    "its running one (send SIGHUP again)", i);
 			gw_conf_free(copy);
 			free(copy);
 			continue;
@@ -344,7 +348,8 @@ raise_nofile(void)
 static int
 loop_init(struct gw *gw, const char *base_id, const char **why)
 {
-	gw_loops_names(gw, base_id);
+	if (gw_loops_names(gw, base_id, why) < 0)
+		return -1;
 	gw->loop = gw->idx == 0 ? ev_default_loop(EVFLAG_AUTO) : ev_loop_new(EVFLAG_AUTO);
 	if (gw->loop == NULL) {
 		*why = "cannot create an event loop";
@@ -532,12 +537,24 @@ main(int argc, char **argv)
 		pthread_sigmask(SIG_BLOCK, &all, &old);
 		for (i = 1; i < n; i++) {
 			if (pthread_create(&sh->th[i], NULL, loop_thread, sh->loop[i]) != 0) {
-				gw_err("cannot start thread %d", i);
+				/*
+				 * Fatal: the loops left would hold bound listeners and
+				 * bridges that nobody serves.
+				 */
+				gw_err("cannot start the thread of loop %d: %s", i, strerror(errno));
 				n = i;
+				rc = 1;
 				break;
 			}
 		}
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	if (rc != 0) {
+		for (i = 1; i < n; i++) {
+			gw_loops_post(sh->loop[i], &(struct gw_msg){ .kind = GW_MSG_STOP_NOW });
+			pthread_join(sh->th[i], NULL);
+		}
+		goto out;
 	}
 	gw_super_start(gw);
 	gw_notify("READY=1\nSTATUS=running");

@@ -266,7 +266,17 @@ def run(kind, argv):
             w.stop()
 
 
+def bad_bridge_port():
+    """A tcp bridge port whose loop i would be over 65535: a clear error at start."""
+    r = subprocess.run([os.environ["SIOGATE"], "--listen", "127.0.0.1:0", "--threads", "2",
+                        "--bridge", "tcp://127.0.0.1:65535"], capture_output=True, timeout=20)
+    err = r.stderr.decode("utf-8", "replace")
+    ok(r.returncode != 0 and "loop 1 would need port 65536" in err,
+       "threads = 2 with bridge port 65535: exit %d with a clear error" % r.returncode)
+
+
 def main():
+    bad_bridge_port()
     run("C", [C_WORKER])
     run("Python", [sys.executable, PY_WORKER])
     done()
