@@ -236,5 +236,14 @@ def run(gw):
         p.send({"v": 1, "t": BYE})
         p.close()
 
+    # HELLO with "batch" that is not a boolean: refused with a clear ERROR, not registered.
+    c = Peer(gw.bridge)
+    c.send({"v": 1, "t": HELLO, "name": "bad-batch", "eio": [EP], "credit": 8, "hb": 1000,
+            "batch": "yes"})
+    m = c.recv()
+    ok(m is not None and m.get("t") == ERROR and m.get("ref") == HELLO and "batch" in m.get("text", ""),
+       "HELLO with batch \"yes\" gets ERROR naming the field: %r" % (m,))
+    c.close()
+
 
 main()
