@@ -195,6 +195,9 @@ struct gw_conf {
 	char *curve_secret_file;	/* CURVE on the bridge: the server's secret key */
 	char *curve_authorized;		/* CURVE: file of allowed worker public keys */
 	unsigned threads;		/* event loops (0: one per CPU) */
+	char *cluster;			/* [cluster] redis: redis://... or unix:PATH (NULL: off) */
+	char *cluster_prefix;		/* channel prefix ("socket.io") */
+	unsigned cluster_max_queue;	/* bytes published and not yet answered */
 	struct gw_worker_conf workers[GW_MAX_WORKER_CONF];
 	int nworkers;
 };
@@ -272,6 +275,8 @@ struct gw_stats {
 	uint64_t limit_conns, limit_handshakes;
 	uint64_t volatile_dropped;
 	uint64_t handovers;		/* requests passed to the loop owning their sid */
+	uint64_t cluster_published, cluster_received, cluster_dropped, cluster_malformed;
+	uint64_t cluster_outages;	/* gw_cluster.c */
 };
 
 /*
@@ -282,6 +287,7 @@ struct gw_stats {
 struct gw_snap {
 	struct gw_stats st;
 	uint64_t conns, polling, websocket, sockets, nsps, rooms, backlog, outq, parsers;
+	uint64_t cluster_up;		/* loops connected to the cluster's Redis */
 };
 void gw_snap_take(struct gw *gw, struct gw_snap *sn);
 /* The sums over every loop: gw's live figures and the others' last snapshots. */
@@ -372,6 +378,7 @@ struct gw {
 	struct gw_tlist t_sio_sock;	/* sockets waiting for the worker (connect_timeout) */
 
 	struct gw_bridge *br;
+	struct gw_cluster *cl;		/* the cluster node (gw_cluster.c), NULL: off */
 
 	/* Socket.IO (sio.h): namespaces (owner) and sockets by id (borrowed) */
 	struct gw_map sio_nsps;

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "gw.h"
+#include "gw_cluster.h"
 
 enum opt_type { T_UINT, T_STR, T_LIST, T_LEVEL, T_FORMAT, T_PATH, T_ORIGINS, T_GWID, T_BRIDGE,
 	T_LISTEN, T_BOOL };
@@ -99,6 +100,13 @@ static const struct conf_opt opts[] = {
 	  "5000", "MS", "on SIGTERM, time to deliver what is pending before exiting", 1 },
 	{ "metrics-listen", "metrics", "listen", T_STR, O(metrics_listen), 0, 0, NULL, "HOST:PORT",
 	  "serve Prometheus metrics at /metrics on this address (default: off)", 0 },
+	{ "cluster", "cluster", "redis", T_STR, O(cluster), 0, 0, NULL, "URL",
+	  "join a cluster on Redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or unix:/PATH "
+	  "(default: off)", 0 },
+	{ "cluster-prefix", "cluster", "prefix", T_STR, O(cluster_prefix), 0, 0, "socket.io", "KEY",
+	  "channel prefix, the redis adapter's key option", 0 },
+	{ "cluster-max-queue", "cluster", "max_queue", T_UINT, O(cluster_max_queue), 65536,
+	  1073741824, "8388608", "BYTES", "publishes not yet answered by Redis; more are dropped", 0 },
 	{ "max-connections", "limits", "max_connections", T_UINT, O(max_conns), 0, 10000000, "0",
 	  "N", "client connections in all; more are closed at accept (0: no limit)", 1 },
 	{ "max-connections-per-ip", "limits", "max_connections_per_ip", T_UINT, O(max_conns_ip), 0,
@@ -242,6 +250,15 @@ conf_set(struct gw_conf *c, const struct conf_opt *o, const char *val, int first
 		}
 		if (o->off == O(metrics_listen) && conf_check_listen(val) < 0)
 			return conf_fail(e, "'%s' is not HOST:PORT with a port 0-65535", val);
+		if (o->off == O(cluster) && val[0] != '\0') {
+			const char *why;
+
+			if (gw_cluster_addr_check(val, &why) < 0)
+				return conf_fail(e, "'%s': %s", val, why);
+		}
+		if (o->off == O(cluster_prefix) && (val[0] == '\0' || strlen(val) > 200 ||
+		    strpbrk(val, "*?[]\\") != NULL))
+			return conf_fail(e, "'%s' is not 1 to 200 characters without * ? [ ] \\", val);
 		return 0;
 	case T_BRIDGE:
 		if (strncmp(val, "tcp://", 6) != 0 && strncmp(val, "ipc://", 6) != 0)
@@ -1030,6 +1047,8 @@ gw_conf_free(struct gw_conf *c)
 	free(c->client_dir);
 	free(c->gateway_id);
 	free(c->metrics_listen);
+	free(c->cluster);
+	free(c->cluster_prefix);
 	free(c->at_most_once);
 	free(c->curve_secret_file);
 	free(c->curve_authorized);

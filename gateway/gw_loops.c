@@ -282,6 +282,7 @@ gw_snap_total(struct gw *gw, struct gw_snap *sum)
 		sum->backlog += o->backlog;
 		sum->outq += o->outq;
 		sum->parsers += o->parsers;
+		sum->cluster_up += o->cluster_up;
 		if (o->nsps > sum->nsps)
 			sum->nsps = o->nsps;	/* the same names on every loop, mostly */
 	}

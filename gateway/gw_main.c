@@ -21,6 +21,7 @@
 
 #include "eio_session.h"
 #include "gw_bridge.h"
+#include "gw_cluster.h"
 #include "gw_conn.h"
 #include "sio.h"
 
@@ -378,7 +379,7 @@ loop_init(struct gw *gw, const char *base_id, const char **why)
 		ev_signal_start(gw->loop, &gw->sighup);
 	}
 	if (gw_bridge_start(gw, why) < 0 || gw_listen_start(gw, why) < 0 ||
-	    (gw->idx == 0 && gw_metrics_start(gw, why) < 0))
+	    (gw->idx == 0 && gw_metrics_start(gw, why) < 0) || gw_cluster_start(gw, why) < 0)
 		return -1;
 	ev_timer_init(&gw->sweep_t, sweep_cb, 10., 10.);
 	gw->sweep_t.data = gw;
@@ -436,6 +437,7 @@ loop_free(struct gw *gw)
 		free(gw->inbox);
 		gw_conn_reap(gw);
 	}
+	gw_cluster_stop(gw);
 	gw_timers_stop(gw);
 	ev_loop_destroy(gw->loop);
 	gw_conf_free(&gw->conf);

@@ -12,6 +12,7 @@
 #include "br_proto.h"
 #include "eio_session.h"
 #include "gw_bridge.h"
+#include "gw_cluster.h"
 #include "gw_conn.h"
 #include "sio.h"
 
@@ -91,6 +92,7 @@ gw_snap_take(struct gw *gw, struct gw_snap *sn)
 	sn->nsps = gw->sio_nsps.n;
 	sn->backlog = gw_bridge_pending(gw);
 	sn->parsers = eio_ws_parsers(gw);
+	sn->cluster_up = (uint64_t)gw_cluster_up(gw);
 }
 
 /* Render every metric (sums over every loop). */
@@ -149,6 +151,20 @@ metrics_text(struct gw *gw, size_t *outlen)
 	    st->workers_lost);
 	COUNTER("handovers_total", "Requests passed to the loop that owns their session "
 	    "(threads > 1).", st->handovers);
+	if (gw->conf.cluster != NULL && gw->conf.cluster[0] != '\0') {
+		GAUGE("cluster_up", "Event loops connected to the cluster's Redis (both the "
+		    "subscriber and the publisher).", sn.cluster_up);
+		COUNTER("cluster_published_total", "Messages published to the cluster.",
+		    st->cluster_published);
+		COUNTER("cluster_received_total", "Messages from other nodes and emitters acted on.",
+		    st->cluster_received);
+		COUNTER("cluster_dropped_total", "Publishes dropped: Redis down or the publish queue "
+		    "full.", st->cluster_dropped);
+		COUNTER("cluster_malformed_total", "Messages from the cluster's channels that did "
+		    "not decode (ignored).", st->cluster_malformed);
+		COUNTER("cluster_outages_total", "Times a loop lost its connection to Redis.",
+		    st->cluster_outages);
+	}
 	mbuf(&p, &len, &cap, "# HELP siogate_errors_total Errors by kind.\n"
 	    "# TYPE siogate_errors_total counter\n"
 	    "siogate_errors_total{kind=\"http\"} %llu\nsiogate_errors_total{kind=\"origin\"} %llu\n"

@@ -164,6 +164,14 @@ void sio_nsps_free(struct gw *gw);
 struct gw_worker;
 struct br_msg;
 void sio_bridge_handle(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
+/*
+ * Emit ev(args) to the sockets of nsp named by to minus except, encoded
+ * once (a broadcast from the cluster).  vol: skip busy recipients.  0, or
+ * -1 with *why when it cannot be encoded.
+ */
+int sio_emit_local(struct gw *gw, struct sio_nsp *nsp, const msgpack_object *ev,
+    const msgpack_object *args, const msgpack_object *to, const msgpack_object *except, int vol,
+    const char **why);
 
 /* sio_room.c */
 struct sio_nsp *sio_nsp_get(struct gw *gw, const char *name, size_t n, int create);
@@ -179,5 +187,8 @@ void sio_room_leave_all(struct sio_socket *so);
  */
 uint32_t sio_targets(struct gw *gw, struct sio_nsp *nsp, const msgpack_object *to,
     const msgpack_object *except, void (*fn)(struct sio_socket *, void *), void *arg);
+/* The same sockets as an array (caller frees; NULL when none, *n set). */
+struct sio_socket **sio_targets_collect(struct gw *gw, struct sio_nsp *nsp,
+    const msgpack_object *to, const msgpack_object *except, uint32_t *n);
 
 #endif

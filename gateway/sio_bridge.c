@@ -9,6 +9,7 @@
 
 #include "br_json.h"
 #include "gw_bridge.h"
+#include "gw_cluster.h"
 #include "sio.h"
 
 /* A command's namespace ("/" when absent). */
@@ -140,8 +141,11 @@ cmd_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 			return;
 		}
 		ack_id = sio_socket_wait_ack(so, w->id, req, (unsigned)(timeout ? timeout : 1));
-	} else if (gone_single(gw, w, m, to) || nsp == NULL) {
-		return;		/* a gone socket, or no socket ever joined that namespace */
+	} else {
+		/* Other gateways of the cluster get it whatever this one has. */
+		gw_cluster_emit(gw, &nspname, ev, args, to, except, ec.volatile_max != 0);
+		if (gone_single(gw, w, m, to) || nsp == NULL)
+			return;	/* a gone socket, or no socket ever joined that namespace */
 	}
 	ec.n = sio_packet_encode(SIO_EVENT, nspname.p, nspname.n, want_ack, ack_id, ev, args, NULL,
 	    ec.pkts, &why);
@@ -159,6 +163,28 @@ cmd_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 		gw->st.volatile_dropped += ec.dropped;
 		gw_debug("volatile emit dropped for %u busy recipient(s)", ec.dropped);
 	}
+}
+
+/* A broadcast from the cluster: encode once, queue to every target here. */
+int
+sio_emit_local(struct gw *gw, struct sio_nsp *nsp, const msgpack_object *ev,
+    const msgpack_object *args, const msgpack_object *to, const msgpack_object *except, int vol,
+    const char **why)
+{
+	struct emit_ctx ec;
+	int i;
+
+	memset(&ec, 0, sizeof ec);
+	if (vol)
+		ec.volatile_max = gw->conf.max_outq / 4 < 65536 ? gw->conf.max_outq / 4 : 65536;
+	ec.n = sio_packet_encode(SIO_EVENT, nsp->name, nsp->nlen, 0, 0, ev, args, NULL, ec.pkts, why);
+	if (ec.n < 0)
+		return -1;
+	sio_targets(gw, nsp, to, except, emit_one, &ec);
+	for (i = 0; i < ec.n; i++)
+		gw_buf_unref(ec.pkts[i]);
+	gw->st.volatile_dropped += ec.dropped;
+	return 0;
 }
 
 /* SIO_ACK: answer a client's event. */
@@ -243,13 +269,25 @@ cmd_collect(struct gw *gw, struct gw_worker *w, const struct br_msg *m, struct s
 	    to->via.array.ptr[0].via.str.size) == NULL)) {
 		const msgpack_object *t = &to->via.array.ptr[0];
 
-		if (sio_socket_find(gw, t->via.str.ptr, t->via.str.size) == NULL) {
+		if (sio_socket_find(gw, t->via.str.ptr, t->via.str.size) == NULL &&
+		    (!gw_cluster_on(gw) || gw_cluster_all_local(gw, to))) {
 			gw_bridge_error(gw, w, BR_E_UNKNOWN_SID, "no such socket", m->type,
 			    t->via.str.ptr, t->via.str.size < 64 ? t->via.str.size : 64);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+/* Pass a join (1), leave (0) or disconnect (-1) naming "to" on to the cluster. */
+static void
+cmd_cluster(struct gw *gw, const struct br_msg *m, int join, const msgpack_object *rooms,
+    int close_conn)
+{
+	struct br_str nspname = { "/", 1 };
+
+	br_msg_str(m, "nsp", &nspname);
+	gw_cluster_command(gw, join, &nspname, br_msg_get(m, "to"), rooms, close_conn);
 }
 
 /* SIO_JOIN / SIO_LEAVE. */
@@ -267,6 +305,7 @@ cmd_rooms(struct gw *gw, struct gw_worker *w, const struct br_msg *m, int join)
 	}
 	if (cmd_collect(gw, w, m, nsp, &c) < 0)
 		return;
+	cmd_cluster(gw, m, join, rooms, 0);
 	for (i = 0; i < c.n; i++) {
 		for (j = 0; j < rooms->via.array.size; j++) {
 			const msgpack_object *r = &rooms->via.array.ptr[j];
@@ -295,6 +334,7 @@ cmd_disconnect(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 
 	if (cmd_collect(gw, w, m, nsp, &c) < 0)
 		return;
+	cmd_cluster(gw, m, -1, NULL, close_conn);
 	/*
 	 * Closing one connection closes its other sockets too: keep ids, not
 	 * pointers, and look each one up again before acting on it.

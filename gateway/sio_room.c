@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_cluster.h"
 #include "sio.h"
 
 /* The namespace called name (created on demand when create is set). */
@@ -20,6 +21,7 @@ sio_nsp_get(struct gw *gw, const char *name, size_t n, int create)
 		nsp->name = gw_xstrndup(name, n);
 		nsp->nlen = n;
 		gw_map_put(&gw->sio_nsps, nsp->name, n, nsp);
+		gw_cluster_nsp_new(gw, nsp);
 	}
 	return nsp;
 }
@@ -245,4 +247,33 @@ sio_targets(struct gw *gw, struct sio_nsp *nsp, const msgpack_object *to,
 	for (i = 0; i < to->via.array.size; i++)
 		mark_target(gw, nsp, &to->via.array.ptr[i], fn, arg, &count);
 	return count;
+}
+
+struct collect {
+	struct sio_socket **v;
+	uint32_t n, cap;
+};
+
+static void
+collect_one(struct sio_socket *so, void *arg)
+{
+	struct collect *c = arg;
+
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 16;
+		c->v = gw_xrealloc(c->v, c->cap * sizeof *c->v);
+	}
+	c->v[c->n++] = so;
+}
+
+/* sio_targets() into an array. */
+struct sio_socket **
+sio_targets_collect(struct gw *gw, struct sio_nsp *nsp, const msgpack_object *to,
+    const msgpack_object *except, uint32_t *n)
+{
+	struct collect c = { 0 };
+
+	sio_targets(gw, nsp, to, except, collect_one, &c);
+	*n = c.n;
+	return c.v;
 }

@@ -1,0 +1,999 @@
+/*
+ * gw_cluster.c: a node of a Socket.IO cluster on Redis, per event loop.
+ *
+ * Wire format: @socket.io/redis-adapter 8.x, classic pub/sub (see
+ * siogate-protocol(7), CLUSTER).  Channels, with P the prefix (default
+ * "socket.io") and NSP a namespace:
+ *   P#NSP#  and  P#NSP#ROOM#   broadcasts, msgpack [uid, packet, opts]
+ *                              (the room form when exactly one room)
+ *   P-request#NSP#             requests, JSON or msgpack maps
+ *   P-response#NSP#            responses
+ * The subscriber PSUBSCRIBEs P#* (every namespace's broadcasts) and
+ * SUBSCRIBEs the request and response channels of each namespace this
+ * loop has: the adapter counts the nodes of a namespace with PUBSUB
+ * NUMSUB of its request channel and waits for that many responses.
+ *
+ * Two hiredis connections, attached to this loop with hiredis's libev
+ * adapter: no thread, no blocking call (the host name is resolved once,
+ * at start), no polling timer (one-shot timers: a connect deadline, and
+ * the reconnection backoff).
+ *
+ * Publish queue: hiredis buffers what it has not written; bytes handed to
+ * it and not yet answered by Redis are counted, and a publish that would
+ * take that over cluster_max_queue is dropped and counted, as is every
+ * publish while the publisher is down: a broadcast is not held back for
+ * later (it would arrive late and out of order).  Local delivery never
+ * waits for Redis.
+ */
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libev.h>
+
+#include "gw_cluster.h"
+#include "sio.h"
+
+#define CL_BACKOFF_MIN 0.1	/* s: first retry */
+#define CL_BACKOFF_MAX 5.0	/* s: retries at most this far apart */
+#define CL_CONNECT_TIMEOUT 5.0	/* s: a connect (and AUTH) must finish within this */
+
+/* A parsed --cluster address. */
+struct cl_addr {
+	char host[256];
+	int port;
+	char path[108];		/* unix: */
+	char user[128], pass[256];
+	unsigned db;
+};
+
+/* One connection to Redis: the subscriber or the publisher. */
+struct cl_link {
+	struct gw_cluster *cl;
+	redisAsyncContext *ac;	/* NULL while down (hiredis frees it) */
+	int sub;		/* the subscriber */
+	int ready;		/* connected */
+	ev_timer t;		/* connect deadline, or the backoff before retrying */
+	double backoff;
+	ev_tstamp since;	/* when it became ready */
+	char err[128];		/* why it went down */
+};
+
+struct gw_cluster {
+	struct gw *gw;
+	struct cl_addr a;
+	char ip[INET6_ADDRSTRLEN];
+	char where[300];	/* for logs: host:port or the path */
+	char uid[24];		/* siogate:ID */
+	char *prefix;
+	size_t plen;
+	struct cl_link sub, pub;
+	size_t inflight;	/* bytes published, not yet answered */
+	size_t max_queue;
+	int down;		/* an outage is in progress (logged once) */
+	ev_tstamp down_since;
+	uint64_t down_dropped;	/* publishes lost during this outage */
+	int overflowing;	/* the queue is over its bound (logged once) */
+	ev_tstamp malformed_logged;
+	uint64_t malformed_quiet;	/* malformed messages not logged (rate limit) */
+	msgpack_sbuffer sb;	/* the one encoder, reused */
+	msgpack_packer pk;
+};
+
+/* Parse redis://[[USER]:PASS@]HOST[:PORT][/DB] or unix:PATH. */
+static int
+addr_parse(const char *s, struct cl_addr *a, const char **why)
+{
+	const char *p, *at, *end, *colon, *slash;
+	unsigned long v;
+	char num[16];
+
+	memset(a, 0, sizeof *a);
+	a->port = 6379;
+	if (strncmp(s, "unix:", 5) == 0) {
+		if (s[5] != '/' || strlen(s + 5) >= sizeof a->path) {
+			*why = "unix: needs an absolute path of at most 107 bytes";
+			return -1;
+		}
+		snprintf(a->path, sizeof a->path, "%s", s + 5);
+		return 0;
+	}
+	if (strncmp(s, "redis://", 8) != 0) {
+		*why = "not redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or unix:/PATH";
+		return -1;
+	}
+	p = s + 8;
+	slash = strchr(p, '/');
+	end = slash ? slash : p + strlen(p);
+	at = memrchr(p, '@', (size_t)(end - p));
+	if (at != NULL) {
+		colon = memchr(p, ':', (size_t)(at - p));
+		if (colon == NULL || (size_t)(colon - p) >= sizeof a->user ||
+		    (size_t)(at - colon - 1) >= sizeof a->pass || at == colon + 1) {
+			*why = "credentials must be [USER]:PASSWORD@";
+			return -1;
+		}
+		memcpy(a->user, p, (size_t)(colon - p));
+		memcpy(a->pass, colon + 1, (size_t)(at - colon - 1));
+		p = at + 1;
+	}
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(end - p));
+
+		if (rb == NULL || (size_t)(rb - p - 1) >= sizeof a->host || rb == p + 1) {
+			*why = "bad [IPv6] host";
+			return -1;
+		}
+		memcpy(a->host, p + 1, (size_t)(rb - p - 1));
+		colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+		if (rb + 1 < end && colon == NULL) {
+			*why = "junk after ]";
+			return -1;
+		}
+	} else {
+		colon = memchr(p, ':', (size_t)(end - p));
+		if ((size_t)((colon ? colon : end) - p) >= sizeof a->host || (colon ? colon : end) == p) {
+			*why = "missing or too long host";
+			return -1;
+		}
+		memcpy(a->host, p, (size_t)((colon ? colon : end) - p));
+	}
+	if (colon != NULL) {
+		if ((size_t)(end - colon - 1) >= sizeof num) {
+			*why = "port is not a number from 1 to 65535";
+			return -1;
+		}
+		memcpy(num, colon + 1, (size_t)(end - colon - 1));
+		num[end - colon - 1] = '\0';
+		if (gw_parse_uint(num, 1, 65535, &v) < 0) {
+			*why = "port is not a number from 1 to 65535";
+			return -1;
+		}
+		a->port = (int)v;
+	}
+	if (slash != NULL && slash[1] != '\0') {
+		if (gw_parse_uint(slash + 1, 0, 1000000, &v) < 0) {
+			*why = "database is not a number";
+			return -1;
+		}
+		a->db = (unsigned)v;
+	}
+	return 0;
+}
+
+int
+gw_cluster_addr_check(const char *s, const char **why)
+{
+	struct cl_addr a;
+
+	return addr_parse(s, &a, why);
+}
+
+int
+gw_cluster_on(struct gw *gw)
+{
+	return gw->cl != NULL;
+}
+
+/* Whether t is a socket id issued by this process (any of its loops). */
+static int
+local_id(struct gw *gw, const msgpack_object *t)
+{
+	size_t idl = gw->sh->n > 1 ? 3 : strlen(gw->id);
+
+	return t->type == MSGPACK_OBJECT_STR && t->via.str.size == SIO_ID_LEN &&
+	    memcmp(t->via.str.ptr, gw->id, idl) == 0;
+}
+
+int
+gw_cluster_all_local(struct gw *gw, const msgpack_object *to)
+{
+	uint32_t i;
+
+	if (to == NULL || to->type != MSGPACK_OBJECT_ARRAY || to->via.array.size == 0)
+		return 0;
+	for (i = 0; i < to->via.array.size; i++)
+		if (!local_id(gw, &to->via.array.ptr[i]))
+			return 0;
+	return 1;
+}
+
+/* Whether uid is this loop's or a sibling loop's. */
+static int
+own_uid(struct gw_cluster *cl, const struct br_str *uid)
+{
+	size_t n = cl->gw->sh->n > 1 ? strlen(cl->uid) - 1 : strlen(cl->uid);
+
+	if (uid->p == NULL || uid->n != strlen(cl->uid))
+		return 0;
+	return memcmp(uid->p, cl->uid, n) == 0;
+}
+
+/* ---------------- connections ---------------- */
+
+static void link_open(struct cl_link *l);
+
+/* Log the start of an outage once. */
+static void
+outage_begin(struct gw_cluster *cl, struct cl_link *l)
+{
+	if (cl->down)
+		return;
+	cl->down = 1;
+	cl->down_since = ev_now(cl->gw->loop);
+	cl->down_dropped = 0;
+	cl->gw->st.cluster_outages++;
+	if (cl->gw->idx == 0)
+		gw_warn("cluster: redis at %s unreachable (%s connection: %s); local delivery goes "
+		    "on, cross-gateway messages are dropped until it is back", cl->where,
+		    l->sub ? "subscriber" : "publisher", l->err);
+}
+
+/* Both connections are up again: log the end of the outage. */
+static void
+outage_end(struct gw_cluster *cl)
+{
+	if (!cl->down || !cl->sub.ready || !cl->pub.ready)
+		return;
+	cl->down = 0;
+	if (cl->gw->idx == 0)
+		gw_info("cluster: redis at %s connected again after %.1f s; %llu publish(es) "
+		    "dropped meanwhile", cl->where, ev_now(cl->gw->loop) - cl->down_since,
+		    (unsigned long long)cl->down_dropped);
+}
+
+/* Schedule the next attempt of l. */
+static void
+link_retry(struct cl_link *l)
+{
+	struct gw_cluster *cl = l->cl;
+
+	l->ready = 0;
+	if (!l->sub)
+		cl->inflight = 0;	/* what was in flight is lost with the connection */
+	outage_begin(cl, l);
+	ev_timer_stop(cl->gw->loop, &l->t);
+	ev_timer_set(&l->t, l->backoff, 0.);
+	ev_timer_start(cl->gw->loop, &l->t);
+	l->backoff = l->backoff * 2 > CL_BACKOFF_MAX ? CL_BACKOFF_MAX : l->backoff * 2;
+}
+
+/* Drop l's context (not from inside a hiredis callback of that context). */
+static void
+link_close(struct cl_link *l)
+{
+	redisAsyncContext *ac = l->ac;
+
+	if (ac == NULL)
+		return;
+	l->ac = NULL;
+	ac->data = NULL;	/* its callbacks, run by the free, ignore it */
+	redisAsyncFree(ac);
+}
+
+static void
+link_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct cl_link *l = t->data;
+
+	if (l->ac != NULL) {
+		/* The connect deadline passed. */
+		snprintf(l->err, sizeof l->err, "connect timed out");
+		link_close(l);
+		link_retry(l);
+		return;
+	}
+	link_open(l);
+}
+
+static void
+connect_cb(const redisAsyncContext *ac, int status)
+{
+	struct cl_link *l = ac->data;
+
+	if (l == NULL)
+		return;
+	if (status != REDIS_OK) {
+		/* hiredis frees the context after this. */
+		snprintf(l->err, sizeof l->err, "%s", ac->errstr[0] ? ac->errstr : "connect failed");
+		l->ac = NULL;
+		link_retry(l);
+		return;
+	}
+	ev_timer_stop(l->cl->gw->loop, &l->t);
+	l->ready = 1;
+	l->since = ev_now(l->cl->gw->loop);
+	gw_debug("cluster: %s connected to redis at %s", l->sub ? "subscriber" : "publisher",
+	    l->cl->where);
+	outage_end(l->cl);
+}
+
+static void
+disconnect_cb(const redisAsyncContext *ac, int status)
+{
+	struct cl_link *l = ac->data;
+
+	if (l == NULL)
+		return;
+	snprintf(l->err, sizeof l->err, "%s", ac->errstr[0] ? ac->errstr : "connection closed");
+	l->ac = NULL;
+	/* A connection that served a while retries quickly; one refused at once backs off. */
+	if (l->ready && ev_now(l->cl->gw->loop) - l->since >= 1.0)
+		l->backoff = CL_BACKOFF_MIN;
+	link_retry(l);
+}
+
+/* The answer to AUTH or SELECT: an error closes the connection (and retries). */
+static void
+setup_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	redisReply *rep = r;
+	struct cl_link *l = ac->data;
+
+	if (l == NULL || rep == NULL || rep->type != REDIS_REPLY_ERROR)
+		return;
+	snprintf(l->err, sizeof l->err, "%s: %.100s", (const char *)priv, rep->str);
+	if (!l->cl->down && l->cl->gw->idx == 0)
+		gw_err("cluster: redis at %s refused %s: %s", l->cl->where, (const char *)priv,
+		    rep->str);
+	redisAsyncDisconnect(ac);
+}
+
+static void sub_cb(redisAsyncContext *ac, void *r, void *priv);
+
+/* Subscribe the request and response channels of one namespace. */
+static void
+sub_nsp(struct gw_cluster *cl, const char *nsp, size_t n)
+{
+	char req[1200], resp[1200];
+
+	if (cl->sub.ac == NULL || n > 1000)
+		return;
+	snprintf(req, sizeof req, "%s-request#%.*s#", cl->prefix, (int)n, nsp);
+	snprintf(resp, sizeof resp, "%s-response#%.*s#", cl->prefix, (int)n, nsp);
+	redisAsyncCommand(cl->sub.ac, sub_cb, NULL, "SUBSCRIBE %s %s", req, resp);
+}
+
+static void
+sub_nsp_each(void *val, void *arg)
+{
+	struct sio_nsp *nsp = val;
+
+	sub_nsp(arg, nsp->name, nsp->nlen);
+}
+
+/* Open l: connect, then (pipelined) AUTH, and the subscriptions. */
+static void
+link_open(struct cl_link *l)
+{
+	struct gw_cluster *cl = l->cl;
+	redisAsyncContext *ac;
+
+	ac = cl->a.path[0] ? redisAsyncConnectUnix(cl->a.path) : redisAsyncConnect(cl->ip, cl->a.port);
+	if (ac == NULL || ac->err) {
+		snprintf(l->err, sizeof l->err, "%s", ac ? ac->errstr : "out of memory");
+		if (ac != NULL)
+			redisAsyncFree(ac);
+		link_retry(l);
+		return;
+	}
+	ac->data = l;
+	l->ac = ac;
+	redisLibevAttach(cl->gw->loop, ac);
+	redisAsyncSetConnectCallback(ac, connect_cb);
+	redisAsyncSetDisconnectCallback(ac, disconnect_cb);
+	if (cl->a.pass[0] && cl->a.user[0])
+		redisAsyncCommand(ac, setup_cb, "AUTH", "AUTH %s %s", cl->a.user, cl->a.pass);
+	else if (cl->a.pass[0])
+		redisAsyncCommand(ac, setup_cb, "AUTH", "AUTH %s", cl->a.pass);
+	if (l->sub) {
+		redisAsyncCommand(ac, sub_cb, NULL, "PSUBSCRIBE %s#*", cl->prefix);
+		gw_map_each(&cl->gw->sio_nsps, sub_nsp_each, cl);
+	} else if (cl->a.db) {
+		redisAsyncCommand(ac, setup_cb, "SELECT", "SELECT %u", cl->a.db);
+	}
+	ev_timer_stop(cl->gw->loop, &l->t);
+	ev_timer_set(&l->t, CL_CONNECT_TIMEOUT, 0.);
+	ev_timer_start(cl->gw->loop, &l->t);
+}
+
+void
+gw_cluster_nsp_new(struct gw *gw, struct sio_nsp *nsp)
+{
+	if (gw->cl != NULL)
+		sub_nsp(gw->cl, nsp->name, nsp->nlen);
+}
+
+/* ---------------- publishing ---------------- */
+
+static void
+pub_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct cl_link *l = ac->data;
+	size_t n = (size_t)(uintptr_t)priv;
+
+	if (l == NULL || r == NULL)
+		return;
+	l->cl->inflight = l->cl->inflight > n ? l->cl->inflight - n : 0;
+	if (l->cl->overflowing && l->cl->inflight < l->cl->max_queue / 2) {
+		l->cl->overflowing = 0;
+		gw_info("cluster: publish queue below half its bound again");
+	}
+}
+
+/* PUBLISH chan data (the encoder's bytes): 0, or -1 when dropped. */
+static int
+cl_publish(struct gw_cluster *cl, const char *chan, size_t clen)
+{
+	const char *p = cl->sb.data;
+	size_t n = cl->sb.size;
+
+	if (!cl->pub.ready || cl->pub.ac == NULL) {
+		cl->gw->st.cluster_dropped++;
+		cl->down_dropped++;
+		return -1;
+	}
+	if (cl->inflight + n > cl->max_queue) {
+		cl->gw->st.cluster_dropped++;
+		if (!cl->overflowing) {
+			cl->overflowing = 1;
+			gw_warn("cluster: publish queue to redis at %s over %zu bytes; dropping "
+			    "publishes until it drains", cl->where, cl->max_queue);
+		}
+		return -1;
+	}
+	if (redisAsyncCommand(cl->pub.ac, pub_cb, (void *)(uintptr_t)n, "PUBLISH %b %b", chan, clen,
+	    p, n) != REDIS_OK) {
+		cl->gw->st.cluster_dropped++;
+		return -1;
+	}
+	cl->inflight += n;
+	cl->gw->st.cluster_published++;
+	return 0;
+}
+
+/* Start encoding a new message. */
+static msgpack_packer *
+enc(struct gw_cluster *cl)
+{
+	msgpack_sbuffer_clear(&cl->sb);
+	return &cl->pk;
+}
+
+static void
+pk_str(msgpack_packer *pk, const char *s, size_t n)
+{
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+static void
+pk_cstr(msgpack_packer *pk, const char *s)
+{
+	pk_str(pk, s, strlen(s));
+}
+
+/* An array of the str items of o (NULL: empty). */
+static void
+pk_strs(msgpack_packer *pk, const msgpack_object *o)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; o != NULL && o->type == MSGPACK_OBJECT_ARRAY && i < o->via.array.size; i++)
+		n += o->via.array.ptr[i].type == MSGPACK_OBJECT_STR;
+	msgpack_pack_array(pk, n);
+	for (i = 0; o != NULL && o->type == MSGPACK_OBJECT_ARRAY && i < o->via.array.size; i++)
+		if (o->via.array.ptr[i].type == MSGPACK_OBJECT_STR)
+			pk_str(pk, o->via.array.ptr[i].via.str.ptr, o->via.array.ptr[i].via.str.size);
+}
+
+/* Whether o is a non-empty array of strings. */
+static int
+has_names(const msgpack_object *o)
+{
+	return o != NULL && o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size > 0;
+}
+
+void
+gw_cluster_emit(struct gw *gw, const struct br_str *nsp, const msgpack_object *ev,
+    const msgpack_object *args, const msgpack_object *to, const msgpack_object *except, int vol)
+{
+	struct gw_cluster *cl = gw->cl;
+	msgpack_packer *pk;
+	char chan[2200];
+	int n;
+	uint32_t i;
+
+	if (cl == NULL || gw->idx != 0 || gw_cluster_all_local(gw, to) || nsp->n > 1000)
+		return;
+	pk = enc(cl);
+	msgpack_pack_array(pk, 3);
+	pk_cstr(pk, cl->uid);
+	msgpack_pack_map(pk, 3);
+	pk_cstr(pk, "type");
+	msgpack_pack_uint8(pk, 2);
+	pk_cstr(pk, "data");
+	msgpack_pack_array(pk, 1 + args->via.array.size);
+	msgpack_pack_object(pk, *ev);
+	for (i = 0; i < args->via.array.size; i++)
+		msgpack_pack_object(pk, args->via.array.ptr[i]);
+	pk_cstr(pk, "nsp");
+	pk_str(pk, nsp->p, nsp->n);
+	msgpack_pack_map(pk, 3);
+	pk_cstr(pk, "rooms");
+	pk_strs(pk, to);
+	pk_cstr(pk, "except");
+	pk_strs(pk, except);
+	pk_cstr(pk, "flags");
+	msgpack_pack_map(pk, vol ? 1 : 0);
+	if (vol) {
+		pk_cstr(pk, "volatile");
+		msgpack_pack_true(pk);
+	}
+	if (has_names(to) && to->via.array.size == 1 && to->via.array.ptr[0].type == MSGPACK_OBJECT_STR &&
+	    to->via.array.ptr[0].via.str.size <= 1024)
+		n = snprintf(chan, sizeof chan, "%s#%.*s#%.*s#", cl->prefix, (int)nsp->n, nsp->p,
+		    (int)to->via.array.ptr[0].via.str.size, to->via.array.ptr[0].via.str.ptr);
+	else
+		n = snprintf(chan, sizeof chan, "%s#%.*s#", cl->prefix, (int)nsp->n, nsp->p);
+	cl_publish(cl, chan, (size_t)n);
+}
+
+void
+gw_cluster_command(struct gw *gw, int join, const struct br_str *nsp, const msgpack_object *to,
+    const msgpack_object *rooms, int close)
+{
+	struct gw_cluster *cl = gw->cl;
+	msgpack_packer *pk;
+	char chan[1200];
+	int n;
+
+	if (cl == NULL || gw->idx != 0 || !has_names(to) || gw_cluster_all_local(gw, to) ||
+	    nsp->n > 1000)
+		return;
+	pk = enc(cl);
+	msgpack_pack_map(pk, 4);
+	pk_cstr(pk, "uid");
+	pk_cstr(pk, cl->uid);
+	pk_cstr(pk, "type");
+	msgpack_pack_uint8(pk, join == 1 ? GW_CL_REMOTE_JOIN : join == 0 ? GW_CL_REMOTE_LEAVE :
+	    GW_CL_REMOTE_DISCONNECT);
+	pk_cstr(pk, "opts");
+	msgpack_pack_map(pk, 2);
+	pk_cstr(pk, "rooms");
+	pk_strs(pk, to);
+	pk_cstr(pk, "except");
+	msgpack_pack_array(pk, 0);
+	if (join >= 0) {
+		pk_cstr(pk, "rooms");
+		pk_strs(pk, rooms);
+	} else {
+		pk_cstr(pk, "close");
+		if (close)
+			msgpack_pack_true(pk);
+		else
+			msgpack_pack_false(pk);
+	}
+	n = snprintf(chan, sizeof chan, "%s-request#%.*s#", cl->prefix, (int)nsp->n, nsp->p);
+	cl_publish(cl, chan, (size_t)n);
+}
+
+/* ---------------- receiving ---------------- */
+
+/* A message that does not decode: logged (at most once a second), counted, dropped. */
+static void
+malformed(struct gw_cluster *cl, const char *chan, size_t clen, const char *what, const char *why)
+{
+	char esc[200];
+	ev_tstamp now = ev_now(cl->gw->loop);
+
+	cl->gw->st.cluster_malformed++;
+	if (now - cl->malformed_logged < 1.0) {
+		cl->malformed_quiet++;
+		return;
+	}
+	cl->malformed_logged = now;
+	gw_warn("cluster: malformed %s on channel %s ignored: %s%s", what,
+	    gw_log_escape(esc, sizeof esc, chan, clen > 120 ? 120 : clen), why,
+	    cl->malformed_quiet ? " (and earlier ones not logged)" : "");
+	cl->malformed_quiet = 0;
+}
+
+/* A broadcast from another node or an emitter: deliver to the members here. */
+static void
+on_bcast(struct gw_cluster *cl, const char *chan, size_t clen, const char *p, size_t n)
+{
+	struct gw *gw = cl->gw;
+	struct gw_cluster_in in = { 0 };
+	struct gw_cluster_bcast b;
+	const msgpack_object *root;
+	const char *why = NULL;
+	struct sio_nsp *nsp;
+
+	if (gw_cluster_in_parse(&in, p, n, 0, &root, &why) < 0 ||
+	    gw_cluster_bcast_decode(root, &b, &why) < 0) {
+		malformed(cl, chan, clen, "broadcast", why);
+		goto done;
+	}
+	if (own_uid(cl, &b.uid) || b.local)
+		goto done;
+	gw->st.cluster_received++;
+	if ((nsp = sio_nsp_get(gw, b.nsp.p, b.nsp.n, 0)) == NULL)
+		goto done;
+	if (sio_emit_local(gw, nsp, b.ev, &b.args, b.rooms, b.except, b.vol, &why) < 0)
+		malformed(cl, chan, clen, "broadcast", why);
+done:
+	gw_cluster_in_free(&in);
+}
+
+/* Publish the encoder's response on the namespace's response channel. */
+static void
+respond(struct gw_cluster *cl, const struct br_str *nsp)
+{
+	char chan[1200];
+	int n = snprintf(chan, sizeof chan, "%s-response#%.*s#", cl->prefix, (int)nsp->n, nsp->p);
+
+	cl_publish(cl, chan, (size_t)n);
+}
+
+/* Start a response map {requestId, ...} of nfields further pairs. */
+static msgpack_packer *
+resp_start(struct gw_cluster *cl, const struct gw_cluster_req *r, uint32_t nfields)
+{
+	msgpack_packer *pk = enc(cl);
+
+	msgpack_pack_map(pk, 1 + nfields);
+	pk_cstr(pk, "requestId");
+	pk_str(pk, r->req_id.p, r->req_id.n);
+	return pk;
+}
+
+/* A socket's rooms as Socket.IO lists them: its own id first. */
+static void
+pk_rooms_of(msgpack_packer *pk, struct sio_socket *so)
+{
+	uint32_t i;
+
+	msgpack_pack_array(pk, so->nrooms + 1);
+	pk_str(pk, so->id, SIO_ID_LEN);
+	for (i = 0; i < so->nrooms; i++)
+		pk_cstr(pk, so->rooms[i].r->name);
+}
+
+/* A socket as fetchSockets() returns it: {id, handshake, rooms, data}. */
+static void
+pk_socket(msgpack_packer *pk, struct sio_socket *so)
+{
+	msgpack_unpacked up;
+	const msgpack_object *hs = NULL, *v;
+	uint64_t t = 0;
+
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, so->conn->hs->data, so->conn->hs->len, NULL) ==
+	    MSGPACK_UNPACK_SUCCESS && up.data.type == MSGPACK_OBJECT_MAP)
+		hs = &up.data;
+	msgpack_pack_map(pk, 4);
+	pk_cstr(pk, "id");
+	pk_str(pk, so->id, SIO_ID_LEN);
+	pk_cstr(pk, "handshake");
+	msgpack_pack_map(pk, 8);
+	pk_cstr(pk, "headers");
+	if (hs != NULL && (v = br_map_get(hs, "headers")) != NULL)
+		msgpack_pack_object(pk, *v);
+	else
+		msgpack_pack_map(pk, 0);
+	pk_cstr(pk, "query");
+	if (hs != NULL && (v = br_map_get(hs, "query")) != NULL)
+		msgpack_pack_object(pk, *v);
+	else
+		msgpack_pack_map(pk, 0);
+	pk_cstr(pk, "address");
+	if (hs != NULL && (v = br_map_get(hs, "addr")) != NULL && v->type == MSGPACK_OBJECT_STR)
+		msgpack_pack_object(pk, *v);
+	else
+		pk_cstr(pk, "");
+	pk_cstr(pk, "url");
+	if (hs != NULL && (v = br_map_get(hs, "url")) != NULL && v->type == MSGPACK_OBJECT_STR)
+		msgpack_pack_object(pk, *v);
+	else
+		pk_cstr(pk, "");
+	if (hs != NULL && (v = br_map_get(hs, "time")) != NULL &&
+	    v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		t = v->via.u64;
+	pk_cstr(pk, "issued");
+	msgpack_pack_uint64(pk, t);
+	pk_cstr(pk, "time");
+	{
+		char tb[64];
+		time_t s = (time_t)(t / 1000);
+		struct tm tm;
+
+		gmtime_r(&s, &tm);
+		strftime(tb, sizeof tb, "%a %b %d %Y %H:%M:%S GMT+0000", &tm);
+		pk_cstr(pk, tb);
+	}
+	pk_cstr(pk, "secure");
+	msgpack_pack_false(pk);
+	pk_cstr(pk, "xdomain");
+	if (hs != NULL && (v = br_map_get(hs, "headers")) != NULL && br_map_get(v, "origin") != NULL)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	pk_cstr(pk, "rooms");
+	pk_rooms_of(pk, so);
+	pk_cstr(pk, "data");
+	if (so->session != NULL)
+		msgpack_sbuffer_write(pk->data, so->session, so->session_len);
+	else
+		msgpack_pack_map(pk, 0);
+	msgpack_unpacked_destroy(&up);
+}
+
+static void
+room_name_each(void *val, void *arg)
+{
+	struct sio_room *r = val;
+
+	pk_cstr(arg, r->name);
+}
+
+/* Join, leave or disconnect the local sockets a request names (by opts or by sid). */
+static void
+req_apply(struct gw_cluster *cl, struct sio_nsp *nsp, const struct gw_cluster_req *r,
+    const struct br_str *nspname)
+{
+	struct gw *gw = cl->gw;
+	struct sio_socket **v = NULL, *one;
+	char (*ids)[SIO_ID_LEN + 1] = NULL;
+	uint32_t n = 0, i, j;
+
+	if (!r->has_opts) {
+		one = sio_socket_find(gw, r->sid.p, r->sid.n);
+		if (one == NULL || one->nsp != nsp || one->state != SIO_S_CONNECTED)
+			return;		/* another node's socket: that node answers */
+		if (r->type == GW_CL_REMOTE_JOIN)
+			sio_room_join(one, r->room.p, r->room.n);
+		else if (r->type == GW_CL_REMOTE_LEAVE)
+			sio_room_leave(one, r->room.p, r->room.n);
+		else
+			sio_socket_disconnect(one, r->close);
+		if (r->req_id.p != NULL) {
+			resp_start(cl, r, 0);
+			respond(cl, nspname);
+		}
+		return;
+	}
+	v = sio_targets_collect(gw, nsp, r->opts_rooms, r->opts_except, &n);
+	if (r->type == GW_CL_REMOTE_DISCONNECT) {
+		/* Closing a connection closes its other sockets: keep ids, look each up again. */
+		ids = gw_xcalloc(n ? n : 1, sizeof *ids);
+		for (i = 0; i < n; i++)
+			memcpy(ids[i], v[i]->id, SIO_ID_LEN + 1);
+		for (i = 0; i < n; i++) {
+			struct sio_socket *so = sio_socket_find(gw, ids[i], SIO_ID_LEN);
+
+			if (so != NULL && so->state == SIO_S_CONNECTED)
+				sio_socket_disconnect(so, r->close);
+		}
+		free(ids);
+		free(v);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < r->rooms->via.array.size; j++) {
+			const msgpack_object *rm = &r->rooms->via.array.ptr[j];
+
+			if (rm->via.str.size == 0 || rm->via.str.size > 1024)
+				continue;
+			if (r->type == GW_CL_REMOTE_JOIN)
+				sio_room_join(v[i], rm->via.str.ptr, rm->via.str.size);
+			else
+				sio_room_leave(v[i], rm->via.str.ptr, rm->via.str.size);
+		}
+	}
+	free(v);
+}
+
+/* A request from another node or an emitter. */
+static void
+on_request(struct gw_cluster *cl, const char *chan, size_t clen, const char *p, size_t n)
+{
+	struct gw *gw = cl->gw;
+	struct gw_cluster_in in = { 0 };
+	struct gw_cluster_req r;
+	const msgpack_object *root;
+	const char *why = NULL;
+	struct br_str nspname;
+	struct sio_nsp *nsp;
+	msgpack_packer *pk;
+	struct sio_socket **v;
+	uint32_t i, cnt;
+	size_t skip = cl->plen + strlen("-request#");
+
+	if (gw_cluster_in_parse(&in, p, n, 1, &root, &why) < 0 ||
+	    gw_cluster_req_decode(root, &r, &why) < 0) {
+		malformed(cl, chan, clen, "request", why);
+		goto done;
+	}
+	if (own_uid(cl, &r.uid) || clen < skip + 2 || chan[clen - 1] != '#')
+		goto done;
+	nspname.p = chan + skip;
+	nspname.n = (uint32_t)(clen - skip - 1);
+	gw->st.cluster_received++;
+	nsp = sio_nsp_get(gw, nspname.p, nspname.n, 0);
+	switch (r.type) {
+	case GW_CL_REMOTE_JOIN:
+	case GW_CL_REMOTE_LEAVE:
+	case GW_CL_REMOTE_DISCONNECT:
+		if (nsp != NULL)
+			req_apply(cl, nsp, &r, &nspname);
+		break;
+	case GW_CL_SOCKETS:
+	case GW_CL_REMOTE_FETCH:
+		if (r.req_id.p == NULL)
+			break;
+		v = sio_targets_collect(gw, nsp, r.opts_rooms, r.opts_except, &cnt);
+		pk = resp_start(cl, &r, 1);
+		pk_cstr(pk, "sockets");
+		msgpack_pack_array(pk, cnt);
+		for (i = 0; i < cnt; i++) {
+			if (r.type == GW_CL_SOCKETS)
+				pk_str(pk, v[i]->id, SIO_ID_LEN);
+			else
+				pk_socket(pk, v[i]);
+		}
+		free(v);
+		respond(cl, &nspname);
+		break;
+	case GW_CL_ALL_ROOMS:
+		if (r.req_id.p == NULL)
+			break;
+		pk = resp_start(cl, &r, 1);
+		pk_cstr(pk, "rooms");
+		msgpack_pack_array(pk, nsp == NULL ? 0 : nsp->rooms.n + nsp->n);
+		if (nsp != NULL) {
+			gw_map_each(&nsp->rooms, room_name_each, pk);
+			for (i = 0; i < nsp->n; i++)
+				pk_str(pk, nsp->all[i]->id, SIO_ID_LEN);
+		}
+		respond(cl, &nspname);
+		break;
+	default:
+		/* serverSideEmit and broadcasts with acks are not served (siogate-protocol(7)). */
+		gw_debug("cluster: request type %d on %.*s not served", r.type, (int)clen, chan);
+		break;
+	}
+done:
+	gw_cluster_in_free(&in);
+}
+
+/* Every message of the subscriber. */
+static void
+sub_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	redisReply *rep = r, *chan, *msg;
+	struct cl_link *l = ac->data;
+	struct gw_cluster *cl;
+
+	if (l == NULL || rep == NULL)
+		return;
+	cl = l->cl;
+	if (rep->type == REDIS_REPLY_ERROR) {
+		snprintf(l->err, sizeof l->err, "%.100s", rep->str);
+		return;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING)
+		return;
+	if (strcmp(rep->element[0]->str, "pmessage") == 0 && rep->elements == 4) {
+		chan = rep->element[2];
+		msg = rep->element[3];
+	} else if (strcmp(rep->element[0]->str, "message") == 0) {
+		chan = rep->element[1];
+		msg = rep->element[2];
+	} else {
+		return;		/* a subscription confirmed */
+	}
+	if (chan->type != REDIS_REPLY_STRING || msg->type != REDIS_REPLY_STRING)
+		return;
+	if (chan->len > cl->plen && memcmp(chan->str, cl->prefix, cl->plen) == 0) {
+		const char *rest = chan->str + cl->plen;
+		size_t rn = chan->len - cl->plen;
+
+		if (rest[0] == '#')
+			on_bcast(cl, chan->str, chan->len, msg->str, msg->len);
+		else if (rn > 9 && memcmp(rest, "-request#", 9) == 0)
+			on_request(cl, chan->str, chan->len, msg->str, msg->len);
+		/* responses: this node sends no requests of its own yet */
+	}
+}
+
+/* ---------------- start / stop ---------------- */
+
+int
+gw_cluster_start(struct gw *gw, const char **why)
+{
+	static char msg[400];
+	struct gw_cluster *cl;
+	struct addrinfo hints, *res = NULL;
+	int rc;
+
+	if (gw->conf.cluster == NULL || gw->conf.cluster[0] == '\0')
+		return 0;
+	cl = gw_xcalloc(1, sizeof *cl);
+	cl->gw = gw;
+	if (addr_parse(gw->conf.cluster, &cl->a, why) < 0) {
+		free(cl);
+		return -1;
+	}
+	if (cl->a.path[0]) {
+		snprintf(cl->where, sizeof cl->where, "unix:%s", cl->a.path);
+	} else {
+		/* Resolved once, before the loop runs: reconnecting never blocks on DNS. */
+		memset(&hints, 0, sizeof hints);
+		hints.ai_socktype = SOCK_STREAM;
+		if ((rc = getaddrinfo(cl->a.host, NULL, &hints, &res)) != 0 || res == NULL) {
+			snprintf(msg, sizeof msg, "cluster: cannot resolve %s: %s", cl->a.host,
+			    gai_strerror(rc));
+			*why = msg;
+			free(cl);
+			return -1;
+		}
+		if (res->ai_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)res->ai_addr)->sin6_addr,
+			    cl->ip, sizeof cl->ip);
+		else
+			inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)res->ai_addr)->sin_addr,
+			    cl->ip, sizeof cl->ip);
+		freeaddrinfo(res);
+		snprintf(cl->where, sizeof cl->where, "%s:%d", cl->a.host, cl->a.port);
+	}
+	snprintf(cl->uid, sizeof cl->uid, "siogate:%s", gw->id);
+	cl->prefix = gw->conf.cluster_prefix;
+	cl->plen = strlen(cl->prefix);
+	cl->max_queue = gw->conf.cluster_max_queue;
+	msgpack_sbuffer_init(&cl->sb);
+	msgpack_packer_init(&cl->pk, &cl->sb, msgpack_sbuffer_write);
+	cl->sub.cl = cl->pub.cl = cl;
+	cl->sub.sub = 1;
+	cl->sub.backoff = cl->pub.backoff = CL_BACKOFF_MIN;
+	ev_init(&cl->sub.t, link_timer_cb);
+	ev_init(&cl->pub.t, link_timer_cb);
+	cl->sub.t.data = &cl->sub;
+	cl->pub.t.data = &cl->pub;
+	gw->cl = cl;
+	if (gw->idx == 0)
+		gw_info("cluster: node %s on redis at %s, channel prefix %s", cl->uid, cl->where,
+		    cl->prefix);
+	link_open(&cl->sub);
+	link_open(&cl->pub);
+	return 0;
+}
+
+void
+gw_cluster_stop(struct gw *gw)
+{
+	struct gw_cluster *cl = gw->cl;
+
+	if (cl == NULL)
+		return;
+	ev_timer_stop(gw->loop, &cl->sub.t);
+	ev_timer_stop(gw->loop, &cl->pub.t);
+	link_close(&cl->sub);
+	link_close(&cl->pub);
+	msgpack_sbuffer_destroy(&cl->sb);
+	free(cl);
+	gw->cl = NULL;
+}
+
+/* This loop's cluster gauge: 1 when both connections are up. */
+int
+gw_cluster_up(struct gw *gw)
+{
+	return gw->cl != NULL && gw->cl->sub.ready && gw->cl->pub.ready;
+}

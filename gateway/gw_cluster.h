@@ -1,0 +1,109 @@
+/*
+ * gw_cluster.h: gateways clustered over Redis, speaking the wire format of
+ * @socket.io/redis-adapter 8.x (classic pub/sub) and of
+ * @socket.io/redis-emitter (siogate.conf(5) [cluster]).
+ *
+ * Two parts:
+ *   gw_cluster_msg.c  the decoders of what arrives on the channels (no
+ *                     I/O, no logging: the fuzz target drives them);
+ *   gw_cluster.c      one subscriber and one publisher hiredis connection
+ *                     per event loop, on that loop (libev adapter).
+ *
+ * Each event loop is a node of its own (its own uid).  A worker command
+ * that every loop of the process receives (a room emit, join, leave,
+ * disconnect) is carried out by each loop locally and published by loop 0
+ * only; the loops of one process ignore each other's broadcasts.
+ *
+ * Ownership: struct gw owns its struct gw_cluster (gw->cl); the cluster
+ * owns both hiredis contexts while they live (hiredis frees a context
+ * after its disconnect callback: the pointer is cleared there).
+ */
+#ifndef GW_CLUSTER_H
+#define GW_CLUSTER_H
+
+#include <msgpack.h>
+
+#include "br_proto.h"
+
+/* Request types of the adapter (RequestType in its source). */
+enum gw_cluster_req_type {
+	GW_CL_SOCKETS = 0, GW_CL_ALL_ROOMS = 1, GW_CL_REMOTE_JOIN = 2, GW_CL_REMOTE_LEAVE = 3,
+	GW_CL_REMOTE_DISCONNECT = 4, GW_CL_REMOTE_FETCH = 5, GW_CL_SERVER_SIDE_EMIT = 6,
+	GW_CL_BROADCAST = 7, GW_CL_BROADCAST_CLIENT_COUNT = 8, GW_CL_BROADCAST_ACK = 9,
+};
+
+/* The largest message taken from a channel (bigger ones are malformed). */
+#define GW_CL_MAX_MSG (64u * 1024 * 1024)
+
+/* One message as read: msgpack, or JSON converted to msgpack. Zero it to start. */
+struct gw_cluster_in {
+	msgpack_unpacked up;
+	msgpack_sbuffer sb;	/* the msgpack made from JSON */
+	int inited;
+};
+
+/*
+ * Parse p[0..n): a JSON text when json_ok and it starts with '{' (as the
+ * adapter decides), else exactly one msgpack object.  0 with *root set, or
+ * -1 with *why (static).  Call gw_cluster_in_free() after either.
+ */
+int gw_cluster_in_parse(struct gw_cluster_in *in, const char *p, size_t n, int json_ok,
+    const msgpack_object **root, const char **why);
+void gw_cluster_in_free(struct gw_cluster_in *in);
+
+/* A broadcast: [uid, packet {type, data, nsp, id?}, opts {rooms, except, flags}]. */
+struct gw_cluster_bcast {
+	struct br_str uid;
+	struct br_str nsp;		/* "/" when absent */
+	const msgpack_object *ev;	/* data[0], a str */
+	msgpack_object args;		/* data[1..], an array view */
+	const msgpack_object *rooms;	/* array or NULL (all) */
+	const msgpack_object *except;	/* array or NULL */
+	int vol, local, has_id;
+	uint64_t id;
+	uint64_t timeout;		/* flags.timeout (ms), 0 if absent */
+};
+int gw_cluster_bcast_decode(const msgpack_object *o, struct gw_cluster_bcast *b,
+    const char **why);
+
+/* A request on prefix-request#nsp# (or a response on prefix-response#nsp#). */
+struct gw_cluster_req {
+	int type;
+	struct br_str uid, req_id, sid, room;	/* .p NULL when absent */
+	int has_opts, close;
+	const msgpack_object *opts_rooms, *opts_except;	/* arrays or NULL */
+	const msgpack_object *rooms;	/* the rooms to join or leave (array) */
+	const msgpack_object *data;	/* SERVER_SIDE_EMIT: array */
+	const msgpack_object *root;
+	struct gw_cluster_bcast bc;	/* BROADCAST: packet and opts */
+};
+int gw_cluster_req_decode(const msgpack_object *o, struct gw_cluster_req *r, const char **why);
+
+/* gw_cluster.c: the hooks the rest of the gateway calls (all no-ops when off). */
+struct gw;
+struct sio_nsp;
+struct sio_socket;
+/* Check a --cluster address; 0, or -1 with *why (static). */
+int gw_cluster_addr_check(const char *s, const char **why);
+/* Start this loop's node if configured (resolves the host once). */
+int gw_cluster_start(struct gw *gw, const char **why);
+void gw_cluster_stop(struct gw *gw);
+/* A namespace was created on this loop: subscribe its request channels. */
+void gw_cluster_nsp_new(struct gw *gw, struct sio_nsp *nsp);
+/*
+ * After a worker's SIO_EMIT without ack was carried out locally: publish
+ * it, unless every target is a socket of this process.
+ */
+void gw_cluster_emit(struct gw *gw, const struct br_str *nsp, const msgpack_object *ev,
+    const msgpack_object *args, const msgpack_object *to, const msgpack_object *except, int vol);
+/* After SIO_JOIN/SIO_LEAVE (join 1/0) or SIO_DISCONNECT_SOCKETS (join -1) with "to". */
+void gw_cluster_command(struct gw *gw, int join, const struct br_str *nsp,
+    const msgpack_object *to, const msgpack_object *rooms, int close);
+/* Whether every name in to is a socket id of this process (no publishing needed). */
+int gw_cluster_all_local(struct gw *gw, const msgpack_object *to);
+/* Whether the cluster is configured (for hooks that change local behaviour). */
+int gw_cluster_on(struct gw *gw);
+/* 1 when this loop's subscriber and publisher are both connected. */
+int gw_cluster_up(struct gw *gw);
+
+#endif

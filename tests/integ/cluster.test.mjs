@@ -1,0 +1,324 @@
+// cluster.test.mjs: gateways clustered over Redis with the wire format of
+// @socket.io/redis-adapter (siogate.conf(5) [cluster]).  A real
+// redis-server on a private port; two siogate gateways (GWca, GWcb), each
+// with its scriptable worker (tests/lib/sio_test_worker.py); a Node
+// socket.io 4.8 server with @socket.io/redis-adapter 8.3 in this process;
+// @socket.io/redis-emitter; the official client on each server.  Covers
+// broadcasts both ways (rooms, except, binary), a command for a socket of
+// another gateway, the emitter's emit/socketsJoin/socketsLeave/
+// disconnectSockets, the adapter's fetchSockets/allRooms/socketsJoin/
+// disconnectSockets reaching siogate's sockets, malformed messages on the
+// channels, and Redis killed and restarted mid-stream.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { io as ioc } from 'socket.io-client';
+import { Server } from 'socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Emitter } from '@socket.io/redis-emitter';
+import { createClient } from 'redis';
+import { REF, startGateway, spawnLogged, deadline, waitUntil, get } from '../lib/harness.mjs';
+import { startRedis, redisMissing } from '../lib/redis.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const PY = process.env.PYTHON || '/usr/bin/python3';
+const WORKER = path.join(here, '..', 'lib', 'sio_test_worker.py');
+
+function skipReason() {
+  if (REF) return 'siogate-specific (cluster on Redis)';
+  const r = spawnSync(PY, ['-c', 'import zmq, msgpack'], { stdio: 'ignore' });
+  if (r.status !== 0) return `${PY} lacks zmq or msgpack`;
+  return redisMissing();
+}
+const SKIP = skipReason();
+const T = { timeout: 30000, skip: SKIP };
+
+let redis, gwA, gwB, wA, wB, node, nodeIo, nodePub, nodeSub, emitClient, emitter;
+const clients = [];
+
+async function startWorker(bridge) {
+  const h = spawnLogged(PY, [WORKER, bridge, '--nsp', '/,/chat'], 'sio_test_worker');
+  await h.waitLog(/registered with gateway/, 10000);
+  return h;
+}
+
+async function startCluster(id, extra = []) {
+  const gw = await startGateway(['--gateway-id', id, '--cluster', redis.url,
+    '--metrics-listen', '127.0.0.1:0', ...extra]);
+  await gw.waitLog(/cluster: node siogate:/, 5000);
+  const m = await gw.waitLog(/metrics on (?:http:\/\/)?127\.0\.0\.1:(\d+)/, 5000);
+  gw.metricsPort = Number(m[1]);
+  gw.worker = await startWorker(gw.bridge);
+  return gw;
+}
+
+async function metric(gw, name) {
+  const r = await get(gw.metricsPort, '/metrics');
+  const m = new RegExp(`^siogate_${name} (\\d+)$`, 'm').exec(r.body.toString());
+  return m ? Number(m[1]) : NaN;
+}
+
+/* A connected client of url (namespace nsp); resolves once connected. */
+async function client(url, nsp = '/', opts = {}) {
+  const c = ioc(url + nsp, { transports: ['websocket'], reconnection: false, forceNew: true, ...opts });
+  clients.push(c);
+  await deadline(new Promise((resolve, reject) => {
+    c.once('connect', resolve);
+    c.once('connect_error', reject);
+  }), 5000, `connect to ${url}${nsp}`);
+  return c;
+}
+
+/* The next `ev` on c (args array), within ms. */
+function next(c, ev, ms = 3000) {
+  return deadline(new Promise((resolve) => c.once(ev, (...a) => resolve(a))), ms, `"${ev}" on ${c.id}`);
+}
+
+/* Resolves false if ev arrives on c within ms, true if it does not. */
+function silent(c, ev, ms = 400) {
+  return new Promise((resolve) => {
+    const f = () => { clearTimeout(t); resolve(false); };
+    const t = setTimeout(() => { c.off(ev, f); resolve(true); }, ms);
+    c.once(ev, f);
+  });
+}
+
+/* Ask the worker of c's gateway to do something: an event with an ack. */
+function ask(c, ev, ...args) {
+  return deadline(c.emitWithAck(ev, ...args), 5000, `worker to answer ${ev}`);
+}
+
+/* Subscribers the adapter counts for a namespace (PUBSUB NUMSUB of its request channel). */
+async function numsub(nsp = '/') {
+  const r = await nodePub.sendCommand(['PUBSUB', 'NUMSUB', `socket.io-request#${nsp}#`]);
+  return Number(r[1]);
+}
+
+before(async () => {
+  if (SKIP) return;
+  redis = await startRedis();
+  gwA = await startCluster('GWca');
+  gwB = await startCluster('GWcb');
+  nodePub = createClient({ url: redis.url });
+  nodeSub = nodePub.duplicate();
+  nodePub.on('error', () => {});
+  nodeSub.on('error', () => {});
+  await Promise.all([nodePub.connect(), nodeSub.connect()]);
+  node = http.createServer();
+  nodeIo = new Server(node, { adapter: createAdapter(nodePub, nodeSub) });
+  nodeIo.of('/chat');
+  await new Promise((resolve) => node.listen(0, '127.0.0.1', resolve));
+  node.url = `http://127.0.0.1:${node.address().port}`;
+  emitClient = createClient({ url: redis.url });
+  emitClient.on('error', () => {});
+  await emitClient.connect();
+  emitter = new Emitter(emitClient);
+  wA = gwA.worker;
+  wB = gwB.worker;
+});
+
+after(async () => {
+  for (const c of clients) c.disconnect();
+  if (nodeIo) await new Promise((resolve) => nodeIo.close(() => resolve()));
+  for (const r of [nodePub, nodeSub, emitClient]) {
+    try { await r?.disconnect(); } catch { /* closed */ }
+  }
+  for (const gw of [gwA, gwB]) {
+    if (!gw) continue;
+    await gw.worker?.stop();
+    await gw.stop();
+  }
+  await redis?.stop();
+});
+
+test('every gateway subscribes the request channel of its namespaces (the adapter counts them)', T, async () => {
+  await client(gwA.url);
+  await client(gwB.url);
+  await waitUntil(async () => await numsub('/') === 3, 5000, 'NUMSUB 3 (two gateways, one Node server)');
+});
+
+test('a worker broadcast reaches the clients of every gateway and of the Node server', T, async () => {
+  const a = await client(gwA.url);
+  const b = await client(gwB.url);
+  const n = await client(node.url);
+  const got = [next(a, 'news'), next(b, 'news'), next(n, 'news')];
+  await ask(a, 'broadcast', 'news', { n: 1 }, 'two');
+  for (const g of await Promise.all(got)) assert.deepEqual(g, [{ n: 1 }, 'two']);
+});
+
+test('a Node broadcast reaches siogate clients, to rooms and except rooms', T, async () => {
+  const a = await client(gwA.url);
+  const b = await client(gwB.url);
+  const b2 = await client(gwB.url);
+  await ask(a, 'join', 'red');
+  await ask(b, 'join', ['red', 'blue']);
+  const all = [next(a, 'all'), next(b, 'all'), next(b2, 'all')];
+  nodeIo.emit('all', 1, [2], { three: 3 });
+  for (const g of await Promise.all(all)) assert.deepEqual(g, [1, [2], { three: 3 }]);
+  const red = [next(a, 'red'), next(b, 'red')];
+  const notB2 = silent(b2, 'red');
+  nodeIo.to('red').emit('red', 'r');
+  assert.deepEqual(await Promise.all(red), [['r'], ['r']]);
+  assert.equal(await notB2, true, 'a socket outside the room gets nothing');
+  const onlyA = next(a, 'ex');
+  const notB = silent(b, 'ex');
+  nodeIo.to('red').except('blue').emit('ex', 'e');
+  assert.deepEqual(await onlyA, ['e']);
+  assert.equal(await notB, true, 'except excludes the members of blue');
+});
+
+test('binary arguments cross the cluster in both directions', T, async () => {
+  const a = await client(gwA.url);
+  const n = await client(node.url);
+  const fromNode = next(a, 'blob');
+  nodeIo.emit('blob', Buffer.from([1, 2, 3]), { inner: Buffer.from('hi') });
+  const [buf, obj] = await fromNode;
+  assert.deepEqual([...new Uint8Array(buf)], [1, 2, 3]);
+  assert.equal(Buffer.from(obj.inner).toString(), 'hi');
+  const fromWorker = next(n, 'blob2');
+  await ask(a, 'broadcast', 'blob2', Buffer.from([9, 8]));
+  const [b2] = await fromWorker;
+  assert.deepEqual([...b2], [9, 8]);
+});
+
+test('a worker emit to a socket id of another gateway reaches that socket only', T, async () => {
+  const a = await client(gwA.url);
+  const b = await client(gwB.url);
+  const b2 = await client(gwB.url);
+  const got = next(b, 'direct');
+  const not = silent(b2, 'direct');
+  await ask(a, 'to-room', b.id, 'direct', 'for b');
+  assert.deepEqual(await got, ['for b']);
+  assert.equal(await not, true);
+  /* and to a socket of the Node server */
+  const n = await client(node.url);
+  const gotN = next(n, 'direct');
+  await ask(a, 'to-room', n.id, 'direct', 'for n');
+  assert.deepEqual(await gotN, ['for n']);
+});
+
+test('Node socketsJoin for a socket id of a siogate gateway', T, async () => {
+  const a = await client(gwA.url);
+  const b = await client(gwB.url);
+  const s = await nodeIo.in(b.id).fetchSockets();
+  assert.equal(s.length, 1, 'fetchSockets finds the socket of gateway B by its id');
+  nodeIo.in(b.id).socketsJoin('joined-by-node');
+  await waitUntil(async () => (await nodeIo.in('joined-by-node').fetchSockets()).length === 1, 3000,
+    'socketsJoin from Node reaches gateway B');
+  const got = next(b, 'jr');
+  await ask(a, 'to-room', 'joined-by-node', 'jr', 1);
+  assert.deepEqual(await got, [1]);
+});
+
+test('fetchSockets and allRooms of the Node server include siogate sockets', T, async () => {
+  const a = await client(gwA.url, '/', { auth: { name: 'alice', rooms: ['fs-room'] } });
+  const b = await client(gwB.url, '/', { auth: { name: 'bob' } });
+  await ask(b, 'join', 'fs-room');
+  const n = await client(node.url);
+  (await nodeIo.in(n.id).fetchSockets())[0].join('fs-room');
+  const socks = await nodeIo.in('fs-room').fetchSockets();
+  const ids = socks.map((s) => s.id).sort();
+  assert.deepEqual(ids, [a.id, b.id, n.id].sort());
+  const sa = socks.find((s) => s.id === a.id);
+  assert.ok(sa.rooms.has('fs-room') && sa.rooms.has(a.id), 'rooms include the own id');
+  assert.deepEqual(sa.data, { name: 'alice' }, 'data is the session');
+  assert.equal(typeof sa.handshake.headers, 'object');
+  const rooms = await nodeIo.of('/').adapter.allRooms();
+  for (const r of ['fs-room', a.id, b.id]) assert.ok(rooms.has(r), `allRooms has ${r}`);
+});
+
+test('Node disconnectSockets reaches siogate sockets', T, async () => {
+  const b = await client(gwB.url);
+  await ask(b, 'join', 'doomed');
+  const gone = next(b, 'disconnect');
+  nodeIo.in('doomed').disconnectSockets();
+  assert.equal((await gone)[0], 'io server disconnect');
+});
+
+test('a worker disconnects a room whose members are on another gateway and on Node', T, async () => {
+  const a = await client(gwA.url);
+  const b = await client(gwB.url);
+  const n = await client(node.url);
+  await ask(b, 'join', 'dr');
+  (await nodeIo.in(n.id).fetchSockets())[0].join('dr');
+  const gone = [next(b, 'disconnect'), next(n, 'disconnect')];
+  const stays = silent(a, 'disconnect', 300);
+  await ask(a, 'disconnect-room', 'dr');
+  for (const g of await Promise.all(gone)) assert.equal(g[0], 'io server disconnect');
+  assert.equal(await stays, true);
+});
+
+test('@socket.io/redis-emitter: emit, rooms, namespaces, socketsJoin/Leave, disconnectSockets', T, async () => {
+  const a = await client(gwA.url);
+  const b = await client(gwB.url);
+  const bc = await client(gwB.url, '/chat');
+  await ask(a, 'join', 'em');
+  const all = [next(a, 'e1'), next(b, 'e1')];
+  const notChat = silent(bc, 'e1');
+  emitter.emit('e1', 'hello', 42);
+  for (const g of await Promise.all(all)) assert.deepEqual(g, ['hello', 42]);
+  assert.equal(await notChat, true, 'another namespace gets nothing');
+  const chat = next(bc, 'e2');
+  emitter.of('/chat').emit('e2', { x: 1 });
+  assert.deepEqual(await chat, [{ x: 1 }]);
+  const room = next(a, 'e3');
+  const notB = silent(b, 'e3');
+  emitter.to('em').emit('e3');
+  assert.deepEqual(await room, []);
+  assert.equal(await notB, true);
+  emitter.in(b.id).socketsJoin('em-joined');
+  await waitUntil(async () => (await nodeIo.in('em-joined').fetchSockets()).length === 1, 3000,
+    'socketsJoin from the emitter');
+  emitter.in('em-joined').socketsLeave('em-joined');
+  await waitUntil(async () => (await nodeIo.in('em-joined').fetchSockets()).length === 0, 3000,
+    'socketsLeave from the emitter');
+  const gone = next(a, 'disconnect');
+  emitter.in('em').disconnectSockets();
+  assert.equal((await gone)[0], 'io server disconnect');
+});
+
+test('malformed messages on the channels are logged, counted and change nothing else', T, async () => {
+  const a = await client(gwA.url);
+  const mark = gwA.mark();
+  const bad0 = await metric(gwA, 'cluster_malformed_total');
+  await nodePub.publish('socket.io#/#', 'garbage that is no msgpack');
+  await nodePub.publish(Buffer.from('socket.io#/#'), Buffer.from([0x93, 0xa1, 0x78, 0x01, 0x80]));
+  await nodePub.publish('socket.io-request#/#', '{"type": 2, "opts": 7}');
+  await nodePub.publish('socket.io-request#/#', '{not json');
+  await gwA.waitLog(/cluster: malformed broadcast on channel socket\.io#\/# ignored: /, 3000, mark);
+  await waitUntil(async () => await metric(gwA, 'cluster_malformed_total') >= bad0 + 4, 3000,
+    'all four counted');
+  const ok = next(a, 'after');
+  nodeIo.emit('after', 'fine');
+  assert.deepEqual(await ok, ['fine']);
+  assert.ok(gwA.alive() && gwB.alive());
+});
+
+test('Redis killed mid-stream: local delivery goes on, the cluster resumes by itself', T, async () => {
+  const a = await client(gwA.url);
+  const a2 = await client(gwA.url);
+  const b = await client(gwB.url);
+  const markA = gwA.mark();
+  await redis.kill();
+  await gwA.waitLog(/cluster: redis at .* unreachable/, 5000, markA);
+  /* Local delivery on gateway A does not wait for Redis. */
+  const local = [next(a, 'local'), next(a2, 'local')];
+  const notB = silent(b, 'local', 300);
+  await ask(a, 'broadcast', 'local', 1);
+  assert.deepEqual(await Promise.all(local), [[1], [1]]);
+  assert.equal(await notB, true, 'gateway B is out of reach meanwhile');
+  await waitUntil(async () => await metric(gwA, 'cluster_dropped_total') >= 1, 3000, 'drop counted');
+  assert.equal(await metric(gwA, 'cluster_up'), 0);
+  await redis.start();
+  await gwA.waitLog(/cluster: redis at .* connected again after [\d.]+ s; \d+ publish\(es\) dropped/, 10000, markA);
+  await gwB.waitLog(/cluster: redis at .* connected again/, 10000);
+  await waitUntil(async () => await numsub('/') >= 2, 10000, 'gateways subscribed again');
+  const across = next(b, 'back');
+  await ask(a, 'broadcast', 'back', 2);
+  assert.deepEqual(await across, [2]);
+  assert.equal(gwA.logs.filter((l, i) => i >= markA && /unreachable/.test(l)).length, 1,
+    'one log line per outage');
+});
