@@ -198,6 +198,7 @@ struct gw_conf {
 	char *cluster;			/* [cluster] redis: redis://... or unix:PATH (NULL: off) */
 	char *cluster_prefix;		/* channel prefix ("socket.io") */
 	unsigned cluster_max_queue;	/* bytes published and not yet answered */
+	char *cluster_python;		/* python-socketio's pub/sub channel ("socketio"; "": off) */
 	struct gw_worker_conf workers[GW_MAX_WORKER_CONF];
 	int nworkers;
 };

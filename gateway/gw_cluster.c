@@ -72,6 +72,7 @@ struct gw_cluster {
 	char uid[24];		/* siogate:ID */
 	char *prefix;
 	size_t plen;
+	size_t pylen;		/* python-socketio's channel (0: not listened to) */
 	struct cl_link sub, pub;
 	size_t inflight;	/* bytes published, not yet answered */
 	size_t max_queue;
@@ -393,6 +394,8 @@ link_open(struct cl_link *l)
 		redisAsyncCommand(ac, setup_cb, "AUTH", "AUTH %s", cl->a.pass);
 	if (l->sub) {
 		redisAsyncCommand(ac, sub_cb, NULL, "PSUBSCRIBE %s#*", cl->prefix);
+		if (cl->pylen > 0)
+			redisAsyncCommand(ac, sub_cb, NULL, "SUBSCRIBE %s", cl->gw->conf.cluster_python);
 		gw_map_each(&cl->gw->sio_nsps, sub_nsp_each, cl);
 	} else if (cl->a.db) {
 		redisAsyncCommand(ac, setup_cb, "SELECT", "SELECT %u", cl->a.db);
@@ -815,7 +818,7 @@ on_request(struct gw_cluster *cl, const char *chan, size_t clen, const char *p, 
 	uint32_t i, cnt;
 	size_t skip = cl->plen + strlen("-request#");
 
-	if (gw_cluster_in_parse(&in, p, n, 1, &root, &why) < 0 ||
+	if (gw_cluster_in_parse(&in, p, n, GW_CL_IN_JSON, &root, &why) < 0 ||
 	    gw_cluster_req_decode(root, &r, &why) < 0) {
 		malformed(cl, chan, clen, "request", why);
 		goto done;
@@ -872,6 +875,70 @@ done:
 	gw_cluster_in_free(&in);
 }
 
+/* A message of python-socketio's pub/sub managers (RedisManager, Flask-SocketIO). */
+static void
+on_python(struct gw_cluster *cl, const char *chan, size_t clen, const char *p, size_t n)
+{
+	struct gw *gw = cl->gw;
+	struct gw_cluster_in in = { 0 };
+	struct gw_cluster_py m;
+	const msgpack_object *root;
+	const char *why = NULL;
+	struct sio_nsp *nsp;
+	struct sio_socket *so, **v;
+	msgpack_object args;
+	uint32_t i, cnt;
+
+	if (gw_cluster_in_parse(&in, p, n, GW_CL_IN_JSON | GW_CL_IN_PICKLE, &root, &why) < 0 ||
+	    gw_cluster_py_decode(root, &m, &why) < 0) {
+		malformed(cl, chan, clen, "python-socketio message", why);
+		goto done;
+	}
+	if (m.type == GW_CL_PY_OTHER)
+		goto done;
+	gw->st.cluster_received++;
+	if ((nsp = sio_nsp_get(gw, m.nsp.p, m.nsp.n, 0)) == NULL)
+		goto done;
+	switch (m.type) {
+	case GW_CL_PY_EMIT:
+		/* Server.emit's data: one argument; None: none (a tuple arrives as a list). */
+		args.type = MSGPACK_OBJECT_ARRAY;
+		args.via.array.size = m.data != NULL;
+		args.via.array.ptr = (msgpack_object *)(uintptr_t)m.data;
+		{
+			msgpack_object ev = { .type = MSGPACK_OBJECT_STR };
+
+			ev.via.str.ptr = m.event.p;
+			ev.via.str.size = m.event.n;
+			if (sio_emit_local(gw, nsp, &ev, &args, m.room, m.skip, 0, &why) < 0)
+				malformed(cl, chan, clen, "python-socketio emit", why);
+		}
+		break;
+	case GW_CL_PY_DISCONNECT:
+		so = sio_socket_find(gw, m.sid.p, m.sid.n);
+		if (so != NULL && so->nsp == nsp && so->state == SIO_S_CONNECTED)
+			sio_socket_disconnect(so, 0);
+		break;
+	case GW_CL_PY_CLOSE_ROOM:
+		{
+			msgpack_object one = { .type = MSGPACK_OBJECT_STR }, to;
+
+			one.via.str.ptr = m.sid.p;
+			one.via.str.size = m.sid.n;
+			to.type = MSGPACK_OBJECT_ARRAY;
+			to.via.array.size = 1;
+			to.via.array.ptr = &one;
+			v = sio_targets_collect(gw, nsp, &to, NULL, &cnt);
+			for (i = 0; i < cnt; i++)
+				sio_room_leave(v[i], m.sid.p, m.sid.n);
+			free(v);
+		}
+		break;
+	}
+done:
+	gw_cluster_in_free(&in);
+}
+
 /* Every message of the subscriber. */
 static void
 sub_cb(redisAsyncContext *ac, void *r, void *priv)
@@ -901,7 +968,10 @@ sub_cb(redisAsyncContext *ac, void *r, void *priv)
 	}
 	if (chan->type != REDIS_REPLY_STRING || msg->type != REDIS_REPLY_STRING)
 		return;
-	if (chan->len > cl->plen && memcmp(chan->str, cl->prefix, cl->plen) == 0) {
+	if (cl->pylen > 0 && chan->len == cl->pylen &&
+	    memcmp(chan->str, cl->gw->conf.cluster_python, cl->pylen) == 0) {
+		on_python(cl, chan->str, chan->len, msg->str, msg->len);
+	} else if (chan->len > cl->plen && memcmp(chan->str, cl->prefix, cl->plen) == 0) {
 		const char *rest = chan->str + cl->plen;
 		size_t rn = chan->len - cl->plen;
 
@@ -956,6 +1026,7 @@ gw_cluster_start(struct gw *gw, const char **why)
 	snprintf(cl->uid, sizeof cl->uid, "siogate:%s", gw->id);
 	cl->prefix = gw->conf.cluster_prefix;
 	cl->plen = strlen(cl->prefix);
+	cl->pylen = gw->conf.cluster_python != NULL ? strlen(gw->conf.cluster_python) : 0;
 	cl->max_queue = gw->conf.cluster_max_queue;
 	msgpack_sbuffer_init(&cl->sb);
 	msgpack_packer_init(&cl->pk, &cl->sb, msgpack_sbuffer_write);

@@ -43,11 +43,15 @@ struct gw_cluster_in {
 };
 
 /*
- * Parse p[0..n): a JSON text when json_ok and it starts with '{' (as the
- * adapter decides), else exactly one msgpack object.  0 with *root set, or
- * -1 with *why (static).  Call gw_cluster_in_free() after either.
+ * Parse p[0..n): with GW_CL_IN_JSON in formats, a JSON text when it
+ * starts with '{' (as the adapter decides); with GW_CL_IN_PICKLE, a Python
+ * pickle when it starts with its PROTO opcode 0x80 (python-socketio);
+ * else exactly one msgpack object.  0 with *root set, or -1 with *why
+ * (static).  Call gw_cluster_in_free() after either.
  */
-int gw_cluster_in_parse(struct gw_cluster_in *in, const char *p, size_t n, int json_ok,
+#define GW_CL_IN_JSON 1
+#define GW_CL_IN_PICKLE 2
+int gw_cluster_in_parse(struct gw_cluster_in *in, const char *p, size_t n, int formats,
     const msgpack_object **root, const char **why);
 void gw_cluster_in_free(struct gw_cluster_in *in);
 
@@ -78,6 +82,24 @@ struct gw_cluster_req {
 	struct gw_cluster_bcast bc;	/* BROADCAST: packet and opts */
 };
 int gw_cluster_req_decode(const msgpack_object *o, struct gw_cluster_req *r, const char **why);
+
+/*
+ * A message of python-socketio's pub/sub managers (5.x): a dict with
+ * "method" emit {event, data, namespace, room, skip_sid, callback},
+ * disconnect {sid, namespace} or close_room {room, namespace}.  room and
+ * skip_sid (a str or a list) come as arrays of names.  close_room's room
+ * is in sid.
+ */
+enum { GW_CL_PY_EMIT = 1, GW_CL_PY_DISCONNECT, GW_CL_PY_CLOSE_ROOM, GW_CL_PY_OTHER };
+struct gw_cluster_py {
+	int type;
+	struct br_str method, event, nsp, sid;
+	const msgpack_object *data;	/* NULL: no argument */
+	const msgpack_object *room, *skip;	/* arrays or NULL */
+	msgpack_object room1, skip1;	/* one-name views */
+	int callback;
+};
+int gw_cluster_py_decode(const msgpack_object *o, struct gw_cluster_py *m, const char **why);
 
 /* gw_cluster.c: the hooks the rest of the gateway calls (all no-ops when off). */
 struct gw;

@@ -12,13 +12,14 @@
 #include <jansson.h>
 
 #include "br_json.h"
+#include "br_pickle.h"
 #include "gw_cluster.h"
 
 /* Nesting of a JSON request converted to msgpack. */
 #define CL_JSON_DEPTH 64
 
 int
-gw_cluster_in_parse(struct gw_cluster_in *in, const char *p, size_t n, int json_ok,
+gw_cluster_in_parse(struct gw_cluster_in *in, const char *p, size_t n, int formats,
     const msgpack_object **root, const char **why)
 {
 	size_t off = 0;
@@ -30,7 +31,15 @@ gw_cluster_in_parse(struct gw_cluster_in *in, const char *p, size_t n, int json_
 		*why = n == 0 ? "empty message" : "message too large";
 		return -1;
 	}
-	if (json_ok && p[0] == '{') {
+	if ((formats & GW_CL_IN_PICKLE) && (unsigned char)p[0] == 0x80) {
+		msgpack_packer pk;
+
+		msgpack_packer_init(&pk, &in->sb, msgpack_sbuffer_write);
+		if (br_pickle_pack(&pk, p, n, CL_JSON_DEPTH, why) < 0)
+			return -1;
+		p = in->sb.data;
+		n = in->sb.size;
+	} else if ((formats & GW_CL_IN_JSON) && p[0] == '{') {
 		json_error_t err;
 		json_t *v = json_loadb(p, n, JSON_ALLOW_NUL, &err);
 		msgpack_packer pk;
@@ -295,6 +304,73 @@ gw_cluster_req_decode(const msgpack_object *o, struct gw_cluster_req *r, const c
 		break;
 	default:
 		break;
+	}
+	return 0;
+}
+
+/* A str, a list of str, or absent/nil (*out NULL); into a one-item view for a str. */
+static int
+names(const msgpack_object *v, msgpack_object *one, const msgpack_object **out)
+{
+	*out = NULL;
+	if (v == NULL || v->type == MSGPACK_OBJECT_NIL)
+		return 0;
+	if (v->type == MSGPACK_OBJECT_STR) {
+		one->type = MSGPACK_OBJECT_ARRAY;
+		one->via.array.size = 1;
+		one->via.array.ptr = (msgpack_object *)(uintptr_t)v;
+		*out = one;
+		return 0;
+	}
+	return str_array(v, out);
+}
+
+int
+gw_cluster_py_decode(const msgpack_object *o, struct gw_cluster_py *m, const char **why)
+{
+	memset(m, 0, sizeof *m);
+	if (o->type != MSGPACK_OBJECT_MAP || br_obj_str(br_map_get(o, "method"), &m->method) < 0) {
+		*why = "not a map with a method";
+		return -1;
+	}
+	m->nsp.p = "/";
+	m->nsp.n = 1;
+	if (br_map_get(o, "namespace") != NULL && br_map_get(o, "namespace")->type != MSGPACK_OBJECT_NIL &&
+	    (br_obj_str(br_map_get(o, "namespace"), &m->nsp) < 0 || m->nsp.n == 0 ||
+	    m->nsp.p[0] != '/')) {
+		*why = "namespace is not a namespace";
+		return -1;
+	}
+	if (m->method.n == 4 && memcmp(m->method.p, "emit", 4) == 0) {
+		m->type = GW_CL_PY_EMIT;
+		if (br_obj_str(br_map_get(o, "event"), &m->event) < 0) {
+			*why = "emit without an event name";
+			return -1;
+		}
+		m->data = br_map_get(o, "data");
+		if (m->data != NULL && m->data->type == MSGPACK_OBJECT_NIL)
+			m->data = NULL;
+		if (names(br_map_get(o, "room"), &m->room1, &m->room) < 0 ||
+		    names(br_map_get(o, "skip_sid"), &m->skip1, &m->skip) < 0) {
+			*why = "room and skip_sid must be a string or a list of strings";
+			return -1;
+		}
+		m->callback = br_map_get(o, "callback") != NULL &&
+		    br_map_get(o, "callback")->type != MSGPACK_OBJECT_NIL;
+	} else if (m->method.n == 10 && memcmp(m->method.p, "disconnect", 10) == 0) {
+		m->type = GW_CL_PY_DISCONNECT;
+		if (br_obj_str(br_map_get(o, "sid"), &m->sid) < 0) {
+			*why = "disconnect without a sid";
+			return -1;
+		}
+	} else if (m->method.n == 10 && memcmp(m->method.p, "close_room", 10) == 0) {
+		m->type = GW_CL_PY_CLOSE_ROOM;
+		if (br_obj_str(br_map_get(o, "room"), &m->sid) < 0) {
+			*why = "close_room without a room";
+			return -1;
+		}
+	} else {
+		m->type = GW_CL_PY_OTHER;	/* callback, and methods of later versions */
 	}
 	return 0;
 }

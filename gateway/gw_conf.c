@@ -107,6 +107,9 @@ static const struct conf_opt opts[] = {
 	  "channel prefix, the redis adapter's key option", 0 },
 	{ "cluster-max-queue", "cluster", "max_queue", T_UINT, O(cluster_max_queue), 65536,
 	  1073741824, "8388608", "BYTES", "publishes not yet answered by Redis; more are dropped", 0 },
+	{ "cluster-python-channel", "cluster", "python_channel", T_STR, O(cluster_python), 0, 0,
+	  "socketio", "NAME", "python-socketio's pub/sub channel to take emits from (empty: none)",
+	  0 },
 	{ "max-connections", "limits", "max_connections", T_UINT, O(max_conns), 0, 10000000, "0",
 	  "N", "client connections in all; more are closed at accept (0: no limit)", 1 },
 	{ "max-connections-per-ip", "limits", "max_connections_per_ip", T_UINT, O(max_conns_ip), 0,
@@ -1049,6 +1052,7 @@ gw_conf_free(struct gw_conf *c)
 	free(c->metrics_listen);
 	free(c->cluster);
 	free(c->cluster_prefix);
+	free(c->cluster_python);
 	free(c->at_most_once);
 	free(c->curve_secret_file);
 	free(c->curve_authorized);

@@ -322,3 +322,52 @@ test('Redis killed mid-stream: local delivery goes on, the cluster resumes by it
   assert.equal(gwA.logs.filter((l, i) => i >= markA && /unreachable/.test(l)).length, 1,
     'one log line per outage');
 });
+
+/* Run a python-socketio RedisManager(write_only=True) script (Debian's python3-socketio). */
+function pyEmit(code) {
+  const script = `import socketio, sys\nm = socketio.RedisManager(sys.argv[1], write_only=True)\n${code}\n`;
+  const r = spawnSync(PY, ['-c', script, redis.url], { encoding: 'utf8', timeout: 10000 });
+  assert.equal(r.status, 0, `python script failed: ${r.stderr}`);
+}
+
+const PYSKIP = SKIP || (spawnSync(PY, ['-c', 'import socketio, redis'], { stdio: 'ignore' }).status !== 0 ?
+  'python3-socketio or python3-redis missing' : false);
+
+test('python-socketio RedisManager(write_only=True): emit, rooms, skip_sid, disconnect, close_room', { ...T, skip: PYSKIP }, async () => {
+  const a = await client(gwA.url);
+  const b = await client(gwB.url);
+  const bc = await client(gwB.url, '/chat');
+  await ask(a, 'join', 'py-room');
+  await ask(b, 'join', 'py-room');
+  let got = [next(a, 'py1'), next(b, 'py1')];
+  pyEmit("m.emit('py1', data={'x': 1, 'b': b'\\x01\\x02'}, namespace='/')");
+  for (const [v] of await Promise.all(got)) {
+    assert.equal(v.x, 1);
+    assert.deepEqual([...new Uint8Array(v.b)], [1, 2], 'bytes arrive as binary');
+  }
+  const chat = next(bc, 'py2');
+  pyEmit("m.emit('py2', data='hi', namespace='/chat')");
+  assert.deepEqual(await chat, ['hi']);
+  got = next(a, 'py3');
+  let not = silent(b, 'py3');
+  pyEmit(`m.emit('py3', data=None, room='py-room', skip_sid='${b.id}', namespace='/')`);
+  assert.deepEqual(await got, [], 'data None: no argument');
+  assert.equal(await not, true, 'skip_sid excluded');
+  got = next(b, 'py4');
+  pyEmit(`m.emit('py4', data=[1, 2], room=['${b.id}'], namespace='/')`);
+  assert.deepEqual(await got, [[1, 2]], 'a list is one argument');
+  pyEmit("m.close_room('py-room', namespace='/')");
+  await waitUntil(async () => (await nodeIo.in('py-room').fetchSockets()).length === 0, 3000,
+    'close_room empties the room on both gateways');
+  const gone = next(b, 'disconnect');
+  pyEmit(`m.disconnect('${b.id}', namespace='/')`);
+  assert.equal((await gone)[0], 'io server disconnect');
+  /* the JSON form python-socketio also reads */
+  got = next(a, 'py5');
+  await nodePub.publish('socketio', JSON.stringify({ method: 'emit', event: 'py5', data: 5, namespace: '/' }));
+  assert.deepEqual(await got, [5]);
+  /* a pickle that refers to code is refused */
+  const mark = gwA.mark();
+  spawnSync(PY, ['-c', `import pickle, redis, sys, os\nredis.Redis.from_url(sys.argv[1]).publish('socketio', pickle.dumps({'method': 'emit', 'event': os.system}))`, redis.url]);
+  await gwA.waitLog(/cluster: malformed python-socketio message on channel socketio ignored/, 3000, mark);
+});
