@@ -1035,3 +1035,10 @@ br_batch_free(struct br_batch *b)
 	free(b->p);
 	memset(b, 0, sizeof *b);
 }
+
+/* br_scan() for other decoders of untrusted msgpack (see br_proto.h). */
+int
+br_msgpack_scan(const void *p, size_t len, size_t *end, const char **why)
+{
+	return br_scan(p, len, end, why);
+}

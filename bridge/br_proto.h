@@ -165,6 +165,14 @@ const char *br_type_name(int type);
 int br_msg_decode_ref(struct br_msg *m, const void *buf, size_t len,
     int *code, const char **why);
 
+/*
+ * Walk one msgpack object at p[0..len) without allocating: 0 with *end
+ * its length, or -1 with *why when it is not msgpack, is truncated, or
+ * declares a length that cannot fit in len (so msgpack-c's unpacker,
+ * run after it, allocates at most in proportion to len).
+ */
+int br_msgpack_scan(const void *p, size_t len, size_t *end, const char **why);
+
 /* Name of an error code for logs ("UNKNOWN_SID"), "?" when unknown. */
 const char *br_err_name(int code);
 

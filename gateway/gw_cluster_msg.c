@@ -57,6 +57,14 @@ gw_cluster_in_parse(struct gw_cluster_in *in, const char *p, size_t n, int forma
 		p = in->sb.data;
 		n = in->sb.size;
 	}
+	/* The lengths it declares must fit before the unpacker allocates for them. */
+	if (br_msgpack_scan(p, n, &off, why) < 0)
+		return -1;
+	if (off != n) {
+		*why = "trailing bytes after the message";
+		return -1;
+	}
+	off = 0;
 	if (msgpack_unpack_next(&in->up, p, n, &off) != MSGPACK_UNPACK_SUCCESS) {
 		*why = "invalid msgpack";
 		return -1;
