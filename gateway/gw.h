@@ -198,6 +198,7 @@ struct gw_conf {
 	char *cluster;			/* [cluster] redis: redis://... or unix:PATH (NULL: off) */
 	char *cluster_prefix;		/* channel prefix ("socket.io") */
 	unsigned cluster_max_queue;	/* bytes published and not yet answered */
+	unsigned cluster_request_timeout;	/* ms a query waits for the other nodes */
 	char *cluster_python;		/* python-socketio's pub/sub channel ("socketio"; "": off) */
 	struct gw_worker_conf workers[GW_MAX_WORKER_CONF];
 	int nworkers;
@@ -278,6 +279,7 @@ struct gw_stats {
 	uint64_t handovers;		/* requests passed to the loop owning their sid */
 	uint64_t cluster_published, cluster_received, cluster_dropped, cluster_malformed;
 	uint64_t cluster_outages;	/* gw_cluster.c */
+	uint64_t cluster_timeouts;	/* queries some node did not answer in time */
 };
 
 /*

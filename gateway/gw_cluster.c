@@ -36,6 +36,7 @@
 #include <hiredis/async.h>
 #include <hiredis/adapters/libev.h>
 
+#include "gw_bridge.h"
 #include "gw_cluster.h"
 #include "sio.h"
 
@@ -84,6 +85,35 @@ struct gw_cluster {
 	uint64_t malformed_quiet;	/* malformed messages not logged (rate limit) */
 	msgpack_sbuffer sb;	/* the one encoder, reused */
 	msgpack_packer pk;
+	struct cl_query *queries;	/* a worker's queries waiting for other nodes (owner) */
+	uint64_t next_query;
+};
+
+/*
+ * A worker's SIO_QUERY spanning the cluster: this loop's answer is taken at
+ * once; the other nodes' come back on the namespace's response channel.
+ * Done when every subscriber of the request channel but this loop answered
+ * (the adapter's count, PUBSUB NUMSUB), or at the request timeout: then the
+ * result says so in "error".  Owned by cl->queries.
+ */
+struct cl_query {
+	struct cl_query *next;
+	struct gw_cluster *cl;
+	char id[64];		/* requestId */
+	uint64_t num;		/* its number, to find it again from a reply */
+	uint64_t req;
+	uint32_t worker;
+	int rooms;		/* what = rooms (else sockets) */
+	char *nsp;
+	uint32_t nlen;
+	struct br_enc items;	/* what = sockets: the packed entries */
+	uint32_t nitems;
+	struct gw_map seen;	/* what = rooms: distinct names (values owned) */
+	char *request;		/* the request to publish once the count is known */
+	size_t request_len;
+	int waiting_sub;	/* its namespace's channels are being subscribed */
+	long expected, got;
+	ev_timer t;
 };
 
 /* Parse redis://[[USER]:PASS@]HOST[:PORT][/DB] or unix:PATH. */
@@ -204,6 +234,13 @@ gw_cluster_all_local(struct gw *gw, const msgpack_object *to)
 	return 1;
 }
 
+/* Whether uid is exactly this loop's. */
+static int
+self_uid(struct gw_cluster *cl, const struct br_str *uid)
+{
+	return uid->p != NULL && uid->n == strlen(cl->uid) && memcmp(uid->p, cl->uid, uid->n) == 0;
+}
+
 /* Whether uid is this loop's or a sibling loop's. */
 static int
 own_uid(struct gw_cluster *cl, const struct br_str *uid)
@@ -218,6 +255,7 @@ own_uid(struct gw_cluster *cl, const struct br_str *uid)
 /* ---------------- connections ---------------- */
 
 static void link_open(struct cl_link *l);
+static void query_subscribed(struct gw_cluster *cl, const char *chan, size_t clen);
 
 /* Log the start of an outage once. */
 static void
@@ -823,7 +861,12 @@ on_request(struct gw_cluster *cl, const char *chan, size_t clen, const char *p, 
 		malformed(cl, chan, clen, "request", why);
 		goto done;
 	}
-	if (own_uid(cl, &r.uid) || clen < skip + 2 || chan[clen - 1] != '#')
+	/*
+	 * The loops of this process carried out a command of theirs already;
+	 * a query of loop 0's, they answer like any node.
+	 */
+	if ((r.type == GW_CL_SOCKETS || r.type == GW_CL_ALL_ROOMS || r.type == GW_CL_REMOTE_FETCH ?
+	    self_uid(cl, &r.uid) : own_uid(cl, &r.uid)) || clen < skip + 2 || chan[clen - 1] != '#')
 		goto done;
 	nspname.p = chan + skip;
 	nspname.n = (uint32_t)(clen - skip - 1);
@@ -939,6 +982,323 @@ done:
 	gw_cluster_in_free(&in);
 }
 
+/* ---------------- a worker's queries across the cluster ---------------- */
+
+static void
+seen_free(void *val, void *arg)
+{
+	free(val);
+}
+
+/* Add a room name to a rooms query (once). */
+static void
+query_room(struct cl_query *q, const char *name, size_t n)
+{
+	char *v;
+
+	if (gw_map_get(&q->seen, name, n) != NULL)
+		return;
+	v = gw_xstrndup(name, n);
+	gw_map_put(&q->seen, v, n, v);
+}
+
+static void
+query_room_each(void *val, void *arg)
+{
+	br_enc_item_str(arg, val, strlen(val));
+}
+
+/* Answer the worker (if it is still there) and free q. */
+static void
+query_finish(struct cl_query *q, const char *error)
+{
+	struct gw_cluster *cl = q->cl;
+	struct gw_worker *w = gw_bridge_find_worker(cl->gw, q->worker);
+	struct cl_query **pp;
+	struct br_enc e;
+
+	for (pp = &cl->queries; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
+	}
+	ev_timer_stop(cl->gw->loop, &q->t);
+	if (w != NULL) {
+		br_enc_init(&e, BR_T_SIO_RESULT, error ? 3 : 2);
+		br_enc_uint(&e, "req", q->req);
+		br_enc_key(&e, "result");
+		if (q->rooms) {
+			msgpack_pack_array(&e.pk, q->seen.n);
+			gw_map_each(&q->seen, query_room_each, &e);
+		} else {
+			msgpack_pack_array(&e.pk, q->nitems);
+			msgpack_sbuffer_write(&e.sb, q->items.sb.data, q->items.sb.size);
+		}
+		if (error != NULL)
+			br_enc_cstr(&e, "error", error);
+		gw_bridge_send_ctl(cl->gw, w, &e);
+	}
+	msgpack_sbuffer_destroy(&q->items.sb);
+	gw_map_each(&q->seen, seen_free, NULL);
+	gw_map_free(&q->seen);
+	free(q->request);
+	free(q->nsp);
+	free(q);
+}
+
+static void
+query_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct cl_query *q = t->data;
+	char msg[160];
+
+	snprintf(msg, sizeof msg, "timeout: %ld of %ld other nodes answered within %u ms", q->got,
+	    q->expected, q->cl->gw->conf.cluster_request_timeout);
+	q->cl->gw->st.cluster_timeouts++;
+	query_finish(q, msg);
+}
+
+/* The count of nodes is known: publish the request, or finish if there is nobody else. */
+static void
+numsub_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	redisReply *rep = r;
+	struct cl_link *l = ac->data;
+	struct cl_query *q;
+	char chan[1200];
+	int n;
+
+	if (l == NULL)
+		return;
+	for (q = l->cl->queries; q != NULL && q->num != (uint64_t)(uintptr_t)priv; q = q->next)
+		;
+	if (q == NULL)
+		return;
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[1]->type != REDIS_REPLY_INTEGER) {
+		query_finish(q, "cluster: redis did not count the nodes; this gateway's sockets only");
+		return;
+	}
+	q->expected = (long)rep->element[1]->integer - 1;	/* all but this loop */
+	if (q->expected <= 0) {
+		query_finish(q, NULL);
+		return;
+	}
+	n = snprintf(chan, sizeof chan, "%s-request#%.*s#", l->cl->prefix, (int)q->nlen, q->nsp);
+	if (redisAsyncCommand(ac, pub_cb, (void *)(uintptr_t)0, "PUBLISH %b %b", chan, (size_t)n,
+	    q->request, q->request_len) != REDIS_OK) {
+		query_finish(q, "cluster: redis unreachable; this gateway's sockets only");
+		return;
+	}
+	l->cl->gw->st.cluster_published++;
+}
+
+/* Count the nodes of q's namespace (the subscribers of its request channel). */
+static void
+query_count(struct cl_query *q)
+{
+	struct gw_cluster *cl = q->cl;
+	char chan[1200];
+
+	q->waiting_sub = 0;
+	snprintf(chan, sizeof chan, "%s-request#%.*s#", cl->prefix, (int)q->nlen, q->nsp);
+	if (!cl->pub.ready || cl->pub.ac == NULL ||
+	    redisAsyncCommand(cl->pub.ac, numsub_cb, (void *)(uintptr_t)q->num, "PUBSUB NUMSUB %s",
+	    chan) != REDIS_OK)
+		query_finish(q, "cluster: redis unreachable; this gateway's sockets only");
+}
+
+/* A SUBSCRIBE confirmed: the queries that waited for their namespace's channels go on. */
+static void
+query_subscribed(struct gw_cluster *cl, const char *chan, size_t clen)
+{
+	struct cl_query *q, *next;
+	size_t skip = cl->plen + strlen("-response#");
+
+	if (clen < skip + 2 || memcmp(chan + cl->plen, "-response#", 10) != 0)
+		return;
+	for (q = cl->queries; q != NULL; q = next) {
+		next = q->next;
+		if (q->waiting_sub && q->nlen == clen - skip - 1 &&
+		    memcmp(q->nsp, chan + skip, q->nlen) == 0)
+			query_count(q);
+	}
+}
+
+/* A response of another node: add its sockets to the query that asked. */
+static void
+on_response(struct gw_cluster *cl, const char *chan, size_t clen, const char *p, size_t n)
+{
+	struct gw_cluster_in in = { 0 };
+	const msgpack_object *root, *socks, *it, *v, *rooms;
+	const char *why = NULL;
+	struct br_str id, s, rid;
+	struct cl_query *q;
+	uint32_t i, j;
+
+	if (cl->queries == NULL)
+		return;		/* not ours: nothing is waiting */
+	if (gw_cluster_in_parse(&in, p, n, GW_CL_IN_JSON, &root, &why) < 0) {
+		malformed(cl, chan, clen, "response", why);
+		goto done;
+	}
+	/* Responses to other nodes' requests pass here too: only ours are read. */
+	if (root->type != MSGPACK_OBJECT_MAP || br_obj_str(br_map_get(root, "requestId"), &rid) < 0)
+		goto done;
+	for (q = cl->queries; q != NULL; q = q->next)
+		if (rid.n == strlen(q->id) && memcmp(rid.p, q->id, rid.n) == 0)
+			break;
+	if (q == NULL || q->waiting_sub)
+		goto done;
+	socks = br_map_get(root, "sockets");
+	if (socks == NULL || socks->type != MSGPACK_OBJECT_ARRAY) {
+		malformed(cl, chan, clen, "response", "fetchSockets response without sockets");
+		goto done;
+	}
+	for (i = 0; i < socks->via.array.size; i++) {
+		it = &socks->via.array.ptr[i];
+		if (it->type != MSGPACK_OBJECT_MAP || br_obj_str(br_map_get(it, "id"), &id) < 0)
+			continue;
+		rooms = br_map_get(it, "rooms");
+		if (rooms != NULL && rooms->type != MSGPACK_OBJECT_ARRAY)
+			rooms = NULL;
+		if (q->rooms) {
+			for (j = 0; rooms != NULL && j < rooms->via.array.size; j++)
+				if (br_obj_str(&rooms->via.array.ptr[j], &s) == 0 &&
+				    !(s.n == id.n && memcmp(s.p, id.p, s.n) == 0))
+					query_room(q, s.p, s.n);
+			continue;
+		}
+		msgpack_pack_map(&q->items.pk, 4);
+		pk_cstr(&q->items.pk, "id");
+		pk_str(&q->items.pk, id.p, id.n);
+		pk_cstr(&q->items.pk, "rooms");
+		for (j = 0, s.n = 0; rooms != NULL && j < rooms->via.array.size; j++) {
+			struct br_str t;
+
+			s.n += br_obj_str(&rooms->via.array.ptr[j], &t) == 0 &&
+			    !(t.n == id.n && memcmp(t.p, id.p, t.n) == 0);
+		}
+		msgpack_pack_array(&q->items.pk, s.n);
+		for (j = 0; rooms != NULL && j < rooms->via.array.size; j++) {
+			struct br_str t;
+
+			if (br_obj_str(&rooms->via.array.ptr[j], &t) == 0 &&
+			    !(t.n == id.n && memcmp(t.p, id.p, t.n) == 0))
+				pk_str(&q->items.pk, t.p, t.n);
+		}
+		pk_cstr(&q->items.pk, "session");
+		v = br_map_get(it, "data");
+		if (v != NULL && v->type == MSGPACK_OBJECT_MAP)
+			msgpack_pack_object(&q->items.pk, *v);
+		else
+			msgpack_pack_map(&q->items.pk, 0);
+		pk_cstr(&q->items.pk, "addr");
+		v = br_map_get(it, "handshake");
+		if (v != NULL && v->type == MSGPACK_OBJECT_MAP &&
+		    br_obj_str(br_map_get(v, "address"), &s) == 0)
+			pk_str(&q->items.pk, s.p, s.n);
+		else
+			pk_cstr(&q->items.pk, "");
+		q->nitems++;
+	}
+	cl->gw->st.cluster_received++;
+	if (++q->got >= q->expected)
+		query_finish(q, NULL);
+done:
+	gw_cluster_in_free(&in);
+}
+
+static void
+query_local(struct sio_socket *so, void *arg)
+{
+	struct cl_query *q = arg;
+	uint32_t i;
+
+	if (q->rooms) {
+		for (i = 0; i < so->nrooms; i++)
+			query_room(q, so->rooms[i].r->name, strlen(so->rooms[i].r->name));
+		return;
+	}
+	sio_pack_socket(&q->items, so);
+	q->nitems++;
+}
+
+int
+gw_cluster_query(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
+{
+	struct gw_cluster *cl = gw->cl;
+	struct br_str nspname = { "/", 1 }, what;
+	const msgpack_object *to = br_msg_get(m, "to");
+	struct sio_nsp *nsp;
+	struct cl_query *q;
+	msgpack_packer *pk;
+	int existed;
+	uint64_t req;
+
+	if (cl == NULL || br_msg_uint(m, "req", &req) < 0 || br_msg_str(m, "what", &what) < 0 ||
+	    !((what.n == 7 && memcmp(what.p, "sockets", 7) == 0) ||
+	    (what.n == 5 && memcmp(what.p, "rooms", 5) == 0)))
+		return 0;
+	br_msg_str(m, "nsp", &nspname);
+	if (nspname.n == 0 || nspname.n > 1000 || nspname.p[0] != '/')
+		return 0;
+	q = gw_xcalloc(1, sizeof *q);
+	q->cl = cl;
+	q->req = req;
+	q->worker = w->id;
+	q->rooms = what.n == 5;
+	q->nsp = gw_xstrndup(nspname.p, nspname.n);
+	q->nlen = nspname.n;
+	msgpack_sbuffer_init(&q->items.sb);
+	msgpack_packer_init(&q->items.pk, &q->items.sb, msgpack_sbuffer_write);
+	q->num = ++cl->next_query;
+	snprintf(q->id, sizeof q->id, "%s:%llu", cl->uid, (unsigned long long)q->num);
+	ev_timer_init(&q->t, query_timeout_cb, gw->conf.cluster_request_timeout / 1000.0, 0.);
+	q->t.data = q;
+	q->next = cl->queries;
+	cl->queries = q;
+	if (gw->idx != 0) {
+		/* Loop 0 answers for every loop of this process, as a node of its own each. */
+		query_finish(q, NULL);
+		return 1;
+	}
+	existed = sio_nsp_get(gw, nspname.p, nspname.n, 0) != NULL;
+	nsp = sio_nsp_get(gw, nspname.p, nspname.n, 1);	/* subscribes its channels if new */
+	if (to != NULL && to->type == MSGPACK_OBJECT_ARRAY && to->via.array.size > 0)
+		sio_targets(gw, nsp, to, NULL, query_local, q);
+	else
+		sio_targets(gw, nsp, NULL, NULL, query_local, q);
+	pk = enc(cl);
+	msgpack_pack_map(pk, 4);
+	pk_cstr(pk, "uid");
+	pk_cstr(pk, cl->uid);
+	pk_cstr(pk, "requestId");
+	pk_cstr(pk, q->id);
+	pk_cstr(pk, "type");
+	msgpack_pack_uint8(pk, GW_CL_REMOTE_FETCH);
+	pk_cstr(pk, "opts");
+	msgpack_pack_map(pk, 2);
+	pk_cstr(pk, "rooms");
+	pk_strs(pk, to);
+	pk_cstr(pk, "except");
+	msgpack_pack_array(pk, 0);
+	q->request = gw_xmalloc(cl->sb.size);
+	memcpy(q->request, cl->sb.data, cl->sb.size);
+	q->request_len = cl->sb.size;
+	ev_timer_start(gw->loop, &q->t);
+	if (!cl->sub.ready || !cl->pub.ready) {
+		query_finish(q, "cluster: redis unreachable; this gateway's sockets only");
+		return 1;
+	}
+	if (existed)
+		query_count(q);
+	else
+		q->waiting_sub = 1;	/* counted once its SUBSCRIBE is confirmed */
+	return 1;
+}
+
 /* Every message of the subscriber. */
 static void
 sub_cb(redisAsyncContext *ac, void *r, void *priv)
@@ -964,6 +1324,9 @@ sub_cb(redisAsyncContext *ac, void *r, void *priv)
 		chan = rep->element[1];
 		msg = rep->element[2];
 	} else {
+		if (strcmp(rep->element[0]->str, "subscribe") == 0 &&
+		    rep->element[1]->type == REDIS_REPLY_STRING)
+			query_subscribed(cl, rep->element[1]->str, rep->element[1]->len);
 		return;		/* a subscription confirmed */
 	}
 	if (chan->type != REDIS_REPLY_STRING || msg->type != REDIS_REPLY_STRING)
@@ -979,7 +1342,8 @@ sub_cb(redisAsyncContext *ac, void *r, void *priv)
 			on_bcast(cl, chan->str, chan->len, msg->str, msg->len);
 		else if (rn > 9 && memcmp(rest, "-request#", 9) == 0)
 			on_request(cl, chan->str, chan->len, msg->str, msg->len);
-		/* responses: this node sends no requests of its own yet */
+		else if (rn > 10 && memcmp(rest, "-response#", 10) == 0)
+			on_response(cl, chan->str, chan->len, msg->str, msg->len);
 	}
 }
 
@@ -1055,6 +1419,8 @@ gw_cluster_stop(struct gw *gw)
 		return;
 	ev_timer_stop(gw->loop, &cl->sub.t);
 	ev_timer_stop(gw->loop, &cl->pub.t);
+	while (cl->queries != NULL)
+		query_finish(cl->queries, "server shutting down");
 	link_close(&cl->sub);
 	link_close(&cl->pub);
 	msgpack_sbuffer_destroy(&cl->sb);

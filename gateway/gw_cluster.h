@@ -123,6 +123,13 @@ void gw_cluster_command(struct gw *gw, int join, const struct br_str *nsp,
     const msgpack_object *to, const msgpack_object *rooms, int close);
 /* Whether every name in to is a socket id of this process (no publishing needed). */
 int gw_cluster_all_local(struct gw *gw, const msgpack_object *to);
+/*
+ * A worker's SIO_QUERY (req and what checked): with a cluster, answer it
+ * for the whole cluster (later, with SIO_RESULT) and return 1; else 0.
+ */
+struct gw_worker;
+struct br_msg;
+int gw_cluster_query(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
 /* Whether the cluster is configured (for hooks that change local behaviour). */
 int gw_cluster_on(struct gw *gw);
 /* 1 when this loop's subscriber and publisher are both connected. */

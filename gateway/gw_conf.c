@@ -107,6 +107,8 @@ static const struct conf_opt opts[] = {
 	  "channel prefix, the redis adapter's key option", 0 },
 	{ "cluster-max-queue", "cluster", "max_queue", T_UINT, O(cluster_max_queue), 65536,
 	  1073741824, "8388608", "BYTES", "publishes not yet answered by Redis; more are dropped", 0 },
+	{ "cluster-request-timeout", "cluster", "request_timeout", T_UINT, O(cluster_request_timeout),
+	  100, 600000, "5000", "MS", "how long a worker's query waits for the other nodes", 0 },
 	{ "cluster-python-channel", "cluster", "python_channel", T_STR, O(cluster_python), 0, 0,
 	  "socketio", "NAME", "python-socketio's pub/sub channel to take emits from (empty: none)",
 	  0 },

@@ -164,6 +164,8 @@ metrics_text(struct gw *gw, size_t *outlen)
 		    "not decode (ignored).", st->cluster_malformed);
 		COUNTER("cluster_outages_total", "Times a loop lost its connection to Redis.",
 		    st->cluster_outages);
+		COUNTER("cluster_request_timeouts_total", "Queries of workers that some node did "
+		    "not answer within the request timeout.", st->cluster_timeouts);
 	}
 	mbuf(&p, &len, &cap, "# HELP siogate_errors_total Errors by kind.\n"
 	    "# TYPE siogate_errors_total counter\n"

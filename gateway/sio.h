@@ -164,6 +164,9 @@ void sio_nsps_free(struct gw *gw);
 struct gw_worker;
 struct br_msg;
 void sio_bridge_handle(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
+/* Pack a socket as a "sockets" query lists it: {id, rooms, session, addr}. */
+struct br_enc;
+void sio_pack_socket(struct br_enc *e, struct sio_socket *so);
 /*
  * Emit ev(args) to the sockets of nsp named by to minus except, encoded
  * once (a broadcast from the cluster).  vol: skip busy recipients.  0, or

@@ -405,6 +405,12 @@ pack_socket(struct br_enc *e, struct sio_socket *so)
 	br_enc_cstr(e, "addr", peer);
 }
 
+void
+sio_pack_socket(struct br_enc *e, struct sio_socket *so)
+{
+	pack_socket(e, so);
+}
+
 /* SIO_QUERY -> SIO_RESULT. */
 static void
 cmd_query(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
@@ -421,6 +427,8 @@ cmd_query(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 		gw_bridge_error(gw, w, BR_E_BAD_MESSAGE, "SIO_QUERY needs req and what", m->type, NULL, 0);
 		return;
 	}
+	if (gw_cluster_query(gw, w, m))
+		return;		/* answered for the whole cluster */
 	if (to != NULL && to->type == MSGPACK_OBJECT_ARRAY && to->via.array.size > 0)
 		sio_targets(gw, nsp, to, NULL, collect_one, &c);
 	else if (nsp != NULL)

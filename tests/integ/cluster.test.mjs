@@ -100,7 +100,7 @@ async function numsub(nsp = '/') {
 before(async () => {
   if (SKIP) return;
   redis = await startRedis();
-  gwA = await startCluster('GWca');
+  gwA = await startCluster('GWca', ['--cluster-request-timeout', '1000']);
   gwB = await startCluster('GWcb');
   nodePub = createClient({ url: redis.url });
   nodeSub = nodePub.duplicate();
@@ -228,6 +228,52 @@ test('fetchSockets and allRooms of the Node server include siogate sockets', T, 
   assert.equal(typeof sa.handshake.headers, 'object');
   const rooms = await nodeIo.of('/').adapter.allRooms();
   for (const r of ['fs-room', a.id, b.id]) assert.ok(rooms.has(r), `allRooms has ${r}`);
+});
+
+test('a worker query spans the cluster: sockets and rooms of every gateway and of Node', T, async () => {
+  const a = await client(gwA.url, '/', { auth: { name: 'ann' } });
+  const b = await client(gwB.url, '/', { auth: { name: 'ben' } });
+  const n = await client(node.url);
+  await ask(a, 'join', 'q-room');
+  await ask(b, 'join', ['q-room', 'q-other']);
+  const ns = (await nodeIo.in(n.id).fetchSockets())[0];
+  ns.join('q-room');
+  ns.data = { name: 'nod' };
+  let got = next(a, 'sockets');
+  await ask(a, 'sockets', 'q-room');
+  const [socks, err] = await got;
+  assert.equal(err, undefined, 'complete: no error');
+  const byId = Object.fromEntries(socks.map((s) => [s.id, s]));
+  assert.deepEqual(Object.keys(byId).sort(), [a.id, b.id, n.id].sort());
+  assert.deepEqual(byId[b.id].session, { name: 'ben' });
+  assert.deepEqual(byId[b.id].rooms.sort(), ['q-other', 'q-room']);
+  assert.deepEqual(byId[n.id].session, { name: 'nod' });
+  assert.deepEqual(byId[n.id].rooms, ['q-room']);
+  assert.equal(typeof byId[b.id].addr, 'string');
+  got = next(a, 'rooms');
+  await ask(a, 'rooms', ['q-room']);
+  const [rooms] = await got;
+  assert.deepEqual(rooms.sort(), ['q-other', 'q-room']);
+});
+
+test('a node that never answers: the query ends at the request timeout with an error', T, async () => {
+  const a = await client(gwA.url);
+  const mute = nodePub.duplicate();
+  mute.on('error', () => {});
+  await mute.connect();
+  await mute.subscribe('socket.io-request#/#', () => {});
+  try {
+    const t0 = Date.now();
+    const got = next(a, 'sockets', 5000);
+    await ask(a, 'sockets', [a.id]);
+    const [socks, err] = await got;
+    assert.match(err, /^timeout: \d+ of \d+ other nodes answered within 1000 ms$/);
+    assert.ok(socks.some((s) => s.id === a.id), 'what was gathered is returned');
+    assert.ok(Date.now() - t0 < 4000, 'bounded by the request timeout');
+    assert.ok(await metric(gwA, 'cluster_request_timeouts_total') >= 1);
+  } finally {
+    await mute.quit();
+  }
 });
 
 test('Node disconnectSockets reaches siogate sockets', T, async () => {

@@ -54,6 +54,8 @@ ALL = {
     "cluster redis": ["redis://user:secret@127.0.0.1:1/2"],
     "cluster prefix": ["sg-test"],
     "cluster max_queue": ["100000"],
+    "cluster request_timeout": ["1234"],
+    "cluster python_channel": ["flask-socketio"],
     "limits max_connections": ["1000"],
     "limits max_connections_per_ip": ["100"],
     "limits handshake_rate": ["10"],

@@ -45,6 +45,7 @@ Events (args after the name):
     rooms [TO]                SIO_QUERY rooms of the sender (TO: null = whole namespace,
                               a list = those ids/rooms) -> emit "rooms" [result]
     sockets [ROOM|[TO]]       SIO_QUERY sockets (of ROOM, or all) -> emit "sockets" [result]
+                              (both queries: [result, error] when SIO_RESULT has "error")
     disconnect-me             SIO_DISCONNECT_SOCKETS for the sender
     close-me                  the same with close true
     disconnect-room ROOM      SIO_DISCONNECT_SOCKETS for a room
@@ -219,7 +220,9 @@ class Worker:
         elif t == SIO_RESULT:
             q = self.queries.pop(m.get("req"), None)
             if q:
-                self.emit(q[1], q[2], [m.get("result")], to=q[0])
+                # A cluster's partial answer carries "error": it follows the result.
+                self.emit(q[1], q[2], [m.get("result")] + ([m["error"]] if "error" in m else []),
+                          to=q[0])
             self.on_result(m)
         else:
             log("unexpected message %s" % short(m))
