@@ -422,3 +422,81 @@ test('python-socketio RedisManager(write_only=True): emit, rooms, skip_sid, disc
   spawnSync(PY, ['-c', `import pickle, redis, sys, os\nredis.Redis.from_url(sys.argv[1]).publish('socketio', pickle.dumps({'method': 'emit', 'event': os.system}))`, redis.url]);
   await gwA.waitLog(/cluster: malformed python-socketio message on channel socketio ignored/, 3000, mark);
 });
+
+/* Collect every `ev` arriving on c (for exactly-once checks). */
+function collect(c, ev) {
+  const got = [];
+  c.on(ev, (...a) => got.push(a));
+  return got;
+}
+
+test('threads = 2: each loop is a node; a worker broadcast is published once', T, async () => {
+  const gwC = await startGateway(['--gateway-id', 'Tc00', '--threads', '2', '--cluster', redis.url,
+    '--metrics-listen', '127.0.0.1:0']);
+  const workers = [];
+  try {
+    await gwC.waitLog(/cluster: node siogate:Tc/, 5000);
+    workers.push(await startWorker(gwC.bridge), await startWorker(`${gwC.bridge}.1`));
+    /* Clients until both loops have some (the kernel spreads connections). */
+    const cs = [];
+    for (let i = 0; i < 40; i++) {
+      cs.push(await client(gwC.url));
+      if (cs.length >= 4 && new Set(cs.map((c) => c.id[3])).size === 2) break;
+    }
+    assert.equal(new Set(cs.map((c) => c.id[3])).size, 2, 'clients on both loops');
+    const n = await client(node.url);
+    const a = await client(gwA.url);
+    const onN = collect(n, 't2');
+    const onA = collect(a, 't2');
+    const onC = cs.map((c) => collect(c, 't2'));
+    /* Not spawnSync: the Node server in this process must answer siogate-emit's barrier query. */
+    const em = spawnLogged(process.env.SIOGATE_EMIT, ['-e', gwC.bridge, 't2', '"once"'], 'siogate-emit');
+    const r = await deadline(new Promise((resolve) => em.proc.on('exit', (code) => resolve(code))),
+      10000, 'siogate-emit to exit');
+    assert.equal(r, 0, `siogate-emit: ${em.logs.join('\n')}`);
+    await waitUntil(() => onN.length >= 1 && onA.length >= 1 && onC.every((g) => g.length >= 1), 3000,
+      'the emit everywhere');
+    /* a second, later event proves nothing more of the first is on its way */
+    const fence = [next(n, 'fence'), next(a, 'fence'), ...cs.map((c) => next(c, 'fence'))];
+    nodeIo.emit('fence');
+    await Promise.all(fence);
+    assert.equal(onN.length, 1, 'the Node client got it once');
+    assert.equal(onA.length, 1, 'gateway A\'s client got it once');
+    assert.ok(onC.every((g) => g.length === 1), 'each client of the 2-loop gateway got it once');
+    /* Node's fetchSockets sees the sockets of both loops */
+    const ids = new Set((await nodeIo.fetchSockets()).map((s) => s.id));
+    for (const c of cs) assert.ok(ids.has(c.id), `fetchSockets has ${c.id}`);
+    /* a query from a worker of loop 0 gets every loop's sockets once, no error */
+    const c0 = cs.find((c) => c.id[3] === '0');
+    if (c0) {
+      const got = next(c0, 'sockets');
+      await ask(c0, 'sockets');
+      const [socks, err] = await got;
+      assert.equal(err, undefined);
+      const sids = socks.map((s) => s.id);
+      assert.equal(new Set(sids).size, sids.length, 'no socket twice');
+      for (const c of cs) assert.ok(sids.includes(c.id), `query has ${c.id}`);
+    }
+  } finally {
+    for (const w of workers) await w.stop();
+    await gwC.stop();
+  }
+});
+
+test('a gateway killed: it leaves the count, queries from the others end without waiting', T, async () => {
+  const gwD = await startCluster('GWcd');
+  const d = await client(gwD.url);
+  const a = await client(gwA.url);
+  await waitUntil(async () => await numsub('/') === 4, 5000, 'gateway D counted');
+  gwD.proc.kill('SIGKILL');
+  await gwD.worker.stop();
+  await gwD.stop();
+  await waitUntil(async () => await numsub('/') === 3, 5000, 'gateway D no longer counted');
+  const t0 = Date.now();
+  const got = next(a, 'sockets', 3000);
+  await ask(a, 'sockets');
+  const [socks, err] = await got;
+  assert.equal(err, undefined, 'every remaining node answered');
+  assert.ok(Date.now() - t0 < 900, 'well before the request timeout');
+  assert.ok(!socks.some((s) => s.id === d.id), 'the dead gateway\'s socket is gone');
+});
