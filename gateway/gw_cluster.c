@@ -86,7 +86,28 @@ struct gw_cluster {
 	msgpack_sbuffer sb;	/* the one encoder, reused */
 	msgpack_packer pk;
 	struct cl_query *queries;	/* a worker's queries waiting for other nodes (owner) */
+	struct cl_ack *acks;		/* broadcasts with acks in flight (owner) */
 	uint64_t next_query;
+};
+
+/*
+ * A broadcast with acks in flight.  out: a worker here asked a socket of
+ * another node (waiting for BROADCAST_ACK on the response channel); else
+ * another node asked sockets here (each client's ack is published as
+ * BROADCAST_ACK).  Ends at its timeout.  Owned by cl->acks.
+ */
+struct cl_ack {
+	struct cl_ack *next;
+	struct gw_cluster *cl;
+	uint64_t num;
+	char rid[64];		/* the requestId */
+	int out;
+	uint32_t worker;	/* out: who asked, its req, and the socket */
+	uint64_t req;
+	char sid[64];
+	char *nsp;
+	uint32_t nlen;
+	ev_timer t;
 };
 
 /*
@@ -256,6 +277,11 @@ own_uid(struct gw_cluster *cl, const struct br_str *uid)
 
 static void link_open(struct cl_link *l);
 static void query_subscribed(struct gw_cluster *cl, const char *chan, size_t clen);
+struct gw_cluster_req;
+static void bcast_ack_in(struct gw_cluster *cl, struct sio_nsp *nsp, const struct gw_cluster_req *r,
+    const struct br_str *nspname);
+static int bcast_ack_back(struct gw_cluster *cl, const msgpack_object *root,
+    const struct br_str *rid);
 
 /* Log the start of an outage once. */
 static void
@@ -909,8 +935,11 @@ on_request(struct gw_cluster *cl, const char *chan, size_t clen, const char *p, 
 		}
 		respond(cl, &nspname);
 		break;
+	case GW_CL_BROADCAST:
+		bcast_ack_in(cl, nsp, &r, &nspname);
+		break;
 	default:
-		/* serverSideEmit and broadcasts with acks are not served (siogate-protocol(7)). */
+		/* serverSideEmit is not served (siogate-protocol(7)). */
 		gw_debug("cluster: request type %d on %.*s not served", r.type, (int)clen, chan);
 		break;
 	}
@@ -1137,7 +1166,7 @@ on_response(struct gw_cluster *cl, const char *chan, size_t clen, const char *p,
 	struct cl_query *q;
 	uint32_t i, j;
 
-	if (cl->queries == NULL)
+	if (cl->queries == NULL && cl->acks == NULL)
 		return;		/* not ours: nothing is waiting */
 	if (gw_cluster_in_parse(&in, p, n, GW_CL_IN_JSON, &root, &why) < 0) {
 		malformed(cl, chan, clen, "response", why);
@@ -1145,6 +1174,8 @@ on_response(struct gw_cluster *cl, const char *chan, size_t clen, const char *p,
 	}
 	/* Responses to other nodes' requests pass here too: only ours are read. */
 	if (root->type != MSGPACK_OBJECT_MAP || br_obj_str(br_map_get(root, "requestId"), &rid) < 0)
+		goto done;
+	if (bcast_ack_back(cl, root, &rid))
 		goto done;
 	for (q = cl->queries; q != NULL; q = q->next)
 		if (rid.n == strlen(q->id) && memcmp(rid.p, q->id, rid.n) == 0)
@@ -1299,6 +1330,231 @@ gw_cluster_query(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 	return 1;
 }
 
+/* ---------------- broadcasts with acks ---------------- */
+
+/* Tell the worker of an out ack how it ended: SIO_CLIENT_ACK (arg) or SIO_ACK_TIMEOUT. */
+static void
+ack_tell(struct cl_ack *a, const msgpack_object *arg, const char *reason)
+{
+	struct gw *gw = a->cl->gw;
+	struct gw_worker *w = gw_bridge_find_worker(gw, a->worker);
+	struct gw_evmeta meta = { arg ? BR_T_SIO_CLIENT_ACK : BR_T_SIO_ACK_TIMEOUT, a->sid, 0 };
+	struct br_enc e;
+
+	if (w == NULL)
+		return;
+	br_enc_init(&e, meta.type, 4);
+	br_enc_cstr(&e, "id", a->sid);
+	br_enc_str(&e, "nsp", a->nsp, a->nlen);
+	br_enc_uint(&e, "req", a->req);
+	if (arg != NULL) {
+		br_enc_key(&e, "args");
+		msgpack_pack_array(&e.pk, 1);
+		msgpack_pack_object(&e.pk, *arg);
+	} else {
+		br_enc_cstr(&e, "reason", reason);
+	}
+	gw_bridge_send_event(gw, w, &e, 1, &meta);
+}
+
+static void
+ack_free(struct cl_ack *a)
+{
+	struct cl_ack **pp;
+
+	for (pp = &a->cl->acks; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	}
+	ev_timer_stop(a->cl->gw->loop, &a->t);
+	free(a->nsp);
+	free(a);
+}
+
+static void
+ack_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct cl_ack *a = t->data;
+
+	if (a->out) {
+		a->cl->gw->st.ack_timeouts++;
+		ack_tell(a, NULL, "timeout");
+	}
+	ack_free(a);
+}
+
+static struct cl_ack *
+ack_new(struct gw_cluster *cl, int out, const struct br_str *nsp, uint64_t ms)
+{
+	struct cl_ack *a = gw_xcalloc(1, sizeof *a);
+
+	a->cl = cl;
+	a->out = out;
+	a->num = ++cl->next_query;
+	a->nsp = gw_xstrndup(nsp->p, nsp->n);
+	a->nlen = nsp->n;
+	ev_timer_init(&a->t, ack_timeout_cb, (ms ? ms : 1) / 1000.0, 0.);
+	a->t.data = a;
+	ev_timer_start(cl->gw->loop, &a->t);
+	a->next = cl->acks;
+	cl->acks = a;
+	return a;
+}
+
+int
+gw_cluster_emit_ack(struct gw *gw, struct gw_worker *w, const struct br_str *nsp,
+    const msgpack_object *ev, const msgpack_object *args, const msgpack_object *to, uint64_t req,
+    uint64_t timeout)
+{
+	struct gw_cluster *cl = gw->cl;
+	const msgpack_object *t;
+	struct cl_ack *a;
+	msgpack_packer *pk;
+	char chan[1200];
+	uint32_t i;
+	int n;
+
+	if (cl == NULL || to == NULL || to->type != MSGPACK_OBJECT_ARRAY || to->via.array.size != 1 ||
+	    to->via.array.ptr[0].type != MSGPACK_OBJECT_STR || gw_cluster_all_local(gw, to) ||
+	    to->via.array.ptr[0].via.str.size >= sizeof a->sid || nsp->n > 1000)
+		return 0;
+	t = &to->via.array.ptr[0];
+	a = ack_new(cl, 1, nsp, timeout);
+	a->worker = w->id;
+	a->req = req;
+	memcpy(a->sid, t->via.str.ptr, t->via.str.size);
+	snprintf(a->rid, sizeof a->rid, "%s:%llu", cl->uid, (unsigned long long)a->num);
+	pk = enc(cl);
+	msgpack_pack_map(pk, 5);
+	pk_cstr(pk, "uid");
+	pk_cstr(pk, cl->uid);
+	pk_cstr(pk, "requestId");
+	pk_cstr(pk, a->rid);
+	pk_cstr(pk, "type");
+	msgpack_pack_uint8(pk, GW_CL_BROADCAST);
+	pk_cstr(pk, "packet");
+	msgpack_pack_map(pk, 3);
+	pk_cstr(pk, "type");
+	msgpack_pack_uint8(pk, 2);
+	pk_cstr(pk, "data");
+	msgpack_pack_array(pk, 1 + args->via.array.size);
+	msgpack_pack_object(pk, *ev);
+	for (i = 0; i < args->via.array.size; i++)
+		msgpack_pack_object(pk, args->via.array.ptr[i]);
+	pk_cstr(pk, "nsp");
+	pk_str(pk, nsp->p, nsp->n);
+	pk_cstr(pk, "opts");
+	msgpack_pack_map(pk, 3);
+	pk_cstr(pk, "rooms");
+	pk_strs(pk, to);
+	pk_cstr(pk, "except");
+	msgpack_pack_array(pk, 0);
+	pk_cstr(pk, "flags");
+	msgpack_pack_map(pk, 1);
+	pk_cstr(pk, "timeout");
+	msgpack_pack_uint64(pk, timeout);
+	n = snprintf(chan, sizeof chan, "%s-request#%.*s#", cl->prefix, (int)nsp->n, nsp->p);
+	if (cl_publish(cl, chan, (size_t)n) < 0) {
+		ack_tell(a, NULL, "disconnected");
+		ack_free(a);
+	}
+	return 1;
+}
+
+/* BROADCAST (with acks) from another node: deliver here, each socket with its ack id. */
+static void
+bcast_ack_in(struct gw_cluster *cl, struct sio_nsp *nsp, const struct gw_cluster_req *r,
+    const struct br_str *nspname)
+{
+	struct gw *gw = cl->gw;
+	struct sio_socket **v;
+	struct gw_buf *pkts[SIO_MAX_ATTACHMENTS + 1];
+	struct cl_ack *a;
+	msgpack_packer *pk;
+	const char *why = NULL;
+	uint32_t i, cnt = 0, sent = 0;
+	int np, k;
+	uint64_t ms = r->bc.timeout ? r->bc.timeout : gw->conf.ack_timeout;
+
+	if (r->req_id.p == NULL || r->req_id.n >= sizeof a->rid)
+		return;
+	a = ack_new(cl, 0, nspname, ms);
+	memcpy(a->rid, r->req_id.p, r->req_id.n);
+	v = nsp != NULL ? sio_targets_collect(gw, nsp, r->bc.rooms, r->bc.except, &cnt) : NULL;
+	for (i = 0; i < cnt; i++) {
+		uint64_t id = sio_socket_wait_ack(v[i], GW_CLUSTER_WORKER, a->num, (unsigned)ms);
+
+		np = sio_packet_encode(SIO_EVENT, nsp->name, nsp->nlen, 1, id, r->bc.ev, &r->bc.args,
+		    NULL, pkts, &why);
+		if (np < 0)
+			break;
+		sio_socket_send(v[i], pkts, np);
+		for (k = 0; k < np; k++)
+			gw_buf_unref(pkts[k]);
+		sent++;
+	}
+	free(v);
+	pk = resp_start(cl, r, 2);
+	pk_cstr(pk, "type");
+	msgpack_pack_uint8(pk, GW_CL_BROADCAST_CLIENT_COUNT);
+	pk_cstr(pk, "clientCount");
+	msgpack_pack_uint32(pk, sent);
+	respond(cl, nspname);
+	if (sent == 0)
+		ack_free(a);
+}
+
+void
+gw_cluster_client_ack(struct gw *gw, uint64_t n, const char *arg, size_t len)
+{
+	struct gw_cluster *cl = gw->cl;
+	struct cl_ack *a;
+	msgpack_packer *pk;
+	struct br_str nsp;
+
+	if (cl == NULL)
+		return;
+	for (a = cl->acks; a != NULL && (a->out || a->num != n); a = a->next)
+		;
+	if (a == NULL)
+		return;		/* late: the asking node gave up already */
+	pk = enc(cl);
+	msgpack_pack_map(pk, 3);
+	pk_cstr(pk, "type");
+	msgpack_pack_uint8(pk, GW_CL_BROADCAST_ACK);
+	pk_cstr(pk, "requestId");
+	pk_cstr(pk, a->rid);
+	pk_cstr(pk, "packet");
+	msgpack_sbuffer_write(&cl->sb, arg, len);
+	nsp.p = a->nsp;
+	nsp.n = a->nlen;
+	respond(cl, &nsp);
+}
+
+/* A response naming an out ack of ours: a BROADCAST_ACK goes to the worker that asked. */
+static int
+bcast_ack_back(struct gw_cluster *cl, const msgpack_object *root, const struct br_str *rid)
+{
+	static const msgpack_object nil = { .type = MSGPACK_OBJECT_NIL };
+	const msgpack_object *type = br_map_get(root, "type"), *pkt = br_map_get(root, "packet");
+	struct cl_ack *a;
+
+	for (a = cl->acks; a != NULL; a = a->next)
+		if (a->out && rid->n == strlen(a->rid) && memcmp(rid->p, a->rid, rid->n) == 0)
+			break;
+	if (a == NULL)
+		return 0;
+	if (type != NULL && type->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	    type->via.u64 == GW_CL_BROADCAST_ACK) {
+		cl->gw->st.cluster_received++;
+		ack_tell(a, pkt != NULL ? pkt : &nil, NULL);
+		ack_free(a);	/* the first answer wins: one socket was asked */
+	}
+	return 1;	/* a client count: the ack itself is still to come */
+}
+
 /* Every message of the subscriber. */
 static void
 sub_cb(redisAsyncContext *ac, void *r, void *priv)
@@ -1421,6 +1677,8 @@ gw_cluster_stop(struct gw *gw)
 	ev_timer_stop(gw->loop, &cl->pub.t);
 	while (cl->queries != NULL)
 		query_finish(cl->queries, "server shutting down");
+	while (cl->acks != NULL)
+		ack_free(cl->acks);
 	link_close(&cl->sub);
 	link_close(&cl->pub);
 	msgpack_sbuffer_destroy(&cl->sb);

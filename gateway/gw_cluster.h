@@ -130,6 +130,23 @@ int gw_cluster_all_local(struct gw *gw, const msgpack_object *to);
 struct gw_worker;
 struct br_msg;
 int gw_cluster_query(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
+/* The worker id of a server-to-client ack awaited for another node (sio_wait.worker). */
+#define GW_CLUSTER_WORKER UINT32_MAX
+/*
+ * A worker's SIO_EMIT with req to a socket id of another gateway: publish it
+ * as the adapter's broadcast with acks; the client's first ack argument
+ * comes back as SIO_CLIENT_ACK, or SIO_ACK_TIMEOUT.  1 when taken (even
+ * if answered at once with SIO_ACK_TIMEOUT "disconnected": Redis away),
+ * 0 when the target is no remote socket id.
+ */
+int gw_cluster_emit_ack(struct gw *gw, struct gw_worker *w, const struct br_str *nsp,
+    const msgpack_object *ev, const msgpack_object *args, const msgpack_object *to, uint64_t req,
+    uint64_t timeout);
+/*
+ * A client answered an ack awaited for another node (sio_wait.req = n):
+ * arg is its first argument, msgpack.  Published as BROADCAST_ACK.
+ */
+void gw_cluster_client_ack(struct gw *gw, uint64_t n, const char *arg, size_t len);
 /* Whether the cluster is configured (for hooks that change local behaviour). */
 int gw_cluster_on(struct gw *gw);
 /* 1 when this loop's subscriber and publisher are both connected. */

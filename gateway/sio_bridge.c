@@ -134,6 +134,9 @@ cmd_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 	}
 	if (want_ack) {
 		so = single_target(gw, nsp, to);
+		if (so == NULL && gw_cluster_emit_ack(gw, w, &nspname, ev, args, to, req,
+		    timeout ? timeout : 1))
+			return;		/* a socket of another gateway: asked over the cluster */
 		if (so == NULL) {
 			if (!gone_single(gw, w, m, to))
 				gw_bridge_error(gw, w, BR_E_BAD_MESSAGE,

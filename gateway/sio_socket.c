@@ -20,6 +20,7 @@
 
 #include "br_json.h"
 #include "gw_bridge.h"
+#include "gw_cluster.h"
 #include "sio.h"
 
 static void sio_socket_close(struct sio_socket *so, const char *reason, int tell_worker);
@@ -702,6 +703,25 @@ handle_ack(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str *a
 	so = conn_socket(c, pkt->nsp, pkt->nsp_len);
 	for (wt = so ? so->waits : NULL; wt != NULL && wt->ack_id != pkt->id; wt = wt->next)
 		;
+	if (wt != NULL && wt->worker == GW_CLUSTER_WORKER) {
+		/* Another node of the cluster asked: its first argument goes back over Redis. */
+		msgpack_sbuffer sb;
+		msgpack_packer pk;
+
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		if (json_array_size(v) == 0)
+			msgpack_pack_nil(&pk);
+		else if (br_json_pack(&pk, json_array_get(v, 0), natt ? att : NULL, natt,
+		    gw->conf.max_depth, NULL, &why) < 0)
+			sb.size = 0;
+		if (sb.size > 0)
+			gw_cluster_client_ack(gw, wt->req, sb.data, sb.size);
+		msgpack_sbuffer_destroy(&sb);
+		json_decref(v);
+		wait_end(wt, NULL);
+		return;
+	}
 	if (wt == NULL || (w = gw_bridge_find_worker(gw, wt->worker)) == NULL) {
 		json_decref(v);
 		if (wt != NULL)

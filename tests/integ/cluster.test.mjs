@@ -276,6 +276,38 @@ test('a node that never answers: the query ends at the request timeout with an e
   }
 });
 
+test('broadcast with acks across nodes: Node asks, siogate clients answer', T, async () => {
+  const a = await client(gwA.url);
+  const b = await client(gwB.url);
+  const n = await client(node.url);
+  a.on('q', (x, cb) => cb(`a:${x}`));
+  b.on('q', (x, cb) => cb(`b:${x}`));
+  n.on('q', (x, cb) => cb(`n:${x}`));
+  await ask(a, 'join', 'ackroom');
+  await ask(b, 'join', 'ackroom');
+  (await nodeIo.in(n.id).fetchSockets())[0].join('ackroom');
+  const res = await deadline(nodeIo.to('ackroom').timeout(2000).emitWithAck('q', 1), 4000, 'acks');
+  assert.deepEqual(res.sort(), ['a:1', 'b:1', 'n:1']);
+});
+
+test('a worker asks a socket of another gateway for an ack: the answer comes back to it', T, async () => {
+  const a = await client(gwA.url);
+  const b = await client(gwB.url);
+  const n = await client(node.url);
+  b.on('please', (x, cb) => cb({ yes: x }));
+  n.on('please', (x, cb) => cb(`node says ${x}`));
+  let got = next(a, 'asked');
+  await ask(a, 'ask-other', b.id, 'please', 2000, 7);
+  assert.deepEqual(await got, [{ args: [{ yes: 7 }] }]);
+  got = next(a, 'asked');
+  await ask(a, 'ask-other', n.id, 'please', 2000, 8);
+  assert.deepEqual(await got, [{ args: ['node says 8'] }]);
+  b.on('mute', () => {});
+  got = next(a, 'asked', 3000);
+  await ask(a, 'ask-other', b.id, 'mute', 500);
+  assert.deepEqual(await got, [{ timeout: 'timeout' }]);
+});
+
 test('Node disconnectSockets reaches siogate sockets', T, async () => {
   const b = await client(gwB.url);
   await ask(b, 'join', 'doomed');

@@ -39,6 +39,8 @@ Events (args after the name):
     ask EV, TIMEOUT_MS, ...   SIO_EMIT EV (...) with req to the sender; on SIO_CLIENT_ACK
                               emits "asked" [{"args": [...]}], on SIO_ACK_TIMEOUT
                               "asked" [{"timeout": reason}]
+    ask-other ID, EV, TIMEOUT_MS, ...  the same to socket ID (any gateway of a cluster);
+                              "asked" goes to the sender
     set-session MAP[, MERGE]  SIO_SET_SESSION (merge defaults to false)
     get-session               emit "session" [the session map that came with this event]
     get-rooms                 emit "my-rooms" [the rooms list that came with this event]
@@ -317,6 +319,14 @@ class Worker:
             if len(args) > 1 and args[1] is not None:
                 kw["timeout"] = int(args[1])
             self.emit(nsp, a0, args[2:], to=sid, **kw)
+        elif ev == "ask-other":
+            req = self.next_req
+            self.next_req += 1
+            self.asks[req] = (sid, nsp)
+            kw = {"req": req}
+            if len(args) > 2 and args[2] is not None:
+                kw["timeout"] = int(args[2])
+            self.emit(nsp, args[1], args[3:], to=a0, **kw)
         elif ev == "set-session":
             merge = bool(args[1]) if len(args) > 1 else False
             self.send(SIO_SET_SESSION, id=sid, nsp=nsp, session=a0 if a0 is not None else {},
