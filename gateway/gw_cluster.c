@@ -566,21 +566,13 @@ has_names(const msgpack_object *o)
 	return o != NULL && o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size > 0;
 }
 
-void
-gw_cluster_emit(struct gw *gw, const struct br_str *nsp, const msgpack_object *ev,
-    const msgpack_object *args, const msgpack_object *to, const msgpack_object *except, int vol)
+/* A Socket.IO packet object {type: EVENT, data: [ev, ...args], nsp}. */
+static void
+pk_packet(msgpack_packer *pk, const struct br_str *nsp, const msgpack_object *ev,
+    const msgpack_object *args)
 {
-	struct gw_cluster *cl = gw->cl;
-	msgpack_packer *pk;
-	char chan[2200];
-	int n;
 	uint32_t i;
 
-	if (cl == NULL || gw->idx != 0 || gw_cluster_all_local(gw, to) || nsp->n > 1000)
-		return;
-	pk = enc(cl);
-	msgpack_pack_array(pk, 3);
-	pk_cstr(pk, cl->uid);
 	msgpack_pack_map(pk, 3);
 	pk_cstr(pk, "type");
 	msgpack_pack_uint8(pk, 2);
@@ -591,6 +583,23 @@ gw_cluster_emit(struct gw *gw, const struct br_str *nsp, const msgpack_object *e
 		msgpack_pack_object(pk, args->via.array.ptr[i]);
 	pk_cstr(pk, "nsp");
 	pk_str(pk, nsp->p, nsp->n);
+}
+
+void
+gw_cluster_emit(struct gw *gw, const struct br_str *nsp, const msgpack_object *ev,
+    const msgpack_object *args, const msgpack_object *to, const msgpack_object *except, int vol)
+{
+	struct gw_cluster *cl = gw->cl;
+	msgpack_packer *pk;
+	char chan[2200];
+	int n;
+
+	if (cl == NULL || gw->idx != 0 || gw_cluster_all_local(gw, to) || nsp->n > 1000)
+		return;
+	pk = enc(cl);
+	msgpack_pack_array(pk, 3);
+	pk_cstr(pk, cl->uid);
+	pk_packet(pk, nsp, ev, args);
 	msgpack_pack_map(pk, 3);
 	pk_cstr(pk, "rooms");
 	pk_strs(pk, to);
@@ -1413,7 +1422,6 @@ gw_cluster_emit_ack(struct gw *gw, struct gw_worker *w, const struct br_str *nsp
 	struct cl_ack *a;
 	msgpack_packer *pk;
 	char chan[1200];
-	uint32_t i;
 	int n;
 
 	if (cl == NULL || to == NULL || to->type != MSGPACK_OBJECT_ARRAY || to->via.array.size != 1 ||
@@ -1435,16 +1443,7 @@ gw_cluster_emit_ack(struct gw *gw, struct gw_worker *w, const struct br_str *nsp
 	pk_cstr(pk, "type");
 	msgpack_pack_uint8(pk, GW_CL_BROADCAST);
 	pk_cstr(pk, "packet");
-	msgpack_pack_map(pk, 3);
-	pk_cstr(pk, "type");
-	msgpack_pack_uint8(pk, 2);
-	pk_cstr(pk, "data");
-	msgpack_pack_array(pk, 1 + args->via.array.size);
-	msgpack_pack_object(pk, *ev);
-	for (i = 0; i < args->via.array.size; i++)
-		msgpack_pack_object(pk, args->via.array.ptr[i]);
-	pk_cstr(pk, "nsp");
-	pk_str(pk, nsp->p, nsp->n);
+	pk_packet(pk, nsp, ev, args);
 	pk_cstr(pk, "opts");
 	msgpack_pack_map(pk, 3);
 	pk_cstr(pk, "rooms");

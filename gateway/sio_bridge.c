@@ -238,6 +238,18 @@ collect_one(struct sio_socket *so, void *arg)
 	c->v[c->n++] = so;
 }
 
+/* sio_targets() into an array (see sio.h). */
+struct sio_socket **
+sio_targets_collect(struct gw *gw, struct sio_nsp *nsp, const msgpack_object *to,
+    const msgpack_object *except, uint32_t *n)
+{
+	struct collect c = { 0 };
+
+	sio_targets(gw, nsp, to, except, collect_one, &c);
+	*n = c.n;
+	return c.v;
+}
+
 /*
  * The sockets a command names in "to" (collected first: joining, leaving
  * and disconnecting change the lists being walked).  An empty result for a

@@ -248,32 +248,3 @@ sio_targets(struct gw *gw, struct sio_nsp *nsp, const msgpack_object *to,
 		mark_target(gw, nsp, &to->via.array.ptr[i], fn, arg, &count);
 	return count;
 }
-
-struct collect {
-	struct sio_socket **v;
-	uint32_t n, cap;
-};
-
-static void
-collect_one(struct sio_socket *so, void *arg)
-{
-	struct collect *c = arg;
-
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 16;
-		c->v = gw_xrealloc(c->v, c->cap * sizeof *c->v);
-	}
-	c->v[c->n++] = so;
-}
-
-/* sio_targets() into an array. */
-struct sio_socket **
-sio_targets_collect(struct gw *gw, struct sio_nsp *nsp, const msgpack_object *to,
-    const msgpack_object *except, uint32_t *n)
-{
-	struct collect c = { 0 };
-
-	sio_targets(gw, nsp, to, except, collect_one, &c);
-	*n = c.n;
-	return c.v;
-}
