@@ -370,12 +370,34 @@ connect_cb(const redisAsyncContext *ac, int status)
 		link_retry(l);
 		return;
 	}
+	gw_debug("cluster: %s connected to redis at %s", l->sub ? "subscriber" : "publisher",
+	    l->cl->where);
+}
+
+/*
+ * l answered its first command after AUTH (the publisher's PING, the
+ * subscriber's PSUBSCRIBE): it is up.  Not at connect: a refused AUTH
+ * would make every retry look like a recovery.
+ */
+static void
+link_ready(struct cl_link *l)
+{
+	if (l->ready)
+		return;
 	ev_timer_stop(l->cl->gw->loop, &l->t);
 	l->ready = 1;
 	l->since = ev_now(l->cl->gw->loop);
-	gw_debug("cluster: %s connected to redis at %s", l->sub ? "subscriber" : "publisher",
-	    l->cl->where);
 	outage_end(l->cl);
+}
+
+static void
+ping_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	redisReply *rep = r;
+	struct cl_link *l = ac->data;
+
+	if (l != NULL && rep != NULL && rep->type != REDIS_REPLY_ERROR)
+		link_ready(l);
 }
 
 static void
@@ -461,8 +483,10 @@ link_open(struct cl_link *l)
 		if (cl->pylen > 0)
 			redisAsyncCommand(ac, sub_cb, NULL, "SUBSCRIBE %s", cl->gw->conf.cluster_python);
 		gw_map_each(&cl->gw->sio_nsps, sub_nsp_each, cl);
-	} else if (cl->a.db) {
-		redisAsyncCommand(ac, setup_cb, "SELECT", "SELECT %u", cl->a.db);
+	} else {
+		if (cl->a.db)
+			redisAsyncCommand(ac, setup_cb, "SELECT", "SELECT %u", cl->a.db);
+		redisAsyncCommand(ac, ping_cb, NULL, "PING");
 	}
 	ev_timer_stop(cl->gw->loop, &l->t);
 	ev_timer_set(&l->t, CL_CONNECT_TIMEOUT, 0.);
@@ -1579,6 +1603,8 @@ sub_cb(redisAsyncContext *ac, void *r, void *priv)
 		chan = rep->element[1];
 		msg = rep->element[2];
 	} else {
+		if (strcmp(rep->element[0]->str, "psubscribe") == 0)
+			link_ready(l);
 		if (strcmp(rep->element[0]->str, "subscribe") == 0 &&
 		    rep->element[1]->type == REDIS_REPLY_STRING)
 			query_subscribed(cl, rep->element[1]->str, rep->element[1]->len);

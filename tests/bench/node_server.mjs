@@ -3,6 +3,10 @@
 // bench_worker.c, in process.
 //
 //   node node_server.mjs [--port 8090] [--ping-interval MS] [--ping-timeout MS]
+//                        [--redis redis://HOST:PORT]
+//
+// With --redis, the server is a node of a cluster on @socket.io/redis-adapter
+// (tests/bench/cluster.sh: fanout across two servers).
 //
 //   "join" [room]      the sender joins room; an ack, if asked, is []
 //   "broadcast" [x]    emits "broadcast" [x] to the room "bench"
@@ -22,6 +26,7 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     "ping-interval": { type: "string", default: "25000" },
     "ping-timeout": { type: "string", default: "20000" },
+    redis: { type: "string" },
   },
 });
 
@@ -34,11 +39,22 @@ try {
   // optional: ws falls back to JavaScript masking
 }
 
+let adapter;
+if (values.redis) {
+  const { createClient } = await import("redis");
+  const { createAdapter } = await import("@socket.io/redis-adapter");
+  const pub = createClient({ url: values.redis });
+  const sub = pub.duplicate();
+  await Promise.all([pub.connect(), sub.connect()]);
+  adapter = createAdapter(pub, sub);
+}
+
 const httpServer = createServer();
 const io = new Server(httpServer, {
   serveClient: false,
   pingInterval: Number(values["ping-interval"]),
   pingTimeout: Number(values["ping-timeout"]),
+  ...(adapter ? { adapter } : {}),
 });
 
 io.on("connection", (socket) => {

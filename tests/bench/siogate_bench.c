@@ -82,6 +82,8 @@ struct bench_opts {
 	int tr;
 	char host[64];
 	int port;
+	char host2[64];		/* --url2: where the odd client processes connect (port2 0: none) */
+	int port2;
 	char path[128];
 	unsigned clients;
 	double duration, warmup;
@@ -2298,6 +2300,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: siogate-bench fanout|echo|idle|connect-rate [options]\n"
 	    "  --url URL             server (http://127.0.0.1:8080)\n"
+	    "  --url2 URL            a second server of the same cluster: every other client\n"
+	    "                        process connects there (fanout across servers)\n"
 	    "  --path PATH           Socket.IO path (/socket.io/)\n"
 	    "  --transport T         websocket or polling (websocket)\n"
 	    "  --clients N           clients (connect-rate: connections at once) (1000)\n"
@@ -2346,7 +2350,8 @@ int
 main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "url", 1, 0, 'u' }, { "path", 1, 0, 'a' }, { "transport", 1, 0, 't' },
+		{ "url", 1, 0, 'u' }, { "url2", 1, 0, 'U' }, { "path", 1, 0, 'a' },
+		{ "transport", 1, 0, 't' },
 		{ "clients", 1, 0, 'n' }, { "duration", 1, 0, 'd' }, { "warmup", 1, 0, 'w' },
 		{ "rate", 1, 0, 'r' }, { "payload", 1, 0, 'b' }, { "inflight", 1, 0, 'k' },
 		{ "procs", 1, 0, 'p' }, { "concurrency", 1, 0, 'c' },
@@ -2427,6 +2432,17 @@ main(int argc, char **argv)
 		case 'k': o.inflight = (unsigned)strtoul(optarg, NULL, 10); inflight_set = 1; break;
 		case 'p': o.procs = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'c': o.conc = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'U': {
+			struct bench_opts o2 = o;
+
+			if (parse_url(&o2, optarg) < 0) {
+				fprintf(stderr, "siogate-bench: bad --url2 %s\n", optarg);
+				return 64;
+			}
+			memcpy(o.host2, o2.host, sizeof o.host2);
+			o.port2 = o2.port;
+			break;
+		}
 		case 's': o.server_pid = (pid_t)atoi(optarg); break;
 		case 'W':
 			if (o.nworkers < BENCH_MAX_WORKERS)
@@ -2514,6 +2530,11 @@ main(int argc, char **argv)
 			close(sv[0]);
 			for (j = 0; j < i; j++)
 				close(co.ch[j].fd);
+			if (o.port2 > 0 && i % 2 == 1) {
+				/* This process's clients are on the second server. */
+				memcpy(o.host, o.host2, sizeof o.host);
+				o.port = o.port2;
+			}
 			child_main(&o, n, sv[1], (uint32_t)(mono_us() ^ (getpid() << 16)) | 1u,
 			    o.rate * (double)n / (double)o.clients);
 		}

@@ -20,7 +20,7 @@ import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Emitter } from '@socket.io/redis-emitter';
 import { createClient } from 'redis';
-import { REF, startGateway, spawnLogged, deadline, waitUntil, get } from '../lib/harness.mjs';
+import { REF, startGateway, spawnLogged, deadline, waitUntil, get, sleep } from '../lib/harness.mjs';
 import { startRedis, redisMissing } from '../lib/redis.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -531,4 +531,36 @@ test('a gateway killed: it leaves the count, queries from the others end without
   assert.equal(err, undefined, 'every remaining node answered');
   assert.ok(Date.now() - t0 < 900, 'well before the request timeout');
   assert.ok(!socks.some((s) => s.id === d.id), 'the dead gateway\'s socket is gone');
+});
+
+test('a password: AUTH before anything; a wrong one is one error line, not a log per retry', T, async () => {
+  const locked = await startRedis(['--requirepass', 's3cret']);
+  const gws = [];
+  try {
+    const good = await startGateway(['--gateway-id', 'GWpw', '--cluster',
+      `redis://:s3cret@127.0.0.1:${locked.port}`]);
+    gws.push(good);
+    const bad = await startGateway(['--gateway-id', 'GWpx', '--cluster',
+      `redis://default:wrong@127.0.0.1:${locked.port}/3`]);
+    gws.push(bad);
+    const probe = createClient({ url: `redis://:s3cret@127.0.0.1:${locked.port}` });
+    probe.on('error', () => {});
+    await probe.connect();
+    try {
+      /* the good one subscribed (PSUBSCRIBE socket.io#*), the bad one did not */
+      await waitUntil(async () => Number(await probe.sendCommand(['PUBSUB', 'NUMPAT'])) === 1, 5000,
+        'one gateway subscribed');
+      await bad.waitLog(/cluster: redis at 127\.0\.0\.1:\d+ refused AUTH: WRONGPASS/, 5000);
+      await sleep(1500); /* several retries (0.1 s, 0.2 s, 0.4 s, ...) */
+      assert.equal(bad.logs.filter((l) => /refused AUTH/.test(l)).length, 1, 'one AUTH error line');
+      assert.equal(bad.logs.filter((l) => /unreachable/.test(l)).length, 1, 'one outage line');
+      assert.equal(bad.logs.filter((l) => /connected again/.test(l)).length, 0, 'no false recovery');
+      assert.equal(Number(await probe.sendCommand(['PUBSUB', 'NUMPAT'])), 1);
+    } finally {
+      await probe.quit();
+    }
+  } finally {
+    for (const g of gws) await g.stop();
+    await locked.stop();
+  }
 });

@@ -26,15 +26,16 @@ export function freePort() {
 }
 
 /*
- * Start redis-server; resolves to {port, url, start(), kill(), stop()}.
+ * Start redis-server (with extra arguments, e.g. ['--requirepass', 'pw']);
+ * resolves to {port, url, start(), kill(), stop()}.
  * kill() is SIGKILL (an outage); start() runs it again on the same port.
  */
-export async function startRedis() {
+export async function startRedis(extra = []) {
   const port = await freePort();
   const r = { port, url: `redis://127.0.0.1:${port}`, h: null };
   r.start = async () => {
     r.h = spawnLogged(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
-      '--appendonly', 'no', '--protected-mode', 'no'], 'redis-server');
+      '--appendonly', 'no', '--protected-mode', 'no', ...extra], 'redis-server');
     await r.h.waitLog(/Ready to accept connections/, 10000);
     return r;
   };
