@@ -21,7 +21,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { Emitter } from '@socket.io/redis-emitter';
 import { createClient } from 'redis';
 import { REF, startGateway, spawnLogged, deadline, waitUntil, get, sleep } from '../lib/harness.mjs';
-import { startRedis, redisMissing } from '../lib/redis.mjs';
+import { startRedis, redisMissing, freePort } from '../lib/redis.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PY = process.env.PYTHON || '/usr/bin/python3';
@@ -562,5 +562,40 @@ test('a password: AUTH before anything; a wrong one is one error line, not a log
   } finally {
     for (const g of gws) await g.stop();
     await locked.stop();
+  }
+});
+
+test('Redis down at start: the gateway serves locally and joins the cluster once Redis is up', T, async () => {
+  const port = await freePort();
+  const gw = await startGateway(['--gateway-id', 'GWlt', '--cluster', `redis://127.0.0.1:${port}`]);
+  let late;
+  try {
+    await gw.waitLog(/cluster: redis at 127\.0\.0\.1:\d+ unreachable/, 5000);
+    gw.worker = await startWorker(gw.bridge);
+    const c = await client(gw.url);
+    const c2 = await client(gw.url);
+    const got = next(c2, 'early');
+    await ask(c, 'broadcast', 'early', 1);
+    assert.deepEqual(await got, [1], 'local delivery without Redis');
+    late = await startRedis([], port);
+    await gw.waitLog(/cluster: redis at .* connected again after [\d.]+ s; [1-9]\d* publish\(es\) dropped/, 10000);
+    /* now a member of the cluster of that Redis */
+    const pub = createClient({ url: late.url });
+    pub.on('error', () => {});
+    await pub.connect();
+    try {
+      const em = new Emitter(pub);
+      const g2 = next(c, 'late');
+      await waitUntil(async () => Number(await pub.sendCommand(['PUBSUB', 'NUMPAT'])) === 1, 5000,
+        'subscribed');
+      em.emit('late', 2);
+      assert.deepEqual(await g2, [2]);
+    } finally {
+      await pub.quit();
+    }
+  } finally {
+    await gw.worker?.stop();
+    await gw.stop();
+    await late?.stop();
   }
 });

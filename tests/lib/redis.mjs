@@ -26,12 +26,13 @@ export function freePort() {
 }
 
 /*
- * Start redis-server (with extra arguments, e.g. ['--requirepass', 'pw']);
+ * Start redis-server (with extra arguments, e.g. ['--requirepass', 'pw'], on
+ * port0 if given);
  * resolves to {port, url, start(), kill(), stop()}.
  * kill() is SIGKILL (an outage); start() runs it again on the same port.
  */
-export async function startRedis(extra = []) {
-  const port = await freePort();
+export async function startRedis(extra = [], port0 = 0) {
+  const port = port0 || await freePort();
   const r = { port, url: `redis://127.0.0.1:${port}`, h: null };
   r.start = async () => {
     r.h = spawnLogged(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
