@@ -63,6 +63,16 @@ uint64_t gw_time_ms(void);
 int gw_parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out);
 /* Decode %XX (and '+' when plus_is_space) in place; returns new length. */
 size_t gw_url_decode(char *s, size_t n, int plus_is_space);
+/*
+ * Open rel (relative: no leading '/') below the folder dirfd without ever
+ * resolving outside it: openat2(2) with RESOLVE_BENEATH and
+ * RESOLVE_NO_MAGICLINKS (a symlink is followed only while it stays below
+ * dirfd; absolute ones and ".." out are refused).  Where the kernel has no
+ * openat2 (ENOSYS), or with walk set, one component at a time with
+ * O_NOFOLLOW: then no symlink is followed at all.  flags as open(2)
+ * (O_CLOEXEC added).  The fd, or -1 with errno (EXDEV: it would leave).
+ */
+int gw_open_beneath(int dirfd, const char *rel, int flags, int walk);
 
 /* ---------------- string-keyed hash map (gw_map.c) ---------------- */
 
