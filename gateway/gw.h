@@ -311,6 +311,10 @@ struct gw_msg {
 	struct gw_conn *conn;
 	struct gw_conf *conf;
 	char sid[32];
+	/* GW_MSG_CLOSE_SID: the requester's address (a reference), endpoint index, "ip:port" */
+	struct gw_ip *ip;
+	int ep;
+	char peer[56];
 };
 
 /*

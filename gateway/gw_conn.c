@@ -441,7 +441,7 @@ conn_http_fail(struct gw_conn *c, int status, const char *why)
 	    status, gw_log_escape(esc, sizeof esc, why, strlen(why)));
 	c->gw->st.err_http++;
 	if (status == 413)
-		eio_poll_oversized(c->gw, c->hin->req, c->peer);
+		gw_http_oversized(c, c->hin->req);
 	n = snprintf(body, sizeof body, "{\"code\":3,\"message\":\"%s\"}",
 	    http_status_text(status));
 	gw_http_respond(c, status, "application/json", NULL, body, (size_t)n);

@@ -295,7 +295,12 @@ http_sid_owner(struct gw_conn *c, const struct http_req *req)
 	return gw_loops_owner(c->gw, sid);
 }
 
-/* A request's headers are in: note a POST in progress on its session. */
+/*
+ * A request's headers are in: note a POST in progress on its session.
+ * Authorised first (Origin here, endpoint and sid_bind_ip in
+ * eio_session_authorised): a refused one touches no session and gets its
+ * answer when complete.
+ */
 int
 gw_http_headers(void *conn, struct http_req *req, const char **why)
 {
@@ -305,9 +310,22 @@ gw_http_headers(void *conn, struct http_req *req, const char **why)
 	if (req->method != HTTP_POST)
 		return 0;
 	ep = http_endpoint(c->gw, req->buf + req->path, req->path_len);
-	if (ep == NULL)
+	if (ep == NULL || !gw_http_origin_ok(c->gw, req))
 		return 0;
-	return eio_poll_post_begin(c, req, why);
+	return eio_poll_post_begin(c, req, ep, why);
+}
+
+/* A request over max_payload: only an authorised one closes its session. */
+void
+gw_http_oversized(struct gw_conn *c, const struct http_req *req)
+{
+	const struct gw_endpoint *ep;
+
+	if (req == NULL || req->path_len == 0)
+		return;
+	ep = http_endpoint(c->gw, req->buf + req->path, req->path_len);
+	if (ep != NULL && gw_http_origin_ok(c->gw, req))
+		eio_poll_oversized(c, req, ep);
 }
 
 /* Route one complete request. */
