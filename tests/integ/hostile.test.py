@@ -11,7 +11,9 @@ arriving on time while others attack.
 - sessions: a request that may not act on a session (another address with
   sid_bind_ip, an Origin not allowed) neither closes it by a 413 nor marks
   it busy with the headers of a POST;
-- HTTP: duplicate Host/Origin, whitespace before a colon, sid=A&sid=B.
+- HTTP: duplicate Host/Origin, whitespace before a colon, sid=A&sid=B;
+- the log: requests that each cause a warning write a bounded number of
+  lines (a blocking write on the loop), the rest counted.
 """
 import hashlib
 import json
@@ -391,6 +393,31 @@ def section(what, fn, *args):
         return None
 
 
+def log_flood(gw):
+    """Requests that each cause a warning: the log is bounded, the loop not stalled."""
+    port, start, n = gw.port, len(gw.lines), 2000
+    t0 = time.monotonic()
+    s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\n\r\n" % SIO).encode() * n)
+    rd = Responses(s)
+    codes = [rd.next()[0] for _ in range(n)]
+    ok(codes.count(403) == n, "log flood: %d requests from a forbidden Origin on one connection "
+       "all get 403 (in %.2f s)" % (n, time.monotonic() - t0))
+    summary = None
+    end = time.monotonic() + 5
+    while summary is None and time.monotonic() < end:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\n\r\n" % SIO).encode())
+        rd.next()
+        summary = gw.wait_log(r"(\d+) log line\(s\) not written", 0.05, start=start)
+    s.close()
+    took = time.monotonic() - t0
+    written = sum(1 for line in gw.lines[start:] if "not allowed" in line)
+    ok(summary is not None and written <= 200 + 50 * took + 5,
+       "log flood: %d warnings written of %d (burst 200, then 50/s), the rest counted: %r"
+       % (written, n, summary.group(0) if summary else None))
+    ok(get(port, "/small.txt") == (200, b"small\n"), "log flood: the gateway goes on serving")
+
+
 def main():
     d, www, digest = static_dir()
     figures = []
@@ -402,6 +429,7 @@ def main():
             ok(section("stalled reader", stalled_reader, gw),
                "a reader that stops mid-file is closed after http_timeout")
             section("headers", header_tests, gw.port)
+            section("log flood", log_flood, gw)
             ok(gw.alive(), "the gateway survived")
         finally:
             ok(gw.stop() == 0, "1 loop: the gateway stops cleanly (exit 0, no sanitizer report)")
