@@ -27,7 +27,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib"))
-from tap import Gateway, done, get, http, ok, post, status_body  # noqa: E402
+from tap import Gateway, done, exchange, get, ok, post, rss_kb, status_body  # noqa: E402
 
 SIO = "/socket.io/?EIO=4&transport=polling"
 BIG = 12 * 1024 * 1024
@@ -35,52 +35,16 @@ PING_MS = 300
 WAIT = 10
 
 
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def handshake(port, src=None, origin=None):
-    s = socket.socket()
-    s.settimeout(5)
-    if src:
-        s.bind((src, 0))
-    s.connect(("127.0.0.1", port))
     extra = "Origin: %s\r\n" % origin if origin else ""
-    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n" % (SIO, extra)).encode())
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    st, body = status_body(data)
+    st, body = request(port, "GET %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n"
+                       % (SIO, extra), src)
     return json.loads(body[1:])["sid"] if st == 200 else None
 
 
 def request(port, raw, src=None, timeout=5):
-    """One request on a fresh connection (optionally from another source address)."""
-    s = socket.socket()
-    s.settimeout(timeout)
-    if src:
-        s.bind((src, 0))
-    s.connect(("127.0.0.1", port))
-    s.sendall(raw if isinstance(raw, bytes) else raw.encode())
-    data = b""
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except (socket.timeout, ConnectionResetError):
-        pass
-    s.close()
-    return status_body(data)
+    """One request on a fresh connection: (status, body)."""
+    return status_body(exchange(port, raw, src, timeout))
 
 
 def sess_post(port, sid, body, src=None, origin=None):
