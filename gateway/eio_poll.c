@@ -221,8 +221,8 @@ eio_poll_oversized_msg(struct gw *gw, const struct gw_msg *m)
 		if (!gw->conf.sid_bind_ip || s->ip == m->ip)
 			poll_oversized_close(s, m->peer);
 		else
-			gw_warn("session %s: request from %s refused (session bound to %s)", s->sid,
-			    m->peer, s->ip ? s->ip->ip : "?");
+			gw_warn("session %s: request from %s refused (session bound to %s; "
+			    "read by another loop)", s->sid, m->peer, s->ip ? s->ip->ip : "?");
 	}
 	gw_ip_put(gw, m->ip);
 }

@@ -335,6 +335,30 @@ def session_tests():
         ok(gw.stop() == 0, "sessions: the gateway stops cleanly")
 
 
+def session_threads():
+    """threads = 2: an oversized POST read by the loop that does not own the sid."""
+    gw = Gateway("--threads", "2", "--sid-bind-ip", "yes", "--max-payload", "1000",
+                 "--connect-timeout", "600000", "--ping-interval", "60000")
+    try:
+        port = gw.port
+        victim = handshake(port, src="127.0.0.3")
+        # Fresh connections: the kernel spreads them over both loops.
+        codes = [sess_post(port, victim, "4" + "x" * 3000)[0] for _ in range(12)]
+        ok(codes == [413] * 12, "2 loops: oversized POSTs for someone else's sid get 413 (%s)" % codes)
+        ok(gw.wait_log(r"refused \(session bound to 127\.0\.0\.3; read by another loop\)")
+           is not None, "2 loops: the loop owning the sid refuses the close asked by the other")
+        ok(all(sess_post(port, victim, "6", src="127.0.0.3") == (200, b"ok") for _ in range(4)),
+           "2 loops: the session is still open")
+        codes = [sess_post(port, victim, "4" + "x" * 3000, src="127.0.0.3")[0] for _ in range(6)]
+        end = time.monotonic() + 3  # a close asked of the other loop arrives by its inbox
+        gone = False
+        while not gone and time.monotonic() < end:
+            gone = sess_post(port, victim, "6", src="127.0.0.3")[0] == 400
+        ok(codes[0] == 413 and gone, "2 loops: the session's own oversized POST closes it")
+    finally:
+        ok(gw.stop() == 0, "2 loops: the gateway stops cleanly")
+
+
 def header_tests(port):
     cases = [
         ("two Host headers", "GET /small.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
@@ -404,6 +428,7 @@ def main():
         finally:
             ok(gw.stop() == 0, "2 loops: the gateway stops cleanly")
         section("sessions", session_tests)
+        section("sessions, 2 loops", session_threads)
     finally:
         shutil.rmtree(d, ignore_errors=True)
     for took, grow, worst in [f for f in figures if f]:
