@@ -32,6 +32,11 @@ enum gw_log_level { GW_LOG_ERR = 3, GW_LOG_WARN = 4, GW_LOG_INFO = 6, GW_LOG_DEB
 extern int gw_log_level;
 extern int gw_log_json;		/* one JSON object per line instead of text */
 void gw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Set while a loop handles a client's bytes or deadline (gw_conn.c): the
+ * warnings and info lines logged meanwhile are rate-limited (gw_log.c).
+ */
+extern __thread int gw_log_client;
 #define gw_err(...) gw_log(GW_LOG_ERR, __VA_ARGS__)
 #define gw_warn(...) gw_log(GW_LOG_WARN, __VA_ARGS__)
 #define gw_info(...) gw_log(GW_LOG_INFO, __VA_ARGS__)

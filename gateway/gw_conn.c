@@ -518,7 +518,9 @@ conn_resume_stash(struct gw_conn *c)
 
 	c->stash = NULL;
 	c->stash_len = 0;
+	gw_log_client = 1;
 	gw_conn_input(c, p, n);
+	gw_log_client = 0;
 	free(p);
 }
 
@@ -531,7 +533,9 @@ conn_read(struct gw_conn *c)
 	n = read(c->fd, gw->rbuf, sizeof gw->rbuf);
 	if (n > 0) {
 		gw->st.bytes_in += (uint64_t)n;
+		gw_log_client = 1;
 		gw_conn_input(c, gw->rbuf, (size_t)n);
+		gw_log_client = 0;
 		return;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -545,7 +549,9 @@ conn_tmo_cb(struct gw_tlist *tl, struct gw_tnode *n)
 	struct gw_conn *c = GW_TNODE_OWNER(n, struct gw_conn, tmo);
 
 	if (c->req == NULL && http_in_busy(c->hin)) {
+		gw_log_client = 1;	/* a slowloris flood is the client's */
 		conn_http_fail(c, 408, "request not complete in time");
+		gw_log_client = 0;
 		return;
 	}
 	if (c->file_fd >= 0) {

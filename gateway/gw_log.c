@@ -14,19 +14,22 @@ int gw_log_level = GW_LOG_INFO;
 int gw_log_json;
 
 /*
- * Warnings and info lines are mostly caused by clients (a bad request, an
- * Origin refused), and writing them is a blocking write on the loop: a
- * flood of them would fill the log and stall the loop on a slow reader of
- * stderr.  So each thread (each loop) writes at most GW_LOG_BURST of them
- * at once and GW_LOG_RATE per second after that; the others are counted
- * and the count is logged with the next line written.  Errors, and
- * everything at debug level (asked for), are never held back.
+ * Warnings and info lines logged while a loop handles what a client sent
+ * (gw_log_client: a bad request, an Origin refused, a bad packet) are the
+ * client's to multiply, and writing one is a blocking write on the loop:
+ * a flood of them would fill the log and stall the loop on a slow reader
+ * of stderr.  So each thread (each loop) writes at most GW_LOG_BURST of
+ * them at once and GW_LOG_RATE per second after that; the others are
+ * counted and the count is logged with the next line written.  Errors,
+ * the gateway's own lines (start, reload, workers, the bridge) and
+ * everything at debug level (asked for) are never held back.
  */
 #define GW_LOG_BURST 200.0
 #define GW_LOG_RATE 50.0
 static __thread double log_tokens = GW_LOG_BURST;
 static __thread double log_last;
 static __thread unsigned long log_dropped;
+__thread int gw_log_client;
 
 /* Whether a record of this level may be written now. */
 static int
@@ -35,7 +38,7 @@ log_admit(int level)
 	struct timespec ts;
 	double now;
 
-	if (level == GW_LOG_ERR || gw_log_level >= GW_LOG_DEBUG)
+	if (!gw_log_client || level == GW_LOG_ERR || gw_log_level >= GW_LOG_DEBUG)
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
@@ -103,8 +106,8 @@ gw_log(int level, const char *fmt, ...)
 	if (level > gw_log_level || !log_admit(level))
 		return;
 	if (log_dropped > 0) {
-		snprintf(msg, sizeof msg, "%lu log line(s) not written: more than %.0f warnings "
-		    "and info lines at once, %.0f per second after that", log_dropped,
+		snprintf(msg, sizeof msg, "%lu log line(s) caused by clients not written: more "
+		    "than %.0f at once, %.0f per second after that", log_dropped,
 		    GW_LOG_BURST, GW_LOG_RATE);
 		log_dropped = 0;
 		log_write(GW_LOG_WARN, msg);
