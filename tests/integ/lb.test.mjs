@@ -33,7 +33,14 @@ const PY = process.env.PYTHON || '/usr/bin/python3';
 const WORKER = path.join(here, '..', 'lib', 'sio_test_worker.py');
 const HAPROXY = process.env.HAPROXY || '/usr/sbin/haproxy';
 const NGINX = process.env.NGINX || '/usr/sbin/nginx';
-const IDS = ['gw1a', 'gw2a'];	/* the samples route gw1* and gw2* */
+/*
+ * The samples route gw1* and gw2*.  gw1 runs two event loops, which are
+ * gateways gw10 and gw11 (the 4th character is the loop's): the samples must
+ * route by the first three characters.
+ */
+const IDS = ['gw1a', 'gw2a'];
+const LOOPS = [['gw10', 'gw11'], ['gw2a']];
+const gwOf = (sid) => IDS.findIndex((id) => sid.startsWith(id.slice(0, 3)));
 const PER_MODE = 8;		/* clients per transport mode and LB */
 const ROUNDS = 15;		/* acked events per client */
 
@@ -85,13 +92,19 @@ let gwsP = null;
 function gateways() {
   gwsP ??= (async () => {
     const gws = [];
-    for (const id of IDS) {
-      const gw = await startGateway(['--gateway-id', id, '--ping-interval', '400',
-        '--ping-timeout', '5000']);
+    for (let g = 0; g < IDS.length; g++) {
+      const gw = await startGateway(['--gateway-id', IDS[g], '--threads', String(LOOPS[g].length),
+        '--ping-interval', '400', '--ping-timeout', '5000']);
       stops.push(gw.stop);
-      const w = spawnLogged(PY, [WORKER, gw.bridge, '--name', `w-${id}`], `worker ${id}`);
-      stops.push(w.stop);
-      await w.waitLog(/registered with gateway/, 10000);
+      /* One worker per loop (loop i's bridge is the ipc path + ".i"), named after it. */
+      for (let i = 0; i < LOOPS[g].length; i++) {
+        const id = LOOPS[g][i];
+        const w = spawnLogged(PY, [WORKER, i ? `${gw.bridge}.${i}` : gw.bridge, '--name', `w-${id}`],
+          `worker ${id}`);
+        stops.push(w.stop);
+        const m = await w.waitLog(/registered with gateway (\S+)/, 10000);
+        assert.equal(m[1], id, `loop ${i} of ${IDS[g]} is gateway ${id}`);
+      }
       gws.push(gw);
     }
     return gws;
@@ -203,14 +216,17 @@ async function clientsThrough(port, gws, base) {
     jobs.push(client(port, mode, addrs).then((r) => ({ ...r, mode })));
   }
   const res = await deadline(Promise.all(jobs), 45000, 'every client to finish');
+  const per = {};
+  for (const r of res) per[r.sid.slice(0, 4)] = (per[r.sid.slice(0, 4)] || 0) + 1;
+  console.log(`clients per gateway loop: ${JSON.stringify(per)}`);
   for (const r of res) {
-    assert.ok(IDS.includes(r.sid.slice(0, 4)), `sid ${r.sid} names a gateway`);
+    assert.ok(LOOPS.flat().includes(r.sid.slice(0, 4)), `sid ${r.sid} names a gateway loop`);
     assert.equal(r.worker, `w-${r.sid.slice(0, 4)}`,
-      `${r.mode} client ${r.sid} was served by its gateway's worker`);
+      `${r.mode} client ${r.sid} was served by its loop's worker`);
     assert.equal(r.transport, r.mode === 'polling' ? 'polling' : 'websocket', `${r.sid} transport`);
   }
   for (const id of IDS) {
-    assert.ok(res.some((r) => r.sid.startsWith(id)), `some clients landed on ${id}`);
+    assert.ok(res.some((r) => gwOf(r.sid) === IDS.indexOf(id)), `some clients landed on ${id}`);
   }
   return res;
 }
@@ -244,7 +260,7 @@ function checkLog(lines, sids) {
     if (l.sid && known.has(l.sid)) {
       routed++;
       perGw[l.gw]++;
-      assert.equal(IDS[l.gw], l.sid.slice(0, 4), `request for ${l.sid} went to gateway ${IDS[l.gw]}`);
+      assert.equal(l.gw, gwOf(l.sid), `request for ${l.sid} went to gateway ${IDS[l.gw]}`);
     }
     if (l.status === 400) {
       assert.equal(l.sid, 'gw1aNoSuchSession000', `400 only for the made-up sid: ${JSON.stringify(l)}`);
