@@ -50,7 +50,8 @@
  * SETITEM on something that is not a list or a dict, more than maxdepth
  * levels of containers (every list, tuple and dict counts one; the root
  * is level 0, so maxdepth 0 allows a scalar only; a list that contains
- * itself is too deep), and output over the bound above.
+ * itself is too deep), output over the bound above, and input of
+ * 128 MiB or more ("pickle too large").
  *
  * Memory: the decoder builds the value tree first (a few words per
  * opcode, so linear in len), then packs it; recursion is bounded by
