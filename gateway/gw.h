@@ -99,6 +99,7 @@ struct gw_buf {
 	char data[];
 };
 #define GW_BUF_BINARY 0x01	/* a binary Engine.IO message */
+#define GW_BUF_V3 0x02		/* a binary message in Engine.IO v3 form (type byte first) */
 
 struct gw_buf *gw_buf_new(size_t len);
 struct gw_buf *gw_buf_from(const void *p, size_t n);
@@ -191,6 +192,7 @@ struct gw_conf {
 	unsigned max_conns, max_conns_ip, handshake_rate;	/* 0: no limit */
 	unsigned max_nsp, max_rooms, max_att, max_depth, max_event_name;
 	unsigned sid_bind_ip;
+	unsigned allow_eio3;	/* Engine.IO v3 (Socket.IO 2.x) clients too */
 	char *at_most_once;	/* namespaces whose events are never redelivered */
 	char *curve_secret_file;	/* CURVE on the bridge: the server's secret key */
 	char *curve_authorized;		/* CURVE: file of allowed worker public keys */
@@ -367,6 +369,7 @@ struct gw {
 	 */
 	struct gw_tlist t_ping;		/* sessions: next ping (ping_interval) */
 	struct gw_tlist t_pong;		/* sessions: pong, or a lingering close (ping_timeout) */
+	struct gw_tlist t_ping3;	/* v3 sessions: the client's next ping (interval + timeout) */
 	struct gw_tlist t_http;		/* connections: idle / slow request (http_timeout) */
 	struct gw_tlist t_sio_conn;	/* Socket.IO: no namespace connected yet (connect_timeout) */
 	struct gw_tlist t_sio_sock;	/* sockets waiting for the worker (connect_timeout) */

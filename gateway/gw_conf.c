@@ -68,6 +68,8 @@ static const struct conf_opt opts[] = {
 	  "25000", "MS", "Engine.IO pingInterval", 1 },
 	{ "ping-timeout", "engineio", "ping_timeout", T_UINT, O(ping_timeout), 10, 3600000, "20000",
 	  "MS", "Engine.IO pingTimeout", 1 },
+	{ "allow-eio3", "engineio", "allow_eio3", T_BOOL, O(allow_eio3), 0, 1, "no", "yes|no",
+	  "serve Engine.IO v3 clients (Socket.IO 1.x/2.x) too", 1 },
 	{ "max-payload", "engineio", "max_payload", T_UINT, O(max_payload), 16, 268435456,
 	  "1000000", "BYTES", "Engine.IO maxPayload", 1 },
 	{ "connect-timeout", "socketio", "connect_timeout", T_UINT, O(connect_timeout), 10, 3600000,

@@ -165,6 +165,12 @@ struct gw_worker;
 struct br_msg;
 void sio_bridge_handle(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
 
+/* sio_v3.c: the Socket.IO v4 protocol of 2.x clients (Engine.IO v3 sessions) */
+void sio3_conn_start(struct eio_session *s);
+char *sio3_connect_pkt(const struct sio_pkt *pkt, struct sio_pkt *out);
+char *sio3_error_json(const char *json);
+struct gw_buf **sio3_pkts(struct gw_buf *const *pkts, int n);
+
 /* sio_room.c */
 struct sio_nsp *sio_nsp_get(struct gw *gw, const char *name, size_t n, int create);
 void sio_nsp_add(struct sio_socket *so);

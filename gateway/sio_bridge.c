@@ -45,6 +45,7 @@ struct emit_ctx {
 	int n;
 	size_t volatile_max;	/* volatile: skip recipients with more than this pending */
 	uint32_t dropped;
+	struct gw_buf **pkts3;	/* Engine.IO v3 forms, made for the first v3 recipient */
 };
 
 static void
@@ -54,6 +55,13 @@ emit_one(struct sio_socket *so, void *arg)
 
 	if (ec->volatile_max && eio_session_pending(so->conn->eio) > ec->volatile_max) {
 		ec->dropped++;
+		return;
+	}
+	if (so->conn->eio->v3 && ec->n > 1) {
+		/* Binary attachments differ in v3: encoded once more, for all v3 recipients. */
+		if (ec->pkts3 == NULL)
+			ec->pkts3 = sio3_pkts(ec->pkts, ec->n);
+		sio_socket_send(so, ec->pkts3, ec->n);
 		return;
 	}
 	sio_socket_send(so, ec->pkts, ec->n);
@@ -153,8 +161,12 @@ cmd_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 		emit_one(so, &ec);
 	else
 		sio_targets(gw, nsp, to, except, emit_one, &ec);
-	for (i = 0; i < ec.n; i++)
+	for (i = 0; i < ec.n; i++) {
 		gw_buf_unref(ec.pkts[i]);
+		if (ec.pkts3 != NULL)
+			gw_buf_unref(ec.pkts3[i]);
+	}
+	free(ec.pkts3);
 	if (ec.dropped > 0) {
 		gw->st.volatile_dropped += ec.dropped;
 		gw_debug("volatile emit dropped for %u busy recipient(s)", ec.dropped);

@@ -61,11 +61,15 @@ socket_send_json(struct eio_session *s, int type, const char *nsp, size_t nlen, 
 {
 	struct gw_buf *pkt;
 	const char *why;
+	char *v3 = NULL;
 
+	if (s->v3 && type == SIO_CONNECT_ERROR)
+		json = v3 = sio3_error_json(json);	/* v4 protocol: ERROR */
 	if (sio_packet_encode(type, nsp, nlen, 0, 0, NULL, NULL, json, &pkt, &why) == 1) {
 		eio_session_send(s, pkt);
 		gw_buf_unref(pkt);
 	}
+	free(v3);
 }
 
 /* A protocol error: log once and close the Engine.IO connection. */
@@ -254,7 +258,8 @@ socket_connected(struct sio_socket *so)
 	gw_tlist_stop(&c->connect_t);
 	sio_nsp_add(so);
 	snprintf(json, sizeof json, "{\"sid\":\"%s\"}", so->id);
-	socket_send_json(c->eio, SIO_CONNECT, so->nsp->name, so->nsp->nlen, json);
+	socket_send_json(c->eio, SIO_CONNECT, so->nsp->name, so->nsp->nlen,
+	    c->eio->v3 ? "" : json);	/* v4 protocol: no payload */
 	/*
 	 * Write the CONNECT reply on its own, before what the worker sends
 	 * next: like the reference server, which sends it in its own write.
@@ -740,6 +745,15 @@ conn_dispatch(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str
 
 	switch (pkt->type) {
 	case SIO_CONNECT:
+		if (c->eio->v3) {
+			/* v4 protocol: the query string in the namespace is the auth */
+			struct sio_pkt p3;
+			char *auth = sio3_connect_pkt(pkt, &p3);
+
+			handle_connect(c, &p3);
+			free(auth);
+			break;
+		}
 		handle_connect(c, pkt);
 		break;
 	case SIO_DISCONNECT:

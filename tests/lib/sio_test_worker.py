@@ -248,7 +248,7 @@ class Worker:
         self.nsp_of[sid] = nsp
         hs = m.get("hs") or {}
         self.connects.append({"id": sid, "nsp": nsp, "auth": auth, "reply": m.get("reply"),
-                              "sid": m.get("sid"), "transport": hs.get("transport"),
+                              "sid": m.get("sid"), "transport": hs.get("transport"), "eio": hs.get("eio"),
                               "seq": m.get("seq"), "moved": bool(m.get("moved"))})
         if not m.get("reply"):
             return
