@@ -226,6 +226,7 @@ gw_timers_update(struct gw *gw)
 
 	gw_tlist_set(&gw->t_ping, cf->ping_interval / 1000.0);
 	gw_tlist_set(&gw->t_pong, cf->ping_timeout / 1000.0);
+	gw_tlist_set(&gw->t_ping3, (cf->ping_interval + cf->ping_timeout) / 1000.0);
 	gw_tlist_set(&gw->t_http, cf->http_timeout / 1000.0);
 	gw_tlist_set(&gw->t_sio_conn, cf->connect_timeout / 1000.0);
 	gw_tlist_set(&gw->t_sio_sock, cf->connect_timeout / 1000.0);
@@ -236,6 +237,7 @@ gw_timers_stop(struct gw *gw)
 {
 	gw_tlist_destroy(&gw->t_ping);
 	gw_tlist_destroy(&gw->t_pong);
+	gw_tlist_destroy(&gw->t_ping3);
 	gw_tlist_destroy(&gw->t_http);
 	gw_tlist_destroy(&gw->t_sio_conn);
 	gw_tlist_destroy(&gw->t_sio_sock);
