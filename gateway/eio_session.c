@@ -693,4 +693,5 @@ eio_session_close_all(struct gw *gw, const char *reason)
 				eio_session_close(gw->sess_tab[i], reason);
 		}
 	}
+	sio_recover_close_all(gw);
 }

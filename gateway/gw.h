@@ -193,6 +193,8 @@ struct gw_conf {
 	unsigned max_nsp, max_rooms, max_att, max_depth, max_event_name;
 	unsigned sid_bind_ip;
 	unsigned allow_eio3;	/* Engine.IO v3 (Socket.IO 2.x) clients too */
+	unsigned recovery_window;	/* ms a socket waits for its client (0: no recovery) */
+	unsigned recovery_max_packets;	/* packets held per socket for recovery */
 	char *at_most_once;	/* namespaces whose events are never redelivered */
 	char *curve_secret_file;	/* CURVE on the bridge: the server's secret key */
 	char *curve_authorized;		/* CURVE: file of allowed worker public keys */
@@ -274,6 +276,9 @@ struct gw_stats {
 	uint64_t limit_conns, limit_handshakes;
 	uint64_t volatile_dropped;
 	uint64_t handovers;		/* requests passed to the loop owning their sid */
+	uint64_t recovered, recovery_lost;	/* sockets recovered; recoveries refused */
+	uint64_t recovery_detached;	/* gauge: sockets waiting for their client */
+	uint64_t recovery_buffered;	/* gauge: packets held in recovery rings */
 };
 
 /*
@@ -370,6 +375,7 @@ struct gw {
 	struct gw_tlist t_ping;		/* sessions: next ping (ping_interval) */
 	struct gw_tlist t_pong;		/* sessions: pong, or a lingering close (ping_timeout) */
 	struct gw_tlist t_ping3;	/* v3 sessions: the client's next ping (interval + timeout) */
+	struct gw_tlist t_recover;	/* detached sockets: end of the recovery window */
 	struct gw_tlist t_http;		/* connections: idle / slow request (http_timeout) */
 	struct gw_tlist t_sio_conn;	/* Socket.IO: no namespace connected yet (connect_timeout) */
 	struct gw_tlist t_sio_sock;	/* sockets waiting for the worker (connect_timeout) */
@@ -380,6 +386,9 @@ struct gw {
 	struct gw_map sio_nsps;
 	struct gw_map sio_sockets;
 	uint32_t sio_stamp;
+	struct gw_map sio_pids;		/* pid -> detached sio_socket (borrowed) */
+	struct sio_conn *sio_limbo;	/* owner of the detached sockets (sio_recover.c) */
+	uint64_t sio_offset;		/* last recovery offset given to an emit */
 
 	ev_prepare prep;		/* flush, drain, reap before sleeping */
 	ev_idle idle;			/* keeps the loop turning while work remains */

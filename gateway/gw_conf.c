@@ -76,6 +76,12 @@ static const struct conf_opt opts[] = {
 	  "45000", "MS", "time for a client's CONNECT, and for the worker's answer", 1 },
 	{ "ack-timeout", "socketio", "ack_timeout", T_UINT, O(ack_timeout), 10, 3600000, "10000",
 	  "MS", "default wait for a client's ack to a worker's emit", 1 },
+	{ "recovery-window", "socketio", "recovery_window", T_UINT, O(recovery_window), 0, 3600000,
+	  "0", "MS", "connection state recovery: how long a socket whose transport went waits "
+	  "for its client (0: off)", 1 },
+	{ "recovery-max-packets", "socketio", "recovery_max_packets", T_UINT,
+	  O(recovery_max_packets), 1, 1000000, "1000", "N",
+	  "connection state recovery: packets held per socket", 1 },
 	{ "at-most-once", "socketio", "at_most_once", T_STR, O(at_most_once), 0, 0, NULL, "NSPS",
 	  "namespaces (space-separated) whose events are not redelivered when a worker is lost",
 	  1 },

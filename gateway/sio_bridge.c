@@ -46,6 +46,7 @@ struct emit_ctx {
 	size_t volatile_max;	/* volatile: skip recipients with more than this pending */
 	uint32_t dropped;
 	struct gw_buf **pkts3;	/* Engine.IO v3 forms, made for the first v3 recipient */
+	uint64_t off;		/* recovery offset (0: not replayable) */
 };
 
 static void
@@ -57,6 +58,8 @@ emit_one(struct sio_socket *so, void *arg)
 		ec->dropped++;
 		return;
 	}
+	if (ec->off != 0 && so->rec != NULL)
+		sio_recover_note(so, ec->off, ec->pkts, ec->n);
 	if (so->conn->eio->v3 && ec->n > 1) {
 		/* Binary attachments differ in v3: encoded once more, for all v3 recipients. */
 		if (ec->pkts3 == NULL)
@@ -124,6 +127,7 @@ cmd_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 	const char *why = NULL;
 	struct sio_socket *so = NULL;
 	const msgpack_object *vol = br_msg_get(m, "volatile");
+	char offset[24];
 
 	memset(&ec, 0, sizeof ec);
 	if (vol != NULL && vol->type == MSGPACK_OBJECT_BOOLEAN && vol->via.boolean) {
@@ -151,8 +155,13 @@ cmd_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 	} else if (gone_single(gw, w, m, to) || nsp == NULL) {
 		return;		/* a gone socket, or no socket ever joined that namespace */
 	}
-	ec.n = sio_packet_encode(SIO_EVENT, nspname.p, nspname.n, want_ack, ack_id, ev, args, NULL,
-	    ec.pkts, &why);
+	if (gw->conf.recovery_window != 0 && !want_ack && !ec.volatile_max) {
+		/* Replayable: one offset for every recipient, after the last argument. */
+		snprintf(offset, sizeof offset, "\"%llx\"", (unsigned long long)++gw->sio_offset);
+		ec.off = gw->sio_offset;
+	}
+	ec.n = sio_packet_encode_tail(SIO_EVENT, nspname.p, nspname.n, want_ack, ack_id, ev, args,
+	    NULL, ec.off ? offset : NULL, ec.pkts, &why);
 	if (ec.n < 0) {
 		gw_bridge_error(gw, w, BR_E_BAD_MESSAGE, why, m->type, NULL, 0);
 		return;

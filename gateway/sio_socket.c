@@ -240,24 +240,34 @@ sio_socket_close(struct sio_socket *so, const char *reason, int tell_worker)
 		}
 	}
 	gw_map_del(&gw->sio_sockets, so->id, strlen(so->id));
+	sio_recover_free(so);
 	free(so->rooms);
 	free(so->session);
 	free(so);
+}
+
+/* Close a socket, telling its worker the reason. */
+void
+sio_socket_end(struct sio_socket *so, const char *reason)
+{
+	sio_socket_close(so, reason, 1);
 }
 
 /* Answer the client's CONNECT and make the socket live. */
 static void
 socket_connected(struct sio_socket *so)
 {
-	char json[64];
+	char json[128];
 	struct sio_conn *c = so->conn;
+	const char *pid = sio_recover_new(so);	/* NULL unless recovery is on */
 
 	so->state = SIO_S_CONNECTED;
 	c->eio->gw->st.sio_connects++;
 	gw_tlist_stop(&so->connect_t);
 	gw_tlist_stop(&c->connect_t);
 	sio_nsp_add(so);
-	snprintf(json, sizeof json, "{\"sid\":\"%s\"}", so->id);
+	snprintf(json, sizeof json, "{\"sid\":\"%s\"%s%s%s}", so->id, pid ? ",\"pid\":\"" : "",
+	    pid ? pid : "", pid ? "\"" : "");
 	socket_send_json(c->eio, SIO_CONNECT, so->nsp->name, so->nsp->nlen,
 	    c->eio->v3 ? "" : json);	/* v4 protocol: no payload */
 	/*
@@ -433,7 +443,7 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 	struct sio_socket *so;
 	json_t *auth = NULL;
 	json_error_t jerr;
-	int open = 0;
+	int open = 0, lost = 0;
 	struct br_enc e;
 	const char *why = NULL;
 
@@ -462,6 +472,10 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 			return;
 		}
 	}
+	if (sio_recover_resume(c, pkt, auth, &lost)) {
+		json_decref(auth);
+		return;		/* the detached socket is back */
+	}
 	w = gw_bridge_pick_nsp(gw, pkt->nsp, pkt->nsp_len, &open);
 	if (w == NULL) {
 		json_decref(auth);
@@ -485,8 +499,12 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 	/* From here the socket's own deadline guards the connect. */
 	gw_tlist_stop(&c->connect_t);
 
-	/* SIO_CONNECT {sid, id, nsp, seq, auth, reply, hs} */
-	enc_socket(&e, BR_T_SIO_CONNECT, 4, so);
+	/* SIO_CONNECT {sid, id, nsp, seq, auth, reply, hs[, lost]} */
+	enc_socket(&e, BR_T_SIO_CONNECT, 4 + (lost ? 1 : 0), so);
+	if (lost) {
+		br_enc_key(&e, "lost");	/* asked to recover a session that is gone */
+		msgpack_pack_true(&e.pk);
+	}
 	br_enc_cstr(&e, "sid", s->sid);
 	br_enc_key(&e, "auth");
 	if (auth == NULL)
@@ -854,6 +872,8 @@ sio_conn_close(struct eio_session *s, const char *reason)
 	while (c->sockets != NULL) {
 		struct sio_socket *so = c->sockets;
 
+		if (sio_recover_detach(so, reason))
+			continue;	/* kept for the recovery window, off c's list */
 		sio_socket_close(so, reason, so->state == SIO_S_CONNECTED);
 	}
 	partial_destroy(c->partial);

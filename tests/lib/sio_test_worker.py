@@ -249,7 +249,8 @@ class Worker:
         hs = m.get("hs") or {}
         self.connects.append({"id": sid, "nsp": nsp, "auth": auth, "reply": m.get("reply"),
                               "sid": m.get("sid"), "transport": hs.get("transport"), "eio": hs.get("eio"),
-                              "seq": m.get("seq"), "moved": bool(m.get("moved"))})
+                              "seq": m.get("seq"), "moved": bool(m.get("moved")),
+                              "recovered": bool(m.get("recovered")), "lost": bool(m.get("lost"))})
         if not m.get("reply"):
             return
         a = auth if isinstance(auth, dict) else {}

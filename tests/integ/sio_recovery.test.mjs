@@ -1,0 +1,172 @@
+// sio_recovery.test.mjs: connection state recovery (Socket.IO 4.6+ pid and
+// offsets) with socket.io-client 4.8 and --recovery-window: kill the
+// transport, emit meanwhile, and check that the client gets back its id,
+// rooms and session data and every missed event once, in order, with
+// socket.recovered; that the worker sees no disconnect/connect pair but a
+// connect marked recovered; and that beyond the packet bound or the window
+// the reconnect is a new socket, the worker being told (disconnect, lost).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { io } from 'socket.io-client';
+import { deadline, waitUntil, fixtures, assertGatewaysAlive } from '../lib/harness.mjs';
+import { skipReason, startSioStack } from '../lib/sio_stack.mjs';
+
+const SKIP = skipReason();
+const T = { timeout: 30000, skip: SKIP };
+
+const fx = fixtures();
+const stack = (window, max) => fx.lazy(() => startSioStack(['--recovery-window', String(window),
+  '--recovery-max-packets', String(max)],
+{ wA: ['--nsp', '/,/chat'] }, 'SioR'));
+const main = stack(5000, 50);
+const tight = stack(5000, 3);
+const short = stack(300, 50);
+
+const clients = new Set();
+after(async () => {
+  for (const c of clients) c.close();
+  await fx.stopAll();
+});
+
+/* A socket.io-client 4.8 socket that reconnects, with a queue of what it got. */
+class Cli {
+  constructor(url, opts = {}) {
+    this.s = io(url, { forceNew: true, reconnectionDelay: 300, reconnectionDelayMax: 300,
+      timeout: 5000, ...opts });
+    this.q = [];
+    this.wakers = new Set();
+    clients.add(this);
+    this.s.onAny((ev, ...args) => this.push({ ev, args }));
+    this.s.on('connect', () => this.push({ ev: '$connect', id: this.s.id, recovered: this.s.recovered }));
+    this.s.on('disconnect', (reason) => this.push({ ev: '$disconnect', reason }));
+  }
+
+  push(e) {
+    this.q.push(e);
+    for (const w of [...this.wakers]) w();
+  }
+
+  next(ev, ms = 5000, pred = () => true) {
+    return deadline(new Promise((resolve) => {
+      const check = () => {
+        const i = this.q.findIndex((e) => e.ev === ev && pred(e));
+        if (i < 0) return;
+        this.wakers.delete(check);
+        resolve(this.q.splice(i, 1)[0]);
+      };
+      this.wakers.add(check);
+      check();
+    }), ms, `'${ev}' (got so far: ${JSON.stringify(this.q.map((e) => e.ev))})`)
+      .catch((e) => { this.wakers.clear(); throw e; });
+  }
+
+  call(ev, ...args) {
+    return deadline(new Promise((resolve) => this.s.emit(ev, ...args, (...r) => resolve(r))),
+      5000, `the ack of '${ev}'`);
+  }
+
+  close() {
+    clients.delete(this);
+    this.s.close();
+  }
+}
+
+/* The worker's records (via an observer client): connects and disconnects of id. */
+async function records(o, what, id) {
+  o.s.emit(what, id);
+  return (await o.next(what)).args[0];
+}
+
+/* Kill a client's transport (the gateway sees "transport close") and wait for its reconnect. */
+function killTransport(c) {
+  c.s.io.engine.close();
+}
+
+const offsetless = (args) => args.slice(0, -1);
+
+test('recovery: id, rooms, session and every missed event once, in order', T, async () => {
+  const m = await main();
+  const a = new Cli(`${m.url}/chat`, { transports: ['websocket'], auth: { name: 'ann' } });
+  const first = await a.next('$connect');
+  assert.equal(first.recovered, false);
+  const b = new Cli(`${m.url}/chat`, { transports: ['polling'] });
+  await b.next('$connect');
+  assert.deepEqual(await a.call('join', 'r'), ['ok']);
+  // Live events carry an offset as their last argument.
+  b.s.emit('to-room', 'r', 'news', 'live');
+  const live = await a.next('news');
+  assert.equal(live.args[0], 'live');
+  assert.match(live.args[1], /^[0-9a-f]+$/);
+  killTransport(a);
+  await a.next('$disconnect');
+  // Emitted while A is away (B's ack comes after the worker sent them).
+  for (let i = 0; i < 5; i++) b.s.emit('to-room', 'r', 'news', i, { big: 'x'.repeat(i * 10) });
+  assert.deepEqual(await b.call('echo', 'sync'), ['ok']);
+  const again = await a.next('$connect', 8000);
+  assert.equal(again.recovered, true, 'socket.recovered');
+  assert.equal(again.id, first.id, 'the same socket id');
+  for (let i = 0; i < 5; i++) {
+    const e = await a.next('news');
+    assert.deepEqual(offsetless(e.args), [i, { big: 'x'.repeat(i * 10) }]);
+  }
+  // Exactly once: a round trip later, nothing more arrived.
+  assert.deepEqual(await a.call('echo', 'after'), ['ok']);
+  await a.next('echo');
+  assert.equal(a.q.filter((e) => e.ev === 'news').length, 0, 'no duplicate');
+  // Rooms and session data came back.
+  a.s.emit('get-rooms');
+  assert.deepEqual((await a.next('my-rooms')).args[0], ['r']);
+  a.s.emit('get-session');
+  assert.deepEqual((await a.next('session')).args[0], { name: 'ann' });
+  b.s.emit('to-room', 'r', 'news', 'still in r');
+  assert.equal((await a.next('news')).args[0], 'still in r');
+  // The worker: one connect asking for a reply, one marked recovered, no disconnect.
+  const conns = await records(b, 'connects', first.id);
+  assert.deepEqual(conns.map((c) => [c.reply, c.recovered]), [[true, false], [false, true]]);
+  assert.deepEqual(await records(b, 'disconnects', first.id), []);
+  a.close();
+  b.close();
+});
+
+test('recovery: beyond the packet bound a reconnect is a new socket, and the worker knows', T, async () => {
+  const m = await tight();
+  const a = new Cli(`${m.url}/chat`, { transports: ['websocket'] });
+  const first = await a.next('$connect');
+  const b = new Cli(`${m.url}/chat`, { transports: ['websocket'] });
+  await b.next('$connect');
+  assert.deepEqual(await a.call('join', 'r'), ['ok']);
+  killTransport(a);
+  await a.next('$disconnect');
+  for (let i = 0; i < 5; i++) b.s.emit('to-room', 'r', 'news', i);
+  assert.deepEqual(await b.call('echo', 'sync'), ['ok']);
+  const again = await a.next('$connect', 8000);
+  assert.equal(again.recovered, false);
+  assert.notEqual(again.id, first.id);
+  const gone = await waitUntil(async () => {
+    const d = await records(b, 'disconnects', first.id);
+    return d.length > 0 ? d : null;
+  }, 5000, 'the old socket\'s SIO_DISCONNECT');
+  assert.equal(gone[0].reason, 'transport close');
+  const conns = await records(b, 'connects', again.id);
+  assert.equal(conns[0].lost, true, 'the new connect says state was lost');
+  a.close();
+  b.close();
+});
+
+test('recovery: the window ends, the worker gets the disconnect late', T, async () => {
+  const m = await short();
+  const a = new Cli(`${m.url}/chat`, { transports: ['websocket'], reconnection: false });
+  const first = await a.next('$connect');
+  const b = new Cli(`${m.url}/chat`, { transports: ['websocket'] });
+  await b.next('$connect');
+  const t0 = Date.now();
+  killTransport(a);
+  const gone = await waitUntil(async () => {
+    const d = await records(b, 'disconnects', first.id);
+    return d.length > 0 ? d : null;
+  }, 5000, 'the SIO_DISCONNECT after the window');
+  assert.ok(Date.now() - t0 >= 250, 'not before the window');
+  assert.equal(gone[0].reason, 'transport close');
+  b.close();
+  await assertGatewaysAlive(fx);
+});
