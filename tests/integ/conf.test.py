@@ -39,6 +39,8 @@ ALL = {
     "engineio ping_timeout": ["2222"],
     "engineio max_payload": ["33333"],
     "engineio allow_eio3": ["yes"],
+    "socketio recovery_window": ["2000"],
+    "socketio recovery_max_packets": ["77"],
     "socketio connect_timeout": ["4444"],
     "socketio ack_timeout": ["5555"],
     "socketio at_most_once": ["/live /ticker"],
