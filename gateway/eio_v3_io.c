@@ -163,22 +163,10 @@ eio3_poll_respond(struct eio_session *s, struct gw_conn *c, struct gw_buf *const
 	gw_buf_unref(pl);
 }
 
-/* Value of a hex digit, or -1. */
-static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /*
  * The payload of a JSONP POST body (form field d), decoded in place: URL
- * decoding, then the client's newline escapes undone ("\\n" is a newline,
+ * decoding (malformed escapes kept, as Node's querystring does), then the
+ * client's newline escapes undone ("\\n" is a newline,
  * "\\\\n" the two characters \n).  Returns its length, or -1 with *why.
  */
 static long
@@ -203,24 +191,8 @@ jsonp_body(char *body, size_t n, const char **why)
 		*why = "JSONP body without a d field";
 		return -1;
 	}
+	end = gw_url_decode(d, end, 1);
 	for (i = 0; i < end; i++) {
-		if (d[i] == '+') {
-			d[o++] = ' ';
-		} else if (d[i] == '%') {
-			int hi = i + 2 < end ? hexval(d[i + 1]) : -1, lo = hi >= 0 ? hexval(d[i + 2]) : -1;
-
-			if (lo < 0) {
-				*why = "bad URL encoding in JSONP body";
-				return -1;
-			}
-			d[o++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			d[o++] = d[i];
-		}
-	}
-	end = o;
-	for (i = 0, o = 0; i < end; i++) {
 		if (d[i] == '\\' && i + 2 < end && d[i + 1] == '\\' && d[i + 2] == 'n') {
 			d[o++] = '\\';
 			d[o++] = 'n';

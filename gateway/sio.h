@@ -166,6 +166,8 @@ struct gw_worker;
 struct br_msg;
 void sio_bridge_handle(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
 
+/* SIO_CONNECT reply false with flag ("moved", "recovered") true to worker w. */
+void sio_socket_notify(struct sio_socket *so, struct gw_worker *w, const char *flag);
 /* Close a socket and tell its worker why (a detached socket's window ended, say). */
 void sio_socket_end(struct sio_socket *so, const char *reason);
 

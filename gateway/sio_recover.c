@@ -258,31 +258,6 @@ parse_offset(const json_t *v, uint64_t *off)
 	return 0;
 }
 
-/* Tell the socket's worker it is back: SIO_CONNECT reply false, recovered true. */
-static void
-tell_recovered(struct sio_socket *so, struct gw_worker *w)
-{
-	struct gw *gw = so->conn->eio->gw;
-	struct br_enc e;
-	struct gw_evmeta meta = { BR_T_SIO_CONNECT, so->id, 0 };
-
-	br_enc_init(&e, BR_T_SIO_CONNECT, 8);
-	br_enc_cstr(&e, "id", so->id);
-	br_enc_str(&e, "nsp", so->nsp->name, so->nsp->nlen);
-	br_enc_uint(&e, "seq", so->seq++);
-	br_enc_cstr(&e, "sid", so->conn->eio->sid);
-	br_enc_key(&e, "auth");
-	msgpack_pack_nil(&e.pk);
-	br_enc_key(&e, "reply");
-	msgpack_pack_false(&e.pk);
-	br_enc_key(&e, "recovered");
-	msgpack_pack_true(&e.pk);
-	br_enc_key(&e, "hs");
-	msgpack_sbuffer_write(&e.sb, so->conn->hs->data, so->conn->hs->len);
-	so->notified = 1;
-	gw_bridge_send_event(gw, w, &e, 1, &meta);
-}
-
 /*
  * A CONNECT whose auth has a pid: take back the detached socket.  Returns 1
  * when recovered (answered); 0 when the connect must go on as a new one,
@@ -354,7 +329,7 @@ sio_recover_resume(struct sio_conn *c, const struct sio_pkt *pkt, const json_t *
 	}
 	gw_info("socket %s recovered on session %s (offset %llx)", so->id, c->eio->sid,
 	    (unsigned long long)off);
-	tell_recovered(so, w);
+	sio_socket_notify(so, w, "recovered");
 	return 1;
 }
 

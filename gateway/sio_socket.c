@@ -906,9 +906,13 @@ gone_collect(void *val, void *arg)
 	g->v[g->n++] = so;
 }
 
-/* Tell a socket's new worker about it: SIO_CONNECT with reply false, moved true. */
-static void
-socket_notify_moved(struct sio_socket *so, struct gw_worker *w)
+/*
+ * Tell a worker about a connected socket: SIO_CONNECT with reply false and
+ * flag ("moved": it is the socket's new worker; "recovered": the socket came
+ * back on a new session) true.
+ */
+void
+sio_socket_notify(struct sio_socket *so, struct gw_worker *w, const char *flag)
 {
 	struct gw *gw = so->conn->eio->gw;
 	struct br_enc e;
@@ -920,7 +924,7 @@ socket_notify_moved(struct sio_socket *so, struct gw_worker *w)
 	msgpack_pack_nil(&e.pk);
 	br_enc_key(&e, "reply");
 	msgpack_pack_false(&e.pk);
-	br_enc_key(&e, "moved");
+	br_enc_key(&e, flag);
 	msgpack_pack_true(&e.pk);
 	br_enc_key(&e, "hs");
 	msgpack_sbuffer_write(&e.sb, so->conn->hs->data, so->conn->hs->len);
@@ -955,7 +959,7 @@ sio_rehome(struct gw *gw, uint32_t dead)
 		so->worker = nw->id;
 		nw->nsess++;
 		if (so->state == SIO_S_CONNECTED) {
-			socket_notify_moved(so, nw);
+			sio_socket_notify(so, nw, "moved");
 		} else {
 			so->moving = 1;
 			so->reconnect_sent = 0;

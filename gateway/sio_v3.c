@@ -30,35 +30,13 @@ sio3_conn_start(struct eio_session *s)
 	sio_conn_message(s, "0", 1, 0);
 }
 
-/* URL-decode p[0..n) into a new string ('+' is a space); NULL if malformed. */
+/* URL-decode p[0..n) into a new string ('+' is a space). */
 static char *
 url_decode(const char *p, size_t n)
 {
-	char *out = gw_xmalloc(n + 1);
-	size_t i, o = 0;
+	char *out = gw_xstrndup(p, n);
 
-	for (i = 0; i < n; i++) {
-		if (p[i] == '+') {
-			out[o++] = ' ';
-		} else if (p[i] == '%' && i + 2 < n) {
-			char hex[3] = { p[i + 1], p[i + 2], 0 };
-			char *end;
-			long v = strtol(hex, &end, 16);
-
-			if (end != hex + 2) {
-				free(out);
-				return NULL;
-			}
-			out[o++] = (char)v;
-			i += 2;
-		} else if (p[i] == '%') {
-			free(out);
-			return NULL;
-		} else {
-			out[o++] = p[i];
-		}
-	}
-	out[o] = '\0';
+	out[gw_url_decode(out, n, 1)] = '\0';
 	return out;
 }
 
@@ -95,7 +73,7 @@ sio3_connect_pkt(const struct sio_pkt *pkt, struct sio_pkt *out)
 			;
 		key = url_decode(q + i, eq - i);
 		val = eq < k ? url_decode(q + eq + 1, k - eq - 1) : gw_xstrndup("", 0);
-		if (key != NULL && val != NULL && key[0] != '\0') {
+		if (key[0] != '\0') {
 			/* a key or value that is not UTF-8 is dropped */
 			json_object_set_new(obj, key, json_stringn(val, strlen(val)));
 		}

@@ -17,7 +17,7 @@ import { io, Manager } from 'socket.io-client';
 import {
   deadline, waitUntil, fixtures, assertGatewaysAlive, openWs, sleep,
 } from '../lib/harness.mjs';
-import { skipReason, startWorker, startSioStack } from '../lib/sio_stack.mjs';
+import { skipReason, startWorker, startSioStack, Inbox } from '../lib/sio_stack.mjs';
 
 const GWID = 'SioT';
 const CONNECT_TIMEOUT = 1500;
@@ -60,14 +60,13 @@ let tokens = 0;
  * server events {ev, args}, and '$connect', '$connect_error' {err},
  * '$disconnect' {reason, details}.
  */
-class Cli {
+class Cli extends Inbox {
   constructor(url, opts = {}, manager = null) {
+    super();
     this.s = manager
       ? manager.socket(opts.nsp || '/', opts)
       : io(url, { forceNew: true, reconnection: false, timeout: 5000, ...opts });
-    this.q = [];
     this.all = [];
-    this.wakers = new Set();
     clients.add(this);
     this.s.onAny((ev, ...args) => this.push({ ev, args }));
     this.s.on('connect', () => this.push({ ev: '$connect', id: this.s.id }));
@@ -77,24 +76,8 @@ class Cli {
   }
 
   push(e) {
-    this.q.push(e);
     this.all.push(e);
-    for (const w of [...this.wakers]) w();
-  }
-
-  /* Take the first unread entry named ev (and matching pred). */
-  next(ev, ms = 5000, pred = () => true) {
-    return deadline(new Promise((resolve) => {
-      const check = () => {
-        const i = this.q.findIndex((e) => e.ev === ev && pred(e));
-        if (i < 0) return;
-        this.wakers.delete(check);
-        resolve(this.q.splice(i, 1)[0]);
-      };
-      this.wakers.add(check);
-      check();
-    }), ms, `'${ev}' on ${this.s.nsp} (got so far: ${JSON.stringify(this.q.map((e) => e.ev))})`)
-      .catch((e) => { this.wakers.clear(); throw e; });
+    super.push(e);
   }
 
   /* The args of the next server event ev. */

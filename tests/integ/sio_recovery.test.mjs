@@ -9,7 +9,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
 import { deadline, waitUntil, fixtures, assertGatewaysAlive } from '../lib/harness.mjs';
-import { skipReason, startSioStack } from '../lib/sio_stack.mjs';
+import { skipReason, startSioStack, Inbox } from '../lib/sio_stack.mjs';
 
 const SKIP = skipReason();
 const T = { timeout: 30000, skip: SKIP };
@@ -29,35 +29,15 @@ after(async () => {
 });
 
 /* A socket.io-client 4.8 socket that reconnects, with a queue of what it got. */
-class Cli {
+class Cli extends Inbox {
   constructor(url, opts = {}) {
+    super();
     this.s = io(url, { forceNew: true, reconnectionDelay: 300, reconnectionDelayMax: 300,
       timeout: 5000, ...opts });
-    this.q = [];
-    this.wakers = new Set();
     clients.add(this);
     this.s.onAny((ev, ...args) => this.push({ ev, args }));
     this.s.on('connect', () => this.push({ ev: '$connect', id: this.s.id, recovered: this.s.recovered }));
     this.s.on('disconnect', (reason) => this.push({ ev: '$disconnect', reason }));
-  }
-
-  push(e) {
-    this.q.push(e);
-    for (const w of [...this.wakers]) w();
-  }
-
-  next(ev, ms = 5000, pred = () => true) {
-    return deadline(new Promise((resolve) => {
-      const check = () => {
-        const i = this.q.findIndex((e) => e.ev === ev && pred(e));
-        if (i < 0) return;
-        this.wakers.delete(check);
-        resolve(this.q.splice(i, 1)[0]);
-      };
-      this.wakers.add(check);
-      check();
-    }), ms, `'${ev}' (got so far: ${JSON.stringify(this.q.map((e) => e.ev))})`)
-      .catch((e) => { this.wakers.clear(); throw e; });
   }
 
   call(ev, ...args) {

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { io as io4 } from 'socket.io-client';
 import { deadline, waitUntil, fixtures, assertGatewaysAlive, get, post, request } from '../lib/harness.mjs';
-import { skipReason, startSioStack } from '../lib/sio_stack.mjs';
+import { skipReason, startSioStack, Inbox } from '../lib/sio_stack.mjs';
 
 const require = createRequire(import.meta.url);
 const io2 = require('socket.io-client-v2');
@@ -38,37 +38,17 @@ after(async () => {
 const EVENTS = ['echo', 'bin', 'news', 'asked', 'connects', 'disconnects', 'room-news', 'ping-me'];
 
 /* A socket.io-client 2.x (or 4.x: v4 = true) socket with an awaitable queue of what it got. */
-class Cli {
+class Cli extends Inbox {
   constructor(url, opts = {}, v4 = false) {
+    super();
     const o = { forceNew: true, reconnection: false, timeout: 5000, ...opts };
     this.s = v4 ? io4(url, o) : io2(url, o);
-    this.q = [];
-    this.wakers = new Set();
     clients.add(this);
     for (const ev of EVENTS) this.s.on(ev, (...args) => this.push({ ev, args }));
     this.s.on('connect', () => this.push({ ev: '$connect' }));
     this.s.on('error', (err) => this.push({ ev: '$error', err }));
     this.s.on('connect_error', (err) => this.push({ ev: '$connect_error', err }));
     this.s.on('disconnect', (reason) => this.push({ ev: '$disconnect', reason }));
-  }
-
-  push(e) {
-    this.q.push(e);
-    for (const w of [...this.wakers]) w();
-  }
-
-  next(ev, ms = 5000, pred = () => true) {
-    return deadline(new Promise((resolve) => {
-      const check = () => {
-        const i = this.q.findIndex((e) => e.ev === ev && pred(e));
-        if (i < 0) return;
-        this.wakers.delete(check);
-        resolve(this.q.splice(i, 1)[0]);
-      };
-      this.wakers.add(check);
-      check();
-    }), ms, `'${ev}' on ${this.s.nsp} (got so far: ${JSON.stringify(this.q.map((e) => e.ev))})`)
-      .catch((e) => { this.wakers.clear(); throw e; });
   }
 
   async args(ev, ms = 5000, pred = undefined) {

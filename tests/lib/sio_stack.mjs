@@ -136,3 +136,34 @@ export async function startSioStack(gwArgs, workers, GWID = 'SioT') {
   };
 }
 
+
+/*
+ * An awaitable queue of what a client got: entries {ev, ...} pushed by its
+ * listeners, taken by next(ev) in arrival order.
+ */
+export class Inbox {
+  constructor() {
+    this.q = [];
+    this.wakers = new Set();
+  }
+
+  push(e) {
+    this.q.push(e);
+    for (const w of [...this.wakers]) w();
+  }
+
+  /* Take the first unread entry named ev (and matching pred). */
+  next(ev, ms = 5000, pred = () => true) {
+    return deadline(new Promise((resolve) => {
+      const check = () => {
+        const i = this.q.findIndex((e) => e.ev === ev && pred(e));
+        if (i < 0) return;
+        this.wakers.delete(check);
+        resolve(this.q.splice(i, 1)[0]);
+      };
+      this.wakers.add(check);
+      check();
+    }), ms, `'${ev}' (got so far: ${JSON.stringify(this.q.map((e) => e.ev))})`)
+      .catch((e) => { this.wakers.clear(); throw e; });
+  }
+}
