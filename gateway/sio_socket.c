@@ -425,6 +425,11 @@ sio_socket_disconnect(struct sio_socket *so, int close_conn)
 	struct eio_session *s = so->conn->eio;
 
 	socket_send_json(s, SIO_DISCONNECT, so->nsp->name, so->nsp->nlen, "");
+	if (close_conn && s->state == EIO_S_CLOSED) {
+		/* A socket waiting for recovery has no session of its own: it goes alone. */
+		sio_socket_close(so, "forced close", 1);
+		return;
+	}
 	if (close_conn) {
 		/* The 41 goes out first (a WebSocket flushes before its close frame). */
 		eio_session_close(s, "forced close");

@@ -8,16 +8,20 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
-import { deadline, waitUntil, fixtures, assertGatewaysAlive } from '../lib/harness.mjs';
+import { deadline, waitUntil, fixtures, assertGatewaysAlive, get } from '../lib/harness.mjs';
 import { skipReason, startSioStack, Inbox } from '../lib/sio_stack.mjs';
 
 const SKIP = skipReason();
 const T = { timeout: 30000, skip: SKIP };
 
 const fx = fixtures();
-const stack = (window, max) => fx.lazy(() => startSioStack(['--recovery-window', String(window),
-  '--recovery-max-packets', String(max)],
-{ wA: ['--nsp', '/,/chat'] }, 'SioR'));
+const stack = (window, max) => fx.lazy(async () => {
+  const st = await startSioStack(['--recovery-window', String(window), '--recovery-max-packets',
+    String(max), '--metrics-listen', '127.0.0.1:0'], { wA: ['--nsp', '/,/chat'] }, 'SioR');
+  const mm = await st.gw.waitLog(/metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/);
+  st.metricsPort = Number(mm[1]);
+  return st;
+});
 const main = stack(5000, 50);
 const tight = stack(5000, 3);
 const short = stack(300, 50);
@@ -64,6 +68,14 @@ function killTransport(c) {
 
 const offsetless = (args) => args.slice(0, -1);
 
+/* One gauge or counter of the gateway's metrics. */
+async function metric(m, name) {
+  const r = await get(m.metricsPort, '/metrics');
+  const line = r.body.split('\n').find((l) => l.startsWith(`siogate_${name} `));
+  assert.ok(line, `metric ${name} in ${r.body}`);
+  return Number(line.split(' ')[1]);
+}
+
 test('recovery: id, rooms, session and every missed event once, in order', T, async () => {
   const m = await main();
   const a = new Cli(`${m.url}/chat`, { transports: ['websocket'], auth: { name: 'ann' } });
@@ -108,9 +120,40 @@ test('recovery: id, rooms, session and every missed event once, in order', T, as
   b.close();
 });
 
+test('recovery: binary events, an abrupt TCP loss, and polling', T, async (t) => {
+  const m = await main();
+  for (const [label, transports, kill] of [
+    ['websocket, TCP connection destroyed', ['websocket'], (c) => c.s.io.engine.transport.ws._socket.destroy()],
+    ['polling, engine closed', ['polling'], killTransport],
+  ]) {
+    await t.test(label, async () => {
+      const a = new Cli(`${m.url}/chat`, { transports });
+      const first = await a.next('$connect');
+      const b = new Cli(`${m.url}/chat`, { transports: ['websocket'] });
+      await b.next('$connect');
+      assert.deepEqual(await a.call('join', 'rb'), ['ok']);
+      kill(a);
+      await a.next('$disconnect');
+      for (let i = 0; i < 3; i++) b.s.emit('to-room', 'rb', 'news', i, Buffer.from([i, 255 - i]));
+      assert.deepEqual(await b.call('echo', 'sync'), ['ok']);
+      const again = await a.next('$connect', 8000);
+      assert.equal(again.recovered, true);
+      assert.equal(again.id, first.id);
+      for (let i = 0; i < 3; i++) {
+        const e = await a.next('news');
+        assert.equal(e.args[0], i);
+        assert.equal(Buffer.from(e.args[1]).toString('hex'), Buffer.from([i, 255 - i]).toString('hex'));
+      }
+      a.close();
+      b.close();
+    });
+  }
+});
+
 test('recovery: beyond the packet bound a reconnect is a new socket, and the worker knows', T, async () => {
   const m = await tight();
-  const a = new Cli(`${m.url}/chat`, { transports: ['websocket'] });
+  const a = new Cli(`${m.url}/chat`, { transports: ['websocket'], reconnectionDelay: 1500,
+    reconnectionDelayMax: 1500 });
   const first = await a.next('$connect');
   const b = new Cli(`${m.url}/chat`, { transports: ['websocket'] });
   await b.next('$connect');
@@ -119,6 +162,10 @@ test('recovery: beyond the packet bound a reconnect is a new socket, and the wor
   await a.next('$disconnect');
   for (let i = 0; i < 5; i++) b.s.emit('to-room', 'r', 'news', i);
   assert.deepEqual(await b.call('echo', 'sync'), ['ok']);
+  // While A is away: one socket waits, and no ring holds more than the bound (3).
+  assert.equal(await metric(m, 'recovery_detached_sockets'), 1);
+  const held = await metric(m, 'recovery_buffered_packets');
+  assert.ok(held >= 3 && held <= 2 * 3, `${held} packets held for 2 sockets, bound 3 each`);
   const again = await a.next('$connect', 8000);
   assert.equal(again.recovered, false);
   assert.notEqual(again.id, first.id);
@@ -129,7 +176,27 @@ test('recovery: beyond the packet bound a reconnect is a new socket, and the wor
   assert.equal(gone[0].reason, 'transport close');
   const conns = await records(b, 'connects', again.id);
   assert.equal(conns[0].lost, true, 'the new connect says state was lost');
+  assert.equal(await metric(m, 'recovery_detached_sockets'), 0);
+  assert.ok(await metric(m, 'recovery_lost_total') >= 1);
   a.close();
+  b.close();
+});
+
+test('recovery: a worker disconnecting a waiting socket ends it at once', T, async () => {
+  const m = await main();
+  const a = new Cli(`${m.url}/chat`, { transports: ['websocket'], reconnection: false });
+  const first = await a.next('$connect');
+  const b = new Cli(`${m.url}/chat`, { transports: ['websocket'] });
+  await b.next('$connect');
+  assert.deepEqual(await a.call('join', 'gone-room'), ['ok']);
+  killTransport(a);
+  await a.next('$disconnect');
+  assert.deepEqual(await b.call('disconnect-room', 'gone-room'), ['ok']);
+  const gone = await waitUntil(async () => {
+    const d = await records(b, 'disconnects', first.id);
+    return d.length > 0 ? d : null;
+  }, 3000, 'the SIO_DISCONNECT of the waiting socket');
+  assert.equal(gone[0].reason, 'server namespace disconnect');
   b.close();
 });
 
