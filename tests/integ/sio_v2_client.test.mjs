@@ -10,7 +10,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { io as io4 } from 'socket.io-client';
-import { deadline, waitUntil, fixtures, assertGatewaysAlive, get, post, request } from '../lib/harness.mjs';
+import {
+  deadline, waitUntil, fixtures, assertGatewaysAlive, get, post, request, startStack, EIO_PATH,
+} from '../lib/harness.mjs';
 import { skipReason, startSioStack, Inbox } from '../lib/sio_stack.mjs';
 
 const require = createRequire(import.meta.url);
@@ -26,6 +28,8 @@ const fx = fixtures();
 const main = fx.lazy(() => startSioStack(['--allow-eio3', 'yes', '--ping-interval', '400',
   '--ping-timeout', '300', '--connect-timeout', '1500', '--ack-timeout', '1000'],
 { wA: ['--nsp', '/,/chat,/t-*'] }, GWID));
+/* A raw Engine.IO endpoint with the echo worker. */
+const echo = fx.lazy(() => startStack(['--allow-eio3', 'yes']));
 /* The same without --allow-eio3 (the default). */
 const plain = fx.lazy(() => startSioStack([], { wA: ['--nsp', '/'] }, GWID));
 
@@ -346,4 +350,28 @@ test('raw v3: hostile payloads get 400 and close only their session', T, async (
   assert.deepEqual(await keep.args('echo'), ['still here']);
   keep.close();
   await assertGatewaysAlive(fx);
+});
+
+test('raw Engine.IO v3 endpoint: the echo worker gets text and binary messages', T, async () => {
+  const m = await echo();
+  for (const b64 of [false, true]) {
+    const r = await get(m.port, `${EIO_PATH}?EIO=3&transport=polling${b64 ? '&b64=1' : ''}`);
+    const sid = JSON.parse(/^\d+:0(.*)$/.exec(r.body)[1]).sid;
+    const q = `${EIO_PATH}?EIO=3&transport=polling&sid=${sid}`;
+    assert.equal((await post(m.port, q, '5:4h\u00e9lo4:4\u{1F600}!')).body, 'ok');
+    let body = '';
+    await waitUntil(async () => {
+      body += (await get(m.port, q)).body;
+      return body.length >= 13 ? body : null;
+    }, 5000, 'the echoes');
+    assert.equal(body, '5:4h\u00e9lo4:4\u{1F600}!');
+    assert.equal((await post(m.port, q, '6:b4AQID')).body, 'ok');
+    const back = await get(m.port, q);
+    if (b64) {
+      assert.equal(back.body, '6:b4AQID');
+    } else {
+      assert.match(back.headers['content-type'], /^application\/octet-stream/);
+      assert.equal(hex(back.raw), '0104ff04010203');
+    }
+  }
 });

@@ -42,7 +42,8 @@ test('the 2.x browser bundle: io() then emit("my event"), on every transport', s
           await p.page.waitForFunction(() => window.got.length >= 2);
           const got = await p.page.evaluate(() => window.got);
           const resp = got.find((g) => g[0] === 'my response');
-          assert.deepEqual(resp[1], { data: 'I\'m connected! \u00e9 \u{1F600}' });
+          // A newline and a backslash-n: JSONP bodies escape both.
+          assert.deepEqual(resp[1], { data: 'I\'m connected! \u00e9 \u{1F600}', lines: 'a\nb\\nc' });
           assert.deepEqual(got.find((g) => g[0] === 'ack')[1], 'got it');
           if (want === 'websocket' && !hash) {
             await p.page.waitForFunction(() => window.transport() === 'websocket');
