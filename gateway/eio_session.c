@@ -410,6 +410,8 @@ session_ping_cb(struct gw_tlist *tl, struct gw_tnode *n)
 
 	s->ping_sent = 1;
 	gw_tlist_arm(&s->gw->t_pong, &s->hb);
+	if (s->sio != NULL)
+		sio_recover_ping(s);	/* connection state recovery: what the pong confirms */
 	ping = eio_pkt_new(EIO_PING, NULL, 0, 0);
 	eio_session_send(s, ping);
 	gw_buf_unref(ping);
@@ -493,8 +495,11 @@ eio_session_packet(struct eio_session *s, struct gw_conn *c, const struct eio_in
 			eio_session_close(s, "transport error");
 			break;
 		}
-		if (s->ping_sent)
+		if (s->ping_sent) {
 			session_schedule_ping(s);
+			if (s->sio != NULL)
+				sio_recover_pong(s);
+		}
 		break;
 	case EIO_PING: {
 		struct gw_buf *pong;

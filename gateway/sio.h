@@ -178,6 +178,9 @@ void sio_recover_timers_init(struct gw *gw);
 const char *sio_recover_new(struct sio_socket *so);
 void sio_recover_note(struct sio_socket *so, uint64_t off, struct gw_buf *const *pkts, int n);
 int sio_recover_detach(struct sio_socket *so, const char *reason);
+/* Heartbeat of a session: a pong confirms what was sent before the ping. */
+void sio_recover_ping(struct eio_session *s);
+void sio_recover_pong(struct eio_session *s);
 void sio_recover_free(struct sio_socket *so);
 struct json_t;
 int sio_recover_resume(struct sio_conn *c, const struct sio_pkt *pkt, const struct json_t *auth,

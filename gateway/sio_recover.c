@@ -20,6 +20,11 @@
  * after the client's offset, in order; its worker gets SIO_CONNECT with
  * reply false and recovered true.
  *
+ * A pong proves that the client has every packet queued before the ping it
+ * answers (one ordered stream), so a pong drops the ring's packets up to
+ * the offset given out last before that ping: a connected socket holds
+ * only what it was sent within about one ping interval.
+ *
  * Bounds: the ring holds recovery_max_packets packets; while detached, a
  * socket whose ring overflows cannot be recovered (a later CONNECT with its
  * pid is a normal connect with lost true), and one whose window ends is
@@ -46,6 +51,7 @@ struct sio_recov {
 	struct sio_recov_ent *v;	/* ring, grown up to recovery_max_packets */
 	uint32_t head, n, cap;
 	uint64_t evicted;		/* largest offset dropped from the ring (0: none) */
+	uint64_t mark;			/* last offset given out when the session last pinged */
 	uint8_t detached;
 	uint8_t overflowed;		/* dropped a packet while detached: not recoverable */
 	const char *reason;		/* static: why the transport went */
@@ -130,6 +136,36 @@ sio_recover_note(struct sio_socket *so, uint64_t off, struct gw_buf *const *pkts
 		r->v[(r->head + r->n) % r->cap] = (struct sio_recov_ent){ off, gw_buf_ref(pkts[i]) };
 		r->n++;
 		gw->st.recovery_buffered++;
+	}
+}
+
+/* A session pings: what its sockets were sent so far is confirmed by the pong. */
+void
+sio_recover_ping(struct eio_session *s)
+{
+	struct sio_socket *so;
+
+	for (so = s->sio != NULL ? s->sio->sockets : NULL; so != NULL; so = so->next) {
+		if (so->rec != NULL)
+			so->rec->mark = s->gw->sio_offset;
+	}
+}
+
+/* The pong came: drop the packets the client is known to have. */
+void
+sio_recover_pong(struct eio_session *s)
+{
+	struct sio_socket *so;
+
+	for (so = s->sio != NULL ? s->sio->sockets : NULL; so != NULL; so = so->next) {
+		struct sio_recov *r = so->rec;
+
+		while (r != NULL && r->n > 0 && r->v[r->head].off <= r->mark) {
+			gw_buf_unref(r->v[r->head].b);
+			r->head = (r->head + 1) % r->cap;
+			r->n--;
+			s->gw->st.recovery_buffered--;
+		}
 	}
 }
 

@@ -15,9 +15,9 @@ const SKIP = skipReason();
 const T = { timeout: 30000, skip: SKIP };
 
 const fx = fixtures();
-const stack = (window, max) => fx.lazy(async () => {
+const stack = (window, max, extra = []) => fx.lazy(async () => {
   const st = await startSioStack(['--recovery-window', String(window), '--recovery-max-packets',
-    String(max), '--metrics-listen', '127.0.0.1:0'], { wA: ['--nsp', '/,/chat'] }, 'SioR');
+    String(max), '--metrics-listen', '127.0.0.1:0', ...extra], { wA: ['--nsp', '/,/chat'] }, 'SioR');
   const mm = await st.gw.waitLog(/metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/);
   st.metricsPort = Number(mm[1]);
   return st;
@@ -25,6 +25,7 @@ const stack = (window, max) => fx.lazy(async () => {
 const main = stack(5000, 50);
 const tight = stack(5000, 3);
 const short = stack(300, 50);
+const pinging = stack(5000, 50, ['--ping-interval', '200', '--ping-timeout', '1000']);
 
 const clients = new Set();
 after(async () => {
@@ -180,6 +181,35 @@ test('recovery: beyond the packet bound a reconnect is a new socket, and the wor
   assert.ok(await metric(m, 'recovery_lost_total') >= 1);
   a.close();
   b.close();
+});
+
+test('recovery: a pong frees what the client has; recovery still works after it', T, async () => {
+  const m = await pinging();
+  for (const transports of [['websocket'], ['polling']]) {
+    const a = new Cli(`${m.url}/chat`, { transports });
+    const first = await a.next('$connect');
+    for (let i = 0; i < 4; i++) a.s.emit('echo', i);
+    for (let i = 0; i < 4; i++) assert.equal((await a.next('echo')).args[0], i);
+    // Within a ping interval or two the ring is empty again.
+    await waitUntil(async () => (await metric(m, 'recovery_buffered_packets')) === 0, 3000,
+      'the rings to empty after a pong');
+    const b = new Cli(`${m.url}/chat`, { transports: ['websocket'] });
+    await b.next('$connect');
+    assert.deepEqual(await a.call('join', 'rp'), ['ok']);
+    killTransport(a);
+    await a.next('$disconnect');
+    b.s.emit('to-room', 'rp', 'news', 'missed');
+    assert.deepEqual(await b.call('echo', 'sync'), ['ok']);
+    const again = await a.next('$connect', 8000);
+    assert.equal(again.recovered, true);
+    assert.equal(again.id, first.id);
+    assert.equal((await a.next('news')).args[0], 'missed');
+    assert.deepEqual(await a.call('echo', 'last'), ['ok']);
+    assert.equal((await a.next('echo')).args[0], 'last');
+    assert.equal(a.q.filter((e) => e.ev === 'echo' || e.ev === 'news').length, 0, 'nothing twice');
+    a.close();
+    b.close();
+  }
 });
 
 test('recovery: a worker disconnecting a waiting socket ends it at once', T, async () => {
