@@ -9,7 +9,14 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
 import { deadline, waitUntil, fixtures, assertGatewaysAlive, get } from '../lib/harness.mjs';
-import { skipReason, startSioStack, Inbox } from '../lib/sio_stack.mjs';
+import { skipReason, startSioStack, Inbox, PY } from '../lib/sio_stack.mjs';
+import { startProcess } from '../lib/browser.mjs';
+import { startGateway } from '../lib/harness.mjs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const srcdir = process.env.TOP_SRCDIR || path.resolve(here, '..', '..');
 
 const SKIP = skipReason();
 const T = { timeout: 30000, skip: SKIP };
@@ -246,4 +253,29 @@ test('recovery: the window ends, the worker gets the disconnect late', T, async 
   assert.equal(gone[0].reason, 'transport close');
   b.close();
   await assertGatewaysAlive(fx);
+});
+
+test('recovery with a Python-module worker: the connect handler does not run again', T, async () => {
+  const gw = await startGateway(['--recovery-window', '5000', '--recovery-max-packets', '1']);
+  const w = await startProcess(PY, [path.join(srcdir, 'tests', 'integ', 'v2_worker.py'), gw.bridge],
+    'v2_worker', /ready/);
+  try {
+    await gw.waitLog(/worker \d+ .*registered/);
+    const a = new Cli(gw.url, { transports: ['websocket'] });
+    const first = await a.next('$connect');
+    const [[n1, last1, sess1]] = await a.call('stats');
+    assert.deepEqual([n1, last1, sess1], [1, { lost: false, eio: 4 }, { n: 1 }]);
+    killTransport(a);
+    await a.next('$disconnect');
+    const again = await a.next('$connect', 8000);
+    assert.equal(again.recovered, true);
+    assert.equal(again.id, first.id);
+    const [[n2, , sess2]] = await a.call('stats');
+    assert.equal(n2, 1, 'no second run of the connect handler');
+    assert.deepEqual(sess2, { n: 1 }, 'the session came back');
+    a.close();
+  } finally {
+    await w.stop();
+    await gw.stop();
+  }
 });
