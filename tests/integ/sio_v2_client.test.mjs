@@ -97,7 +97,7 @@ const hex = (b) => Buffer.from(b).toString('hex');
 
 const VARIANTS = [
   ['websocket', { transports: ['websocket'] }],
-  ['polling (XHR2 binary payloads)', { transports: ['polling'] }],
+  ['polling', { transports: ['polling'] }],
   ['polling, base64 (b64=1)', { transports: ['polling'], forceBase64: true }],
   ['default (polling, then upgrade)', {}],
 ];

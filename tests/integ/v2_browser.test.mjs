@@ -2,8 +2,9 @@
 // 2.5 dist/socket.io.js, what tutorials load from a CDN) in headless
 // Chromium against the gateway with --allow-eio3: the seed-style page does
 // io() then emit('my event', ...) and gets 'my response' and its ack, over
-// the default transports (polling, then the upgrade), WebSocket only and
-// JSONP polling; binary goes both ways.  The worker is written with the
+// the default transports (polling, then the upgrade), WebSocket only,
+// XHR polling only (XHR2 binary payloads both ways) and JSONP polling;
+// binary goes both ways.  The worker is written with the
 // siogate Python module.  Skipped without Chromium or playwright-core.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,9 +34,15 @@ test('the 2.x browser bundle: io() then emit("my event"), on every transport', s
   try {
     worker = await startProcess(PYTHON, [WORKER, gw.bridge], 'v2_worker', /ready/);
     await gw.waitLog(/worker \d+ .*registered/);
-    for (const [hash, want] of [['', 'websocket'], ['#ws', 'websocket'], ['#jsonp', 'polling']]) {
+    for (const [hash, want] of [['', 'websocket'], ['#ws', 'websocket'], ['#polling', 'polling'],
+      ['#jsonp', 'polling']]) {
       await t.test(hash || 'default transports', async () => {
         const p = await newPage(browser, `v2${hash}`);
+        // What the page's polling requests look like: XHR2 clients send binary payloads.
+        const posts = [];
+        p.page.on('request', (r) => {
+          if (r.method() === 'POST') posts.push(r.headers()['content-type'] || '');
+        });
         try {
           // JSONP polls hold a script loading: the load event may wait for it.
           await p.page.goto(`${gw.url}/${hash}`, { waitUntil: 'domcontentloaded' });
@@ -55,6 +62,10 @@ test('the 2.x browser bundle: io() then emit("my event"), on every transport', s
           await p.page.waitForFunction(() => window.got.some((g) => g[0] === 'bin'));
           const bin = (await p.page.evaluate(() => window.got)).find((g) => g[0] === 'bin');
           assert.deepEqual(bin[1], [1, 2, 3, 255]);
+          if (hash === '#polling') {
+            assert.ok(posts.some((ct) => ct.startsWith('application/octet-stream')),
+              `an XHR2 binary payload was posted (${posts.join(', ')})`);
+          }
           assert.deepEqual(p.errors, []);
         } finally {
           await p.close();
