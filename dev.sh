@@ -12,7 +12,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 deps() {
 	pkgs="build-essential autoconf automake libtool pkg-config libev-dev libhttp-parser-dev
 	      libwslay-dev libmsgpack-dev libjansson-dev libzmq3-dev libinih-dev libsystemd-dev mandoc
-	      python3-socketio python3-requests python3-websocket python3-zmq python3-msgpack systemd chromium clang libclang-rt-14-dev"
+	      python3-socketio python3-requests python3-websocket python3-zmq python3-msgpack systemd chromium clang libclang-rt-14-dev
+	      haproxy nginx"
 	command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 	missing=""
 	for p in $pkgs; do

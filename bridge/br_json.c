@@ -224,12 +224,8 @@ struct br_write {
 
 #define BR_PUT(c, s) br_buf_append((c)->out, (s), sizeof(s) - 1)
 
-/*
- * Length of the valid UTF-8 sequence at p (at most n bytes), or 0 when it
- * is not one: overlong forms, surrogates (U+D800..DFFF) and code points
- * above U+10FFFF are refused, as RFC 3629 says.
- */
-static size_t
+/* Length of the valid UTF-8 sequence at p (see br_json.h). */
+size_t
 br_utf8_len(const unsigned char *p, size_t n)
 {
 	uint32_t cp;

@@ -29,6 +29,13 @@ void br_buf_free(struct br_buf *b);
 int br_buf_append(struct br_buf *b, const void *p, size_t n);
 
 /*
+ * Length of the valid UTF-8 sequence at p (n > 0 bytes available), or 0
+ * when it is not one: overlong forms, surrogates (U+D800..DFFF) and code
+ * points above U+10FFFF are refused, as RFC 3629 says.
+ */
+size_t br_utf8_len(const unsigned char *p, size_t n);
+
+/*
  * Pack a jansson value as msgpack: object -> map (key order kept), array ->
  * array, string -> str, integer -> int, real -> float64, true/false ->
  * bool, null -> nil.

@@ -4,6 +4,7 @@
  * binary ones as "b" + base64.  The encoded packets are shared buffers:
  * the response references them (no copy) except for base64 forms.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,15 +165,20 @@ eio_poll_post(struct eio_session *s, struct gw_conn *c, struct http_req *req)
 	gw_http_respond(c, 200, "text/html", NULL, "ok", 2);
 }
 
-/* A POST's headers arrived: refuse a second POST while one is in progress. */
+/*
+ * A POST's headers arrived (its Origin allowed): refuse a second POST while
+ * one is in progress.  A session the requester may not act on is left
+ * alone: the complete request gets 400 "Session ID unknown".
+ */
 int
-eio_poll_post_begin(struct gw_conn *c, struct http_req *req, const char **why)
+eio_poll_post_begin(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *ep,
+    const char **why)
 {
 	char sid[64];
 	struct eio_session *s;
 
 	if (http_req_query(req, "sid", sid, sizeof sid) == NULL ||
-	    (s = eio_session_find(c->gw, sid)) == NULL)
+	    (s = eio_session_authorised(c, sid, ep, 1)) == NULL)
 		return 0;	/* answered when complete */
 	if (s->post != NULL && s->post != c) {
 		gw_info("session %s: overlapping POST from %s, closing", s->sid, c->peer);
@@ -185,29 +191,54 @@ eio_poll_post_begin(struct gw_conn *c, struct http_req *req, const char **why)
 	return 0;
 }
 
+/* Close a session for a request over maxPayload. */
+static void
+poll_oversized_close(struct eio_session *s, const char *peer)
+{
+	gw_warn("session %s: payload from %s larger than maxPayload (%u bytes), closing",
+	    s->sid, peer, s->gw->conf.max_payload);
+	eio_session_close(s, "transport error");
+}
+
 /* A request on this session exceeded maxPayload: close the session. */
 void
-eio_poll_oversized(struct gw *gw, const struct http_req *req, const char *peer)
+eio_poll_oversized(struct gw_conn *c, const struct http_req *req, const struct gw_endpoint *ep)
 {
+	struct gw *gw = c->gw;
 	char sid[64];
 	struct eio_session *s;
+	struct gw *to;
 
-	if (req == NULL || req->path_len == 0)
-		return;
 	if (http_req_query(req, "sid", sid, sizeof sid) == NULL)
 		return;
-	s = eio_session_find(gw, sid);
-	if (s == NULL) {
-		struct gw *to = gw_loops_owner(gw, sid);
-		struct gw_msg m = { .kind = GW_MSG_CLOSE_SID };
-
-		if (to != NULL && strlen(sid) < sizeof m.sid) {
-			memcpy(m.sid, sid, strlen(sid) + 1);
-			gw_loops_post(to, &m);
-		}
+	if ((s = eio_session_authorised(c, sid, ep, 0)) != NULL) {
+		poll_oversized_close(s, c->peer);
 		return;
 	}
-	gw_warn("session %s: payload from %s larger than maxPayload (%u bytes), closing",
-	    s->sid, peer, gw->conf.max_payload);
-	eio_session_close(s, "transport error");
+	if ((to = gw_loops_owner(gw, sid)) != NULL && strlen(sid) < sizeof ((struct gw_msg *)0)->sid) {
+		/* The owner checks the endpoint and the address (the Origin was checked here). */
+		struct gw_msg m = { .kind = GW_MSG_CLOSE_SID, .ip = c->ip,
+			.ep = (int)(ep - gw->conf.ep) };
+
+		memcpy(m.sid, sid, strlen(sid) + 1);
+		snprintf(m.peer, sizeof m.peer, "%s", c->peer);
+		gw_ip_ref(gw, c->ip);
+		gw_loops_post(to, &m);
+	}
+}
+
+/* On the owning loop: the same checks as eio_session_authorised. */
+void
+eio_poll_oversized_msg(struct gw *gw, const struct gw_msg *m)
+{
+	struct eio_session *s = eio_session_find(gw, m->sid);
+
+	if (s != NULL && m->ep >= 0 && m->ep < gw->conf.nep && s->ep == &gw->conf.ep[m->ep]) {
+		if (!gw->conf.sid_bind_ip || s->ip == m->ip)
+			poll_oversized_close(s, m->peer);
+		else
+			gw_warn("session %s: request from %s refused (session bound to %s; "
+			    "read by another loop)", s->sid, m->peer, s->ip ? s->ip->ip : "?");
+	}
+	gw_ip_put(gw, m->ip);
 }

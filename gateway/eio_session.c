@@ -74,15 +74,24 @@ sess_tab_grow(struct gw *gw)
 	gw->sess_mask = nsize - 1;
 }
 
-/* sid_bind_ip: whether a request for s may come from c's address. */
-int
-eio_session_ip_ok(struct eio_session *s, struct gw_conn *c)
+/*
+ * The session a request may act on: sid's, opened on ep and, with
+ * sid_bind_ip, from c's address (a refusal is logged unless quiet).
+ */
+struct eio_session *
+eio_session_authorised(struct gw_conn *c, const char *sid, const struct gw_endpoint *ep,
+    int quiet)
 {
+	struct eio_session *s = eio_session_find(c->gw, sid);
+
+	if (s == NULL || s->ep != ep)
+		return NULL;
 	if (!s->gw->conf.sid_bind_ip || s->ip == c->ip)
-		return 1;
-	gw_warn("session %s: request from %s refused (session bound to %s)", s->sid, c->peer,
-	    s->ip ? s->ip->ip : "?");
-	return 0;
+		return s;
+	if (!quiet)
+		gw_warn("session %s: request from %s refused (session bound to %s)", s->sid,
+		    c->peer, s->ip ? s->ip->ip : "?");
+	return NULL;
 }
 
 /* Look up a live session by sid. */
@@ -254,8 +263,8 @@ eio_http_request(struct gw_conn *c, struct http_req *req, const struct gw_endpoi
 		return;
 	}
 	if (http_req_query(req, "sid", sid, sizeof sid) != NULL) {
-		s = eio_session_find(c->gw, sid);
-		if (s == NULL || s->ep != ep || !eio_session_ip_ok(s, c)) {
+		s = eio_session_authorised(c, sid, ep, 0);
+		if (s == NULL) {
 			gw_http_error(c, 400, EIO_ERR_SID, "Session ID unknown");
 			return;
 		}

@@ -67,8 +67,14 @@ void eio_ws_upgrade(struct gw_conn *c, struct http_req *req, const struct gw_end
     const char *rest, size_t nrest);
 
 struct eio_session *eio_session_find(struct gw *gw, const char *sid);
-/* sid_bind_ip: whether a request for s may come from c's address (logs if not). */
-int eio_session_ip_ok(struct eio_session *s, struct gw_conn *c);
+/*
+ * The session named by sid that a request on c may act on: on endpoint ep
+ * and, with sid_bind_ip, opened from c's address; else NULL (logged unless
+ * quiet).  The Origin is checked before (gw_http.c).  Every path that
+ * touches a session from a request goes through here first.
+ */
+struct eio_session *eio_session_authorised(struct gw_conn *c, const char *sid,
+    const struct gw_endpoint *ep, int quiet);
 /* Queue one encoded packet (takes a reference). */
 void eio_session_send(struct eio_session *s, struct gw_buf *pkt);
 /* Close with a reason (sent to the worker); idempotent. */
@@ -99,12 +105,19 @@ struct eio_session *eio_session_open_ws(struct gw_conn *c, struct http_req *req,
 void eio_session_send_open(struct eio_session *s);
 
 /* eio_poll.c */
-/* A request for this session was over maxPayload: close the session. */
-void eio_poll_oversized(struct gw *gw, const struct http_req *req, const char *peer);
+/*
+ * A request on ep (its Origin allowed) was over maxPayload: close the
+ * session it names if it may act on it, here or on the owning loop.
+ */
+void eio_poll_oversized(struct gw_conn *c, const struct http_req *req,
+    const struct gw_endpoint *ep);
+/* The owning loop's half of that (GW_MSG_CLOSE_SID); drops m->ip's reference. */
+void eio_poll_oversized_msg(struct gw *gw, const struct gw_msg *m);
 void eio_poll_get(struct eio_session *s, struct gw_conn *c);
 void eio_poll_post(struct eio_session *s, struct gw_conn *c, struct http_req *req);
 /* A POST's headers are in: one POST at a time per session (0, or 400). */
-int eio_poll_post_begin(struct gw_conn *c, struct http_req *req, const char **why);
+int eio_poll_post_begin(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *ep,
+    const char **why);
 /* Answer the parked GET with the queued packets (or with one packet). */
 void eio_poll_flush(struct eio_session *s);
 void eio_poll_answer_one(struct eio_session *s, int type);

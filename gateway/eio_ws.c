@@ -297,8 +297,8 @@ eio_ws_upgrade(struct gw_conn *c, struct http_req *req, const struct gw_endpoint
 	}
 	have_sid = http_req_query(req, "sid", sid, sizeof sid) != NULL;
 	if (have_sid) {
-		s = eio_session_find(c->gw, sid);
-		if (s == NULL || s->ep != ep || s->state == EIO_S_CLOSED || !eio_session_ip_ok(s, c)) {
+		s = eio_session_authorised(c, sid, ep, 0);
+		if (s == NULL || s->state == EIO_S_CLOSED) {
 			gw_http_error(c, 400, 1, "Session ID unknown");
 			return;
 		}

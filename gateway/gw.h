@@ -32,6 +32,11 @@ enum gw_log_level { GW_LOG_ERR = 3, GW_LOG_WARN = 4, GW_LOG_INFO = 6, GW_LOG_DEB
 extern int gw_log_level;
 extern int gw_log_json;		/* one JSON object per line instead of text */
 void gw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Set while a loop handles a client's bytes or deadline (gw_conn.c): the
+ * warnings and info lines logged meanwhile are rate-limited (gw_log.c).
+ */
+extern __thread int gw_log_client;
 #define gw_err(...) gw_log(GW_LOG_ERR, __VA_ARGS__)
 #define gw_warn(...) gw_log(GW_LOG_WARN, __VA_ARGS__)
 #define gw_info(...) gw_log(GW_LOG_INFO, __VA_ARGS__)
@@ -63,6 +68,16 @@ uint64_t gw_time_ms(void);
 int gw_parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out);
 /* Decode %XX (and '+' when plus_is_space) in place; returns new length. */
 size_t gw_url_decode(char *s, size_t n, int plus_is_space);
+/*
+ * Open rel (relative: no leading '/') below the folder dirfd without ever
+ * resolving outside it: openat2(2) with RESOLVE_BENEATH and
+ * RESOLVE_NO_MAGICLINKS (a symlink is followed only while it stays below
+ * dirfd; absolute ones and ".." out are refused).  Where the kernel has no
+ * openat2 (ENOSYS), or with walk set, one component at a time with
+ * O_NOFOLLOW: then no symlink is followed at all.  flags as open(2)
+ * (O_CLOEXEC added).  The fd, or -1 with errno (EXDEV: it would leave).
+ */
+int gw_open_beneath(int dirfd, const char *rel, int flags, int walk);
 
 /* ---------------- string-keyed hash map (gw_map.c) ---------------- */
 
@@ -308,6 +323,10 @@ struct gw_msg {
 	struct gw_conn *conn;
 	struct gw_conf *conf;
 	char sid[32];
+	/* GW_MSG_CLOSE_SID: the requester's address (a reference), endpoint index, "ip:port" */
+	struct gw_ip *ip;
+	int ep;
+	char peer[56];
 };
 
 /*

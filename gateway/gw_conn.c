@@ -8,12 +8,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include "eio_session.h"
 #include "gw_conn.h"
 
 #define GW_STASH_MAX (64 * 1024)
+/*
+ * Static files: bytes sent by sendfile(2) per connection per loop turn.
+ * The file is never in memory; this only bounds how long one reader may
+ * keep the loop (a fast local reader of a big file would otherwise take
+ * the whole turn).  Past it, the connection waits for the next turn.
+ */
+#define GW_FILE_TURN (256 * 1024)
 
 static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void conn_read(struct gw_conn *c);
@@ -99,6 +107,7 @@ gw_conn_new(struct gw *gw, int fd, const struct sockaddr *sa, socklen_t salen, i
 	c->gw = gw;
 	c->id = ++gw->next_conn_id;
 	c->fd = fd;
+	c->file_fd = -1;
 	c->mode = GW_CONN_HTTP;
 	c->metrics = (uint8_t)metrics;
 	conn_peer_name(c->peer, sizeof c->peer, sa);
@@ -179,7 +188,65 @@ gw_conn_close_after_write(struct gw_conn *c)
 	conn_want_flush(c);
 }
 
-/* Write as much as the socket takes. */
+/* Wait for the socket to be writable again. */
+static void
+conn_want_write(struct gw_conn *c)
+{
+	if (!(c->flags & GW_CONN_WWATCH)) {
+		c->flags |= GW_CONN_WWATCH;
+		conn_watch(c, EV_READ | EV_WRITE);
+	}
+}
+
+/*
+ * Send the static file in service after an empty queue: 1 when all of it
+ * is sent (the request is finished), 0 to wait for the socket, -1 closed.
+ */
+static int
+conn_file_send(struct gw_conn *c)
+{
+	size_t budget = GW_FILE_TURN;
+
+	while (c->file_off < c->file_end) {
+		uint64_t left = c->file_end - c->file_off;
+		off_t off = (off_t)c->file_off;
+		ssize_t w;
+
+		if (budget == 0) {
+			/* This turn's share is sent: the rest when the socket is next writable. */
+			conn_want_write(c);
+			return 0;
+		}
+		w = sendfile(c->fd, c->file_fd, &off, left < budget ? (size_t)left : budget);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				conn_want_write(c);
+				return 0;
+			}
+			gw_conn_close(c, "static file: sendfile failed");
+			return -1;
+		}
+		if (w == 0) {
+			/* Shorter than its Content-Length said: the client sees a short body. */
+			gw_conn_close(c, "static file shrank while sent");
+			return -1;
+		}
+		c->file_off += (uint64_t)w;
+		budget -= (size_t)w;
+		c->gw->st.bytes_out += (uint64_t)w;
+		conn_arm_timeout(c);	/* progress: the client is reading */
+	}
+	close(c->file_fd);
+	c->file_fd = -1;
+	if (!c->file_keep)
+		c->flags |= GW_CONN_CLOSE_AFTER;
+	gw_conn_request_done(c);
+	return 1;
+}
+
+/* Write as much as the socket takes: the queue, then the static file in service. */
 void
 gw_conn_flush(struct gw_conn *c)
 {
@@ -193,10 +260,7 @@ gw_conn_flush(struct gw_conn *c)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				if (!(c->flags & GW_CONN_WWATCH)) {
-					c->flags |= GW_CONN_WWATCH;
-					conn_watch(c, EV_READ | EV_WRITE);
-				}
+				conn_want_write(c);
 				return;
 			}
 			gw_conn_close(c, "write error");
@@ -205,12 +269,26 @@ gw_conn_flush(struct gw_conn *c)
 		gw_outq_consume(&c->out, (size_t)w);
 		c->gw->st.bytes_out += (uint64_t)w;
 	}
+	if (c->file_fd >= 0 && !(c->flags & GW_CONN_CLOSING) && conn_file_send(c) <= 0)
+		return;
 	if (c->flags & GW_CONN_WWATCH) {
 		c->flags &= ~GW_CONN_WWATCH;
 		conn_watch(c, EV_READ);
 	}
 	if ((c->flags & GW_CONN_CLOSE_AFTER) && c->out.n == 0)
 		gw_conn_close(c, NULL);
+}
+
+/* Stream a static file after what is queued (see struct gw_conn). */
+void
+gw_conn_send_file(struct gw_conn *c, int fd, uint64_t size, int keep)
+{
+	c->file_fd = fd;
+	c->file_off = 0;
+	c->file_end = size;
+	c->file_keep = (uint8_t)keep;
+	conn_arm_timeout(c);	/* a reader that stops is closed after http_timeout */
+	conn_want_flush(c);
 }
 
 /* The socket is writable (output was blocked) and/or readable. */
@@ -317,7 +395,7 @@ gw_conn_adopt(struct gw *gw, struct gw_conn *c)
 	 */
 	if (c->req == NULL && c->mode == GW_CONN_HTTP)
 		conn_arm_timeout(c);
-	if (c->out.n > 0)
+	if (c->out.n > 0 || c->file_fd >= 0)
 		conn_want_flush(c);
 }
 
@@ -331,6 +409,8 @@ gw_conn_reap(struct gw *gw)
 		TAILQ_REMOVE(&gw->closing, c, link);
 		if (c->fd >= 0)
 			close(c->fd);
+		if (c->file_fd >= 0)
+			close(c->file_fd);
 		if (c->ip != NULL) {
 			gw_ip_conn_del(gw, c->ip);
 			gw_ip_put(gw, c->ip);
@@ -361,7 +441,7 @@ conn_http_fail(struct gw_conn *c, int status, const char *why)
 	    status, gw_log_escape(esc, sizeof esc, why, strlen(why)));
 	c->gw->st.err_http++;
 	if (status == 413)
-		eio_poll_oversized(c->gw, c->hin->req, c->peer);
+		gw_http_oversized(c, c->hin->req);
 	n = snprintf(body, sizeof body, "{\"code\":3,\"message\":\"%s\"}",
 	    http_status_text(status));
 	gw_http_respond(c, status, "application/json", NULL, body, (size_t)n);
@@ -438,7 +518,9 @@ conn_resume_stash(struct gw_conn *c)
 
 	c->stash = NULL;
 	c->stash_len = 0;
+	gw_log_client = 1;
 	gw_conn_input(c, p, n);
+	gw_log_client = 0;
 	free(p);
 }
 
@@ -451,7 +533,9 @@ conn_read(struct gw_conn *c)
 	n = read(c->fd, gw->rbuf, sizeof gw->rbuf);
 	if (n > 0) {
 		gw->st.bytes_in += (uint64_t)n;
+		gw_log_client = 1;
 		gw_conn_input(c, gw->rbuf, (size_t)n);
+		gw_log_client = 0;
 		return;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -465,7 +549,15 @@ conn_tmo_cb(struct gw_tlist *tl, struct gw_tnode *n)
 	struct gw_conn *c = GW_TNODE_OWNER(n, struct gw_conn, tmo);
 
 	if (c->req == NULL && http_in_busy(c->hin)) {
+		gw_log_client = 1;	/* a slowloris flood is the client's */
 		conn_http_fail(c, 408, "request not complete in time");
+		gw_log_client = 0;
+		return;
+	}
+	if (c->file_fd >= 0) {
+		gw_info("conn %llu %s: static file: nothing read for http_timeout, closing",
+		    (unsigned long long)c->id, c->peer);
+		gw_conn_close(c, NULL);
 		return;
 	}
 	gw_conn_close(c, "idle timeout");

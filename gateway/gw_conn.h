@@ -39,6 +39,18 @@ struct gw_conn {
 	struct eio_session *sess;	/* borrowed */
 	struct eio_ws *ws;		/* WebSocket mode only, owned */
 	struct gw_ip *ip;		/* its address's entry (a reference) */
+	/*
+	 * A static file being sent (file_fd >= 0, owned, closed by the reaper):
+	 * bytes [file_off, file_end) go out by sendfile(2) once the output
+	 * queue is empty, at most GW_FILE_TURN bytes per loop turn, so a file
+	 * of any size takes no memory and other connections are served in
+	 * between.  The request stays in service (c->req) until the last byte,
+	 * so pipelined requests wait in the stash and the connection is never
+	 * handed to another loop mid-file.
+	 */
+	int file_fd;
+	uint8_t file_keep;		/* keep-alive once the file is sent */
+	uint64_t file_off, file_end;
 	char peer[56];			/* "ip:port" */
 	TAILQ_ENTRY(gw_conn) link;	/* gw->conns or gw->closing */
 	TAILQ_ENTRY(gw_conn) wlink;	/* gw->writers */
@@ -71,6 +83,11 @@ void gw_conn_input(struct gw_conn *c, const char *p, size_t n);
 int gw_conn_release(struct gw_conn *c);
 /* Put a released connection on gw's loop (its request is served by the caller). */
 void gw_conn_adopt(struct gw *gw, struct gw_conn *c);
+/*
+ * Send bytes [0, size) of the regular file fd after what is queued, then
+ * finish the request in service (keep: keep the connection); takes fd.
+ */
+void gw_conn_send_file(struct gw_conn *c, int fd, uint64_t size, int keep);
 /* The request in service is answered: resume reading requests. */
 void gw_conn_request_done(struct gw_conn *c);
 /* Set up gw->t_http (loop start). */
@@ -80,6 +97,8 @@ void gw_conn_timers_init(struct gw *gw);
 void gw_http_request(struct gw_conn *c, struct http_req *req);
 /* Headers of a request are complete (before its body): 0, or a status to refuse. */
 int gw_http_headers(void *conn, struct http_req *req, const char **why);
+/* A request was over max_payload: close the session it names, if it may act on it. */
+void gw_http_oversized(struct gw_conn *c, const struct http_req *req);
 void gw_http_upgrade(struct gw_conn *c, struct http_req *req, const char *rest, size_t nrest);
 /*
  * Answer the request in service: status line, standard and CORS headers,

@@ -13,8 +13,6 @@
 #include "eio_session.h"
 #include "gw_conn.h"
 
-#define GW_STATIC_MAX (16u * 1024 * 1024)
-
 /* The endpoint serving path ("/engine.io/" or "/engine.io"), or NULL. */
 static const struct gw_endpoint *
 http_endpoint(struct gw *gw, const char *path, size_t n)
@@ -207,37 +205,41 @@ http_path_safe(const char *path)
 	return *p == '\0';
 }
 
-/* Answer with a regular file; 0 if served, -1 if it cannot be. */
+/*
+ * Answer with the regular file rel below dir; 0 if served, -1 if there is
+ * none.  The path cannot leave dir (gw_open_beneath); opening never waits
+ * (O_NONBLOCK: a FIFO or device is opened and refused at once, HEAD opens
+ * with O_PATH, so not even that); the body is streamed from the file
+ * (gw_conn_send_file), whatever its size.
+ */
 static int
-http_send_file(struct gw_conn *c, struct http_req *req, const char *full)
+http_send_file(struct gw_conn *c, struct http_req *req, const char *dir, const char *rel)
 {
+	int head = req->method == HTTP_HEAD;
+	struct gw_buf *h;
 	struct stat st;
-	struct gw_buf *b;
-	struct gw_slice sl;
-	ssize_t got;
-	size_t off = 0;
-	int fd;
+	int dfd, fd, keep;
 
-	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	fd = gw_open_beneath(dfd, rel, head ? O_PATH : O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+	close(dfd);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > GW_STATIC_MAX) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return -1;
 	}
-	b = gw_buf_new((size_t)st.st_size);
-	while (off < (size_t)st.st_size) {
-		got = read(fd, b->data + off, (size_t)st.st_size - off);
-		if (got <= 0)
-			break;
-		off += (size_t)got;
+	h = http_head(c, 200, http_mime(rel), NULL, (size_t)st.st_size, &keep);
+	gw_conn_write(c, h, 0, h->len);
+	gw_buf_unref(h);
+	if (head || st.st_size == 0) {
+		close(fd);
+		http_done(c, keep);
+		return 0;
 	}
-	close(fd);
-	if (req->method == HTTP_HEAD)
-		off = 0;
-	sl = (struct gw_slice){ b, 0, (uint32_t)off };
-	gw_http_respond_slices(c, 200, http_mime(full), &sl, off ? 1 : 0, off);
-	gw_buf_unref(b);
+	gw_conn_send_file(c, fd, (uint64_t)st.st_size, keep);
 	return 0;
 }
 
@@ -246,18 +248,18 @@ static int
 http_static(struct gw_conn *c, struct http_req *req)
 {
 	const char *dir = c->gw->conf.static_dir, *path = req->buf + req->path;
-	char full[4096];
+	char rel[4096];
 	int n;
 
 	if (dir == NULL || (req->method != HTTP_GET && req->method != HTTP_HEAD))
 		return -1;
 	if (!http_path_safe(path))
 		return -1;
-	n = snprintf(full, sizeof full, "%s%s%s", dir, path,
+	n = snprintf(rel, sizeof rel, "%s%s", path + 1,
 	    path[strlen(path) - 1] == '/' ? "index.html" : "");
-	if (n < 0 || (size_t)n >= sizeof full)
+	if (n < 0 || (size_t)n >= sizeof rel)
 		return -1;
-	return http_send_file(c, req, full);
+	return http_send_file(c, req, dir, rel);
 }
 
 /*
@@ -271,7 +273,6 @@ http_client_js(struct gw_conn *c, struct http_req *req)
 		"socket.io.esm.min.js", "socket.io.js.map", "socket.io.min.js.map",
 		"socket.io.esm.min.js.map" };
 	const char *dir = c->gw->conf.client_dir, *path = req->buf + req->path;
-	char full[4096];
 	size_t i;
 	int e;
 
@@ -284,10 +285,8 @@ http_client_js(struct gw_conn *c, struct http_req *req)
 		    memcmp(path, ep->path, ep->plen) != 0)
 			continue;
 		for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-			if (strcmp(path + ep->plen, names[i]) == 0) {
-				snprintf(full, sizeof full, "%s/%s", dir, names[i]);
-				return http_send_file(c, req, full);
-			}
+			if (strcmp(path + ep->plen, names[i]) == 0)
+				return http_send_file(c, req, dir, names[i]);
 		}
 	}
 	return -1;
@@ -304,7 +303,12 @@ http_sid_owner(struct gw_conn *c, const struct http_req *req)
 	return gw_loops_owner(c->gw, sid);
 }
 
-/* A request's headers are in: note a POST in progress on its session. */
+/*
+ * A request's headers are in: note a POST in progress on its session.
+ * Authorised first (Origin here, endpoint and sid_bind_ip in
+ * eio_session_authorised): a refused one touches no session and gets its
+ * answer when complete.
+ */
 int
 gw_http_headers(void *conn, struct http_req *req, const char **why)
 {
@@ -314,9 +318,22 @@ gw_http_headers(void *conn, struct http_req *req, const char **why)
 	if (req->method != HTTP_POST)
 		return 0;
 	ep = http_endpoint(c->gw, req->buf + req->path, req->path_len);
-	if (ep == NULL)
+	if (ep == NULL || !gw_http_origin_ok(c->gw, req))
 		return 0;
-	return eio_poll_post_begin(c, req, why);
+	return eio_poll_post_begin(c, req, ep, why);
+}
+
+/* A request over max_payload: only an authorised one closes its session. */
+void
+gw_http_oversized(struct gw_conn *c, const struct http_req *req)
+{
+	const struct gw_endpoint *ep;
+
+	if (req == NULL || req->path_len == 0)
+		return;
+	ep = http_endpoint(c->gw, req->buf + req->path, req->path_len);
+	if (ep != NULL && gw_http_origin_ok(c->gw, req))
+		eio_poll_oversized(c, req, ep);
 }
 
 /* Route one complete request. */

@@ -6,11 +6,54 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "gw.h"
 
 int gw_log_level = GW_LOG_INFO;
 int gw_log_json;
+
+/*
+ * Warnings and info lines logged while a loop handles what a client sent
+ * (gw_log_client: a bad request, an Origin refused, a bad packet) are the
+ * client's to multiply, and writing one is a blocking write on the loop:
+ * a flood of them would fill the log and stall the loop on a slow reader
+ * of stderr.  So each thread (each loop) writes at most GW_LOG_BURST of
+ * them at once and GW_LOG_RATE per second after that; the others are
+ * counted and the count is logged with the next line written.  Errors,
+ * the gateway's own lines (start, reload, workers, the bridge) and
+ * everything at debug level (asked for) are never held back.
+ */
+#define GW_LOG_BURST 200.0
+#define GW_LOG_RATE 50.0
+static __thread double log_tokens = GW_LOG_BURST;
+static __thread double log_last;
+static __thread unsigned long log_dropped;
+__thread int gw_log_client;
+
+/* Whether a record of this level may be written now. */
+static int
+log_admit(int level)
+{
+	struct timespec ts;
+	double now;
+
+	if (!gw_log_client || level == GW_LOG_ERR || gw_log_level >= GW_LOG_DEBUG)
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	if (log_last > 0)
+		log_tokens += (now - log_last) * GW_LOG_RATE;
+	if (log_tokens > GW_LOG_BURST)
+		log_tokens = GW_LOG_BURST;
+	log_last = now;
+	if (log_tokens < 1) {
+		log_dropped++;
+		return 0;
+	}
+	log_tokens -= 1;
+	return 1;
+}
 
 /* Level name for JSON records. */
 static const char *
@@ -24,19 +67,13 @@ log_level_name(int level)
 	}
 }
 
-/* Write one record if its level is enabled. */
-void
-gw_log(int level, const char *fmt, ...)
+/* Write one formatted record. */
+static void
+log_write(int level, const char *msg)
 {
-	char msg[2048], json[4200];
-	va_list ap;
+	char json[4200];
 	size_t i, o = 0;
 
-	if (level > gw_log_level)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	if (!gw_log_json) {
 		fprintf(stderr, "<%d>siogate: %s\n", level, msg);
 		return;
@@ -57,6 +94,28 @@ gw_log(int level, const char *fmt, ...)
 	json[o] = '\0';
 	fprintf(stderr, "{\"time\":%llu,\"level\":\"%s\",\"msg\":\"%s\"}\n",
 	    (unsigned long long)gw_time_ms(), log_level_name(level), json);
+}
+
+/* Write one record if its level is enabled (and, for warn/info, the rate allows). */
+void
+gw_log(int level, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	if (level > gw_log_level || !log_admit(level))
+		return;
+	if (log_dropped > 0) {
+		snprintf(msg, sizeof msg, "%lu log line(s) caused by clients not written: more "
+		    "than %.0f at once, %.0f per second after that", log_dropped,
+		    GW_LOG_BURST, GW_LOG_RATE);
+		log_dropped = 0;
+		log_write(GW_LOG_WARN, msg);
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_write(level, msg);
 }
 
 /* Printable copy of untrusted bytes: non-printables become \xNN. */

@@ -200,8 +200,6 @@ inbox_cb(struct ev_loop *loop, ev_async *w, int revents)
 	gw->ninbox = gw->inbox_cap = 0;
 	pthread_mutex_unlock(&gw->inbox_mu);
 	for (i = 0; i < n; i++) {
-		struct eio_session *s;
-
 		switch (v[i].kind) {
 		case GW_MSG_CONN:
 			loops_adopt(gw, v[i].conn);
@@ -214,11 +212,7 @@ inbox_cb(struct ev_loop *loop, ev_async *w, int revents)
 			gw_main_reload_apply(gw, v[i].conf);
 			break;
 		case GW_MSG_CLOSE_SID:
-			if ((s = eio_session_find(gw, v[i].sid)) != NULL) {
-				gw_warn("session %s: payload larger than maxPayload (%u bytes), closing",
-				    s->sid, gw->conf.max_payload);
-				eio_session_close(s, "transport error");
-			}
+			eio_poll_oversized_msg(gw, &v[i]);
 			break;
 		default:
 			break;

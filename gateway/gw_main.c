@@ -436,6 +436,8 @@ loop_free(struct gw *gw)
 			} else if (gw->inbox[i].kind == GW_MSG_RELOAD) {
 				gw_conf_free(gw->inbox[i].conf);
 				free(gw->inbox[i].conf);
+			} else if (gw->inbox[i].kind == GW_MSG_CLOSE_SID) {
+				gw_ip_put(gw, gw->inbox[i].ip);
 			}
 		}
 		free(gw->inbox);

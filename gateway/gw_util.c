@@ -1,13 +1,20 @@
 /*
  * gw_util.c: allocation that aborts on OOM, base64, randomness, number and
- * URL parsing.
+ * URL parsing, opening a file confined to a folder.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
+#ifdef SYS_openat2
+#include <linux/openat2.h>
+#endif
 
 #include "gw.h"
 
@@ -228,4 +235,66 @@ gw_url_decode(char *s, size_t n, int plus_is_space)
 		}
 	}
 	return o;
+}
+
+/* Open rel below dirfd one component at a time, following no symlink. */
+static int
+util_open_walk(int dirfd, const char *rel, int flags)
+{
+	char comp[NAME_MAX + 1];
+	const char *p = rel;
+	int cur = dirfd, fd, e;
+
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (n == 0 || n > NAME_MAX || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.')) {
+			errno = n > NAME_MAX ? ENAMETOOLONG : EXDEV;
+			fd = -1;
+			break;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		if (slash == NULL) {
+			fd = openat(cur, comp, flags | O_CLOEXEC | O_NOFOLLOW);
+			break;
+		}
+		/* O_PATH | O_NOFOLLOW would open a symlink itself: O_DIRECTORY refuses it. */
+		fd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			break;
+		if (cur != dirfd)
+			close(cur);
+		cur = fd;
+		p = slash + 1;
+	}
+	e = errno;
+	if (cur != dirfd)
+		close(cur);
+	errno = e;
+	return fd;
+}
+
+/* Open rel below dirfd, never resolving to anything outside it. */
+int
+gw_open_beneath(int dirfd, const char *rel, int flags, int walk)
+{
+#ifdef SYS_openat2
+	if (!walk) {
+		struct open_how how;
+		long fd;
+
+		memset(&how, 0, sizeof how);
+		how.flags = (uint64_t)(unsigned)(flags | O_CLOEXEC);
+		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+		fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+		if (fd >= 0 || errno != ENOSYS)
+			return (int)fd;
+	}
+#else
+	(void)walk;
+#endif
+	return util_open_walk(dirfd, rel, flags);
 }

@@ -121,15 +121,63 @@ cb_header_value(http_parser *p, const char *at, size_t n)
 	return 0;
 }
 
+/* Whether a header name is an RFC 9110 token (no space before the colon). */
+static int
+hdr_name_ok(const char *name)
+{
+	const char *p;
+
+	if (*name == '\0')
+		return 0;
+	for (p = name; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && strchr("!#$%&'*+-.^_`|~", *p) == NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Headers that must appear once: two would be decided by whichever one a
+ * reader looks at (RFC 9112 3.2 for Host; Origin is what CORS decides on).
+ */
+static const char *const hdr_single[] = { "host", "origin", "upgrade",
+	"sec-websocket-key", "sec-websocket-version" };
+
+/* A reason to refuse the header block, or NULL. */
+static const char *
+req_headers_check(const struct http_req *r)
+{
+	size_t k;
+	int i, j;
+
+	for (i = 0; i < r->nhdr; i++) {
+		const char *name = r->buf + r->hdr[i].name;
+
+		if (!hdr_name_ok(name))
+			return "bad header name (whitespace before the colon?)";
+		for (k = 0; k < sizeof hdr_single / sizeof hdr_single[0]; k++) {
+			if (strcmp(name, hdr_single[k]) != 0)
+				continue;
+			for (j = i + 1; j < r->nhdr; j++) {
+				if (strcmp(r->buf + r->hdr[j].name, name) == 0)
+					return "header that must be single appears twice";
+			}
+		}
+	}
+	return NULL;
+}
+
 static int
 cb_headers_complete(http_parser *p)
 {
 	struct http_in *in = p->data;
 	struct http_req *r = in->req;
-	const char *q;
+	const char *q, *why;
 	uint32_t plen;
 
 	req_nul(r);	/* ends the URL (no headers) or the last value */
+	if ((why = req_headers_check(r)) != NULL)
+		return in_fail(in, 400, why);
 	r->method = p->method;
 	r->keep_alive = http_should_keep_alive(p) ? 1 : 0;
 	r->upgrade = p->upgrade ? 1 : 0;
@@ -157,8 +205,10 @@ cb_headers_complete(http_parser *p)
 	if (p->content_length != ULLONG_MAX && p->content_length > in->lim->max_body)
 		return in_fail(in, 413, "body larger than the limit");
 	if (in->on_headers != NULL) {
-		const char *why = "refused";
-		int status = in->on_headers(in->hook_arg, r, &why);
+		int status;
+
+		why = "refused";
+		status = in->on_headers(in->hook_arg, r, &why);
 
 		if (status != 0)
 			return in_fail(in, status, why);
@@ -321,13 +371,10 @@ http_req_header(const struct http_req *r, const char *name)
 	return NULL;
 }
 
-/* Decoded query parameter into dst (truncated to dstlen-1), NULL if absent. */
-const char *
-http_req_query(const struct http_req *r, const char *key, char *dst, size_t dstlen)
+/* The value of the first key=value segment of r's query named key, or NULL. */
+static const char *
+req_query_find(const char *p, const char *end, const char *key, size_t klen, size_t *vlen)
 {
-	const char *p = r->buf + r->query, *end = p + r->query_len;
-	size_t klen = strlen(key);
-
 	while (p < end) {
 		const char *amp = memchr(p, '&', end - p);
 		const char *seg_end = amp ? amp : end;
@@ -335,18 +382,36 @@ http_req_query(const struct http_req *r, const char *key, char *dst, size_t dstl
 		const char *kend = eq ? eq : seg_end;
 
 		if ((size_t)(kend - p) == klen && memcmp(p, key, klen) == 0) {
-			size_t vlen = eq ? (size_t)(seg_end - eq - 1) : 0;
-
-			if (vlen >= dstlen)
-				vlen = dstlen - 1;
-			if (vlen > 0)
-				memcpy(dst, eq + 1, vlen);
-			dst[gw_url_decode(dst, vlen, 1)] = '\0';
-			return dst;
+			*vlen = eq ? (size_t)(seg_end - eq - 1) : 0;
+			return eq ? eq + 1 : seg_end;
 		}
 		p = seg_end + 1;
 	}
 	return NULL;
+}
+
+/*
+ * Decoded query parameter into dst (truncated to dstlen-1), NULL if absent.
+ * A key given twice is ambiguous: it reads as present and empty, which no
+ * caller accepts (as Node, where it becomes an array no lookup matches).
+ */
+const char *
+http_req_query(const struct http_req *r, const char *key, char *dst, size_t dstlen)
+{
+	const char *p = r->buf + r->query, *end = p + r->query_len;
+	size_t klen = strlen(key), vlen, vlen2;
+	const char *v = req_query_find(p, end, key, klen, &vlen);
+
+	if (v == NULL)
+		return NULL;
+	if (req_query_find(v + vlen + 1, end, key, klen, &vlen2) != NULL)
+		vlen = 0;
+	if (vlen >= dstlen)
+		vlen = dstlen - 1;
+	if (vlen > 0)
+		memcpy(dst, v, vlen);
+	dst[gw_url_decode(dst, vlen, 1)] = '\0';
+	return dst;
 }
 
 /* Whether a comma-separated header value contains token. */

@@ -79,7 +79,7 @@ int http_in_busy(const struct http_in *in);
 void http_req_free(struct http_req *r);
 /* Header value by lower-case name, or NULL. */
 const char *http_req_header(const struct http_req *r, const char *name);
-/* Query parameter (decoded) into dst, or NULL if absent. */
+/* Query parameter (decoded) into dst, or NULL if absent; "" if the key is repeated. */
 const char *http_req_query(const struct http_req *r, const char *key, char *dst, size_t dstlen);
 /* Whether a comma-separated header contains token (case-insensitive). */
 int http_header_has_token(const char *value, const char *token);

@@ -10,7 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib"))
-from tap import Gateway, done, get, ok, post, status_body  # noqa: E402
+from tap import Gateway, done, exchange, get, ok, post, status_body  # noqa: E402
 
 WORKER = os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib", "sio_test_worker.py")
 SIO = "/socket.io/?EIO=4&transport=polling"
@@ -29,20 +29,8 @@ def start_worker(gw):
 
 def handshake(port, src=None):
     """Polling handshake (optionally from another loopback source address)."""
-    s = socket.socket()
-    s.settimeout(5)
-    if src:
-        s.bind((src, 0))
-    s.connect(("127.0.0.1", port))
-    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % SIO).encode())
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    st, body = status_body(data)
+    st, body = status_body(exchange(port, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                                    % SIO, src))
     return st, (json.loads(body[1:])["sid"] if st == 200 else body)
 
 

@@ -117,6 +117,37 @@ def http(port, raw, timeout=5):
     return data
 
 
+def exchange(port, raw, src=None, timeout=5):
+    """Send raw bytes on a fresh connection (optionally from another loopback
+    source address); return everything read until the peer closes."""
+    s = socket.socket()
+    s.settimeout(timeout)
+    if src:
+        s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(raw if isinstance(raw, bytes) else raw.encode())
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    s.close()
+    return data
+
+
+def rss_kb(pid):
+    """A process's resident set size in kB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def status_body(resp):
     head, _, body = resp.partition(b"\r\n\r\n")
     m = re.match(rb"HTTP/1\.1 (\d+)", head)

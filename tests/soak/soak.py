@@ -26,17 +26,9 @@ import time
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 os.environ.setdefault("SIOGATE", os.path.join(TOP, "gateway", "siogate"))
-from tap import Gateway  # noqa: E402
+from tap import Gateway, rss_kb  # noqa: E402
 
 WORKER = os.path.join(TOP, "tests", "lib", "sio_test_worker.py")
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def start_worker(gw, name):

@@ -120,6 +120,17 @@ test_errors(void)
 		  "Content-Length with Transfer-Encoding" },
 		{ "POST /x HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", 400,
 		  "two Content-Length headers" },
+		{ "GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "two Host headers" },
+		{ "GET /x HTTP/1.1\r\nHost: a\r\nhOST: a\r\n\r\n", 400,
+		  "two Host headers, same value, other case" },
+		{ "GET /x HTTP/1.1\r\nOrigin: http://a\r\nOrigin: http://evil\r\n\r\n", 400,
+		  "two Origin headers" },
+		{ "GET /x HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		  "Sec-WebSocket-Key: a\r\nSec-WebSocket-Key: b\r\n\r\n", 400,
+		  "two Sec-WebSocket-Key headers" },
+		{ "GET /x HTTP/1.1\r\nHost : x\r\n\r\n", 400, "space before the colon" },
+		{ "GET /x HTTP/1.1\r\nHost\t: x\r\n\r\n", 400, "tab before the colon" },
+		{ "GET /x HTTP/1.1\r\nX Y: x\r\n\r\n", 400, "space inside a header name" },
 	};
 	size_t i, used;
 	char big[2048];
@@ -141,6 +152,30 @@ test_errors(void)
 	    "header block over the limit -> 431");
 }
 
+/* Headers that may repeat still do; a query key given twice reads as empty. */
+static void
+test_repeats(void)
+{
+	static const char req[] = "GET /e/?EIO=4&sid=A&transport=polling&sid=B&j HTTP/1.1\r\n"
+	    "Host: x\r\nCookie: a=1\r\nCookie: b=2\r\nX-Odd!#$%&'*+-.^_`|~1: v\r\n\r\n";
+	size_t used;
+	struct http_req *r;
+	char q[16];
+	int rc = feed_split(req, strlen(req), strlen(req), &r, &used);
+
+	tap_ok(rc == HTTP_IN_DONE && r != NULL, "repeated Cookie and a name of every tchar accepted");
+	if (r == NULL)
+		return;
+	tap_ok(http_req_query(r, "sid", q, sizeof q) != NULL && q[0] == '\0',
+	    "sid=A&sid=B reads as an empty sid (ambiguous: no session matches)");
+	tap_ok(http_req_query(r, "EIO", q, sizeof q) != NULL && strcmp(q, "4") == 0 &&
+	    http_req_query(r, "transport", q, sizeof q) != NULL && strcmp(q, "polling") == 0,
+	    "keys given once read as before");
+	tap_ok(http_req_query(r, "j", q, sizeof q) != NULL && q[0] == '\0' &&
+	    http_req_query(r, "si", q, sizeof q) == NULL, "a bare key is empty; a prefix is no key");
+	http_req_free(r);
+}
+
 /* Token matching in comma-separated headers. */
 static void
 test_tokens(void)
@@ -157,6 +192,7 @@ main(void)
 	test_pipelined();
 	test_upgrade();
 	test_errors();
+	test_repeats();
 	test_tokens();
 	return tap_done();
 }
