@@ -43,4 +43,23 @@ int eio_decode_text(const char *p, size_t n, struct eio_in *out, const char **wh
 typedef int (*eio_packet_fn)(void *arg, const struct eio_in *pkt);
 int eio_decode_payload(char *body, size_t n, eio_packet_fn fn, void *arg, const char **why);
 
+/* eio_v3.c: Engine.IO v3 ([engineio] allow_eio3) */
+/* UTF-16 code units of UTF-8 text (what a JavaScript String.length says). */
+size_t eio3_u16len(const char *p, size_t n);
+/* Decode a v3 binary packet (WebSocket binary frame): type byte 4, then the bytes. */
+int eio3_decode_binary(const char *p, size_t n, struct eio_in *out, const char **why);
+/*
+ * Split a v3 polling body in place, text form ("<length>:<packet>"..., the
+ * length in UTF-16 code units) or binary (XHR2) form.  Like
+ * eio_decode_payload: fn per packet, -1 with *why on the first bad one.
+ */
+int eio3_decode_payload(char *body, size_t n, eio_packet_fn fn, void *arg, const char **why);
+int eio3_decode_binpayload(char *body, size_t n, eio_packet_fn fn, void *arg, const char **why);
+/* The v3 form of a binary message (a new reference; b itself if not needed). */
+struct gw_buf *eio3_pkt_binary(const struct gw_buf *b);
+/* Whether a v3 polling answer takes the binary form (a binary packet, client without b64). */
+int eio3_payload_binary(struct gw_buf *const *v, uint32_t n, int b64);
+/* The v3 polling payload of n packets, text or binary form (a new buffer). */
+struct gw_buf *eio3_payload(struct gw_buf *const *v, uint32_t n, int binform);
+
 #endif

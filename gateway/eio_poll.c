@@ -46,6 +46,13 @@ eio_poll_answer_one(struct eio_session *s, int type)
 	struct gw_conn *c = poll_unpark(s);
 	char body = (char)('0' + type);
 
+	if (s->v3) {
+		struct gw_buf *p = eio_pkt_new(type, NULL, 0, 0);
+
+		eio3_poll_respond(s, c, &p, 1);
+		gw_buf_unref(p);
+		return;
+	}
 	gw_http_respond(c, 200, NULL, NULL, &body, 1);
 }
 
@@ -63,6 +70,14 @@ eio_poll_flush(struct eio_session *s)
 	if (s->get == NULL || q->n == 0)
 		return;
 	c = poll_unpark(s);
+	if (s->v3) {
+		eio3_poll_respond(s, c, q->v, q->n);
+		for (i = 0; i < q->n; i++)
+			gw_buf_unref(q->v[i]);
+		free(q->v);
+		memset(q, 0, sizeof *q);
+		return;
+	}
 	sl = gw_xmalloc(2 * q->n * sizeof *sl);
 	extra = gw_xmalloc(q->n * sizeof *extra);
 	for (i = 0; i < q->n; i++) {
@@ -140,7 +155,8 @@ eio_poll_post(struct eio_session *s, struct gw_conn *c, struct http_req *req)
 	struct post_ctx pc = { s, c };
 	const char *why = NULL;
 
-	if (eio_decode_payload(req->body, req->body_len, post_packet, &pc, &why) < 0) {
+	if ((s->v3 ? eio3_decode_post(s, req, post_packet, &pc, &why) :
+	    eio_decode_payload(req->body, req->body_len, post_packet, &pc, &why)) < 0) {
 		gw_info("session %s: bad polling payload from %s: %s", s->sid, c->peer, why);
 		gw_http_error(c, 400, 3, "Bad request");
 		eio_session_close(s, "parse error");

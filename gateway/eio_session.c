@@ -135,6 +135,7 @@ eio_session_timers_init(struct gw *gw)
 {
 	gw_tlist_init(&gw->t_ping, gw->loop, gw->conf.ping_interval / 1000.0, session_ping_cb, gw);
 	gw_tlist_init(&gw->t_pong, gw->loop, gw->conf.ping_timeout / 1000.0, session_pong_cb, gw);
+	eio3_timers_init(gw);
 }
 
 /* Arm the heartbeat for the next ping. */
@@ -182,6 +183,11 @@ session_open_json(struct eio_session *s, char *dst, size_t cap)
 {
 	struct gw_conf *cf = &s->gw->conf;
 
+	if (s->v3)	/* v3: no maxPayload */
+		return snprintf(dst, cap, "{\"sid\":\"%s\",\"upgrades\":%s,\"pingInterval\":%u,"
+		    "\"pingTimeout\":%u}", s->sid,
+		    s->transport == EIO_T_POLLING ? "[\"websocket\"]" : "[]",
+		    cf->ping_interval, cf->ping_timeout);
 	return snprintf(dst, cap, "{\"sid\":\"%s\",\"upgrades\":%s,\"pingInterval\":%u,"
 	    "\"pingTimeout\":%u,\"maxPayload\":%u}", s->sid,
 	    s->transport == EIO_T_POLLING ? "[\"websocket\"]" : "[]",
@@ -209,6 +215,7 @@ session_open(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *
 	}
 	if (ep->kind == GW_EP_SIO) {
 		s = session_new(gw, ep, transport);
+		eio3_session_init(s, req);
 		s->ip = c->ip;
 		gw_ip_ref(gw, c->ip);
 		sio_conn_open(s, gw_bridge_hs_blob(req, c->peer,
@@ -225,6 +232,7 @@ session_open(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *
 		return NULL;
 	}
 	s = session_new(gw, ep, transport);
+	eio3_session_init(s, req);
 	s->ip = c->ip;
 	gw_ip_ref(gw, c->ip);
 	if (gw_bridge_eio_open(gw, s, req, c->peer,
@@ -288,13 +296,21 @@ eio_http_request(struct gw_conn *c, struct http_req *req, const struct gw_endpoi
 		gw_http_error(c, 400, EIO_ERR_METHOD, "Bad handshake method");
 		return;
 	}
-	if (http_req_query(req, "EIO", eio, sizeof eio) == NULL || strcmp(eio, "4") != 0) {
+	if (http_req_query(req, "EIO", eio, sizeof eio) == NULL || eio3_version(c->gw, eio) == 0) {
 		gw_http_error(c, 400, EIO_ERR_VERSION, "Unsupported protocol version");
 		return;
 	}
 	if (strcmp(transport, "polling") != 0) {
 		/* websocket without an Upgrade header */
 		gw_http_error(c, 400, EIO_ERR_BAD_REQUEST, "Bad request");
+		return;
+	}
+	if (eio3_version(c->gw, eio) == 3 && http_req_query(req, "j", sid, sizeof sid) != NULL &&
+	    !eio3_jsonp_allowed(c->gw, req)) {
+		gw_warn("conn %llu %s: JSONP handshake from a page whose origin is not allowed",
+		    (unsigned long long)c->id, c->peer);
+		c->gw->st.err_origin++;
+		gw_http_error(c, 403, EIO_ERR_FORBIDDEN, "Forbidden");
 		return;
 	}
 	s = session_open(c, req, ep, EIO_T_POLLING);
@@ -304,8 +320,13 @@ eio_http_request(struct gw_conn *c, struct http_req *req, const struct gw_endpoi
 		struct gw_buf *pkt = eio_pkt_new(EIO_OPEN, open, (size_t)n, 0);
 		struct gw_slice sl = { pkt, pkt->hdr, pkt->len };
 
-		gw_http_respond_slices(c, 200, NULL, &sl, 1, pkt->len - pkt->hdr);
+		if (s->v3)
+			eio3_poll_respond(s, c, &pkt, 1);
+		else
+			gw_http_respond_slices(c, 200, NULL, &sl, 1, pkt->len - pkt->hdr);
 		gw_buf_unref(pkt);
+		if (s->v3)
+			eio3_session_opened(s);
 	}
 }
 
@@ -326,6 +347,8 @@ eio_session_send_open(struct eio_session *s)
 
 	eio_session_send(s, pkt);
 	gw_buf_unref(pkt);
+	if (s->v3)
+		eio3_session_opened(s);
 }
 
 /* Queue one packet on the session's current transport. */
@@ -336,6 +359,14 @@ eio_session_send(struct eio_session *s, struct gw_buf *pkt)
 
 	if (s->state == EIO_S_CLOSED)
 		return;
+	if (s->v3 && (pkt->flags & GW_BUF_BINARY) && !(pkt->flags & GW_BUF_V3)) {
+		/* One recipient's copy; a fan-out brings v3 forms made once (sio3_pkts). */
+		struct gw_buf *v = eio3_pkt_binary(pkt);
+
+		eio_session_send(s, v);
+		gw_buf_unref(v);
+		return;
+	}
 	s->gw->st.packets_out++;
 	if (s->transport == EIO_T_WS && s->ws != NULL) {
 		eio_ws_send(s->ws, pkt);
@@ -388,6 +419,8 @@ session_ping_cb(struct gw_tlist *tl, struct gw_tnode *n)
 
 	s->ping_sent = 1;
 	gw_tlist_arm(&s->gw->t_pong, &s->hb);
+	if (s->sio != NULL)
+		sio_recover_ping(s);	/* connection state recovery: what the pong confirms */
 	ping = eio_pkt_new(EIO_PING, NULL, 0, 0);
 	eio_session_send(s, ping);
 	gw_buf_unref(ping);
@@ -464,11 +497,25 @@ eio_session_packet(struct eio_session *s, struct gw_conn *c, const struct eio_in
 	}
 	switch (pkt->type) {
 	case EIO_PONG:
-		if (s->ping_sent)
+		if (s->v3) {
+			/* v3: the server never pings; Node closes for this too */
+			gw_info("session %s: pong from a v3 client (invalid heartbeat direction)",
+			    s->sid);
+			eio_session_close(s, "transport error");
+			break;
+		}
+		if (s->ping_sent) {
 			session_schedule_ping(s);
+			if (s->sio != NULL)
+				sio_recover_pong(s);
+		}
 		break;
 	case EIO_PING: {
-		struct gw_buf *pong = eio_pkt_new(EIO_PONG, pkt->data, pkt->len, 0);
+		struct gw_buf *pong;
+
+		if (s->v3)
+			eio3_got_ping(s);
+		pong = eio_pkt_new(EIO_PONG, pkt->data, pkt->len, 0);
 
 		eio_session_send(s, pong);
 		gw_buf_unref(pong);
@@ -660,4 +707,5 @@ eio_session_close_all(struct gw *gw, const char *reason)
 				eio_session_close(gw->sess_tab[i], reason);
 		}
 	}
+	sio_recover_close_all(gw);
 }

@@ -16,6 +16,10 @@
 enum eio_transport { EIO_T_POLLING = 0, EIO_T_WS = 1 };
 enum eio_state { EIO_S_OPEN = 0, EIO_S_UPGRADING = 1, EIO_S_CLOSED = 2 };
 
+#define EIO_V3 0x01		/* Engine.IO v3 session (Socket.IO 2.x client) */
+#define EIO_V3_B64 0x02		/* v3 client without binary support (b64=1) */
+#define EIO_V3_JSONP 0x04	/* v3 JSONP polling (j=) */
+
 #define EIO_SID_LEN 24	/* gateway id (4) + 20 random url-safe chars (120 bits) */
 
 /*
@@ -40,6 +44,8 @@ struct eio_session {
 	uint8_t flush_listed;		/* on gw->poll_flush */
 	uint8_t linger;			/* closed; the next GET collects its last packets */
 	uint8_t close_pending;		/* on gw->sess_closing */
+	uint8_t v3;			/* EIO_V3 flags: an Engine.IO v3 client */
+	uint16_t jsonp;			/* v3 JSONP: the j index of its answers */
 	struct eio_session *fnext;	/* gw->poll_flush chain */
 	struct gw_tnode hb;		/* next ping (gw->t_ping), or the pong deadline (t_pong) */
 	struct gw_conn *get;		/* parked polling GET, borrowed */
@@ -115,6 +121,19 @@ int eio_poll_post_begin(struct gw_conn *c, struct http_req *req, const struct gw
 /* Answer the parked GET with the queued packets (or with one packet). */
 void eio_poll_flush(struct eio_session *s);
 void eio_poll_answer_one(struct eio_session *s, int type);
+
+/* eio_v3_io.c: Engine.IO v3 sessions */
+/* 4, 3 (when allow_eio3) or 0 (unsupported) for a handshake's EIO value. */
+int eio3_version(struct gw *gw, const char *eio);
+void eio3_timers_init(struct gw *gw);
+void eio3_session_init(struct eio_session *s, struct http_req *req);
+void eio3_got_ping(struct eio_session *s);
+int eio3_jsonp_allowed(struct gw *gw, const struct http_req *req);
+void eio3_poll_respond(struct eio_session *s, struct gw_conn *c, struct gw_buf *const *v,
+    uint32_t n);
+int eio3_decode_post(struct eio_session *s, struct http_req *req, eio_packet_fn fn, void *arg,
+    const char **why);
+void eio3_session_opened(struct eio_session *s);
 
 /* eio_ws.c */
 void eio_ws_input(struct gw_conn *c, const char *p, size_t n);

@@ -83,6 +83,13 @@ ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg 
 			eio_session_close(s, "parse error");
 			return;
 		}
+	} else if (arg->opcode == WSLAY_BINARY_FRAME && s->v3) {
+		if (eio3_decode_binary((const char *)arg->msg, arg->msg_length, &pkt, &why) < 0) {
+			gw_info("session %s: bad binary packet on websocket from %s: %s", s->sid,
+			    c->peer, why);
+			eio_session_close(s, "parse error");
+			return;
+		}
 	} else if (arg->opcode == WSLAY_BINARY_FRAME) {
 		pkt.type = EIO_MESSAGE;
 		pkt.binary = 1;
@@ -299,7 +306,8 @@ eio_ws_upgrade(struct gw_conn *c, struct http_req *req, const struct gw_endpoint
 		if (s->transport == EIO_T_WS || s->ws != NULL)
 			reject = 1;
 	} else {
-		if (http_req_query(req, "EIO", eio, sizeof eio) == NULL || strcmp(eio, "4") != 0) {
+		if (http_req_query(req, "EIO", eio, sizeof eio) == NULL ||
+		    eio3_version(c->gw, eio) == 0) {
 			gw_http_error(c, 400, 5, "Unsupported protocol version");
 			return;
 		}

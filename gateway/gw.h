@@ -114,6 +114,7 @@ struct gw_buf {
 	char data[];
 };
 #define GW_BUF_BINARY 0x01	/* a binary Engine.IO message */
+#define GW_BUF_V3 0x02		/* a binary message in Engine.IO v3 form (type byte first) */
 
 struct gw_buf *gw_buf_new(size_t len);
 struct gw_buf *gw_buf_from(const void *p, size_t n);
@@ -206,6 +207,9 @@ struct gw_conf {
 	unsigned max_conns, max_conns_ip, handshake_rate;	/* 0: no limit */
 	unsigned max_nsp, max_rooms, max_att, max_depth, max_event_name;
 	unsigned sid_bind_ip;
+	unsigned allow_eio3;	/* Engine.IO v3 (Socket.IO 2.x) clients too */
+	unsigned recovery_window;	/* ms a socket waits for its client (0: no recovery) */
+	unsigned recovery_max_packets;	/* packets held per socket for recovery */
 	char *at_most_once;	/* namespaces whose events are never redelivered */
 	char *curve_secret_file;	/* CURVE on the bridge: the server's secret key */
 	char *curve_authorized;		/* CURVE: file of allowed worker public keys */
@@ -295,6 +299,9 @@ struct gw_stats {
 	uint64_t cluster_published, cluster_received, cluster_dropped, cluster_malformed;
 	uint64_t cluster_outages;	/* gw_cluster.c */
 	uint64_t cluster_timeouts;	/* queries some node did not answer in time */
+	uint64_t recovered, recovery_lost;	/* sockets recovered; recoveries refused */
+	uint64_t recovery_detached;	/* gauge: sockets waiting for their client */
+	uint64_t recovery_buffered;	/* gauge: packets held in recovery rings */
 };
 
 /*
@@ -395,6 +402,8 @@ struct gw {
 	 */
 	struct gw_tlist t_ping;		/* sessions: next ping (ping_interval) */
 	struct gw_tlist t_pong;		/* sessions: pong, or a lingering close (ping_timeout) */
+	struct gw_tlist t_ping3;	/* v3 sessions: the client's next ping (interval + timeout) */
+	struct gw_tlist t_recover;	/* detached sockets: end of the recovery window */
 	struct gw_tlist t_http;		/* connections: idle / slow request (http_timeout) */
 	struct gw_tlist t_sio_conn;	/* Socket.IO: no namespace connected yet (connect_timeout) */
 	struct gw_tlist t_sio_sock;	/* sockets waiting for the worker (connect_timeout) */
@@ -406,6 +415,9 @@ struct gw {
 	struct gw_map sio_nsps;
 	struct gw_map sio_sockets;
 	uint32_t sio_stamp;
+	struct gw_map sio_pids;		/* pid -> detached sio_socket (borrowed) */
+	struct sio_conn *sio_limbo;	/* owner of the detached sockets (sio_recover.c) */
+	uint64_t sio_offset;		/* last recovery offset given to an emit */
 
 	ev_prepare prep;		/* flush, drain, reap before sleeping */
 	ev_idle idle;			/* keeps the loop turning while work remains */

@@ -1133,11 +1133,15 @@ gw_bridge_hs_blob(const struct http_req *req, const char *peer, const char *tran
 {
 	struct br_enc e;
 	struct gw_buf *b;
+	char eio[8];
 	int i;
 
 	msgpack_sbuffer_init(&e.sb);
 	msgpack_packer_init(&e.pk, &e.sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&e.pk, 6);
+	msgpack_pack_map(&e.pk, 7);
+	/* The Engine.IO revision: 3 for Socket.IO 2.x clients (allow_eio3), else 4. */
+	br_enc_uint(&e, "eio", http_req_query(req, "EIO", eio, sizeof eio) != NULL &&
+	    strcmp(eio, "3") == 0 ? 3 : 4);
 	br_enc_key(&e, "headers");
 	msgpack_pack_map(&e.pk, req->nhdr);
 	for (i = 0; i < req->nhdr; i++)

@@ -114,6 +114,7 @@ void gw_metrics_serve(struct gw_conn *c, struct http_req *req);
 void gw_http_error(struct gw_conn *c, int status, int code, const char *msg);
 /* Whether the request's Origin is allowed (no Origin: allowed). */
 int gw_http_origin_ok(struct gw *gw, const struct http_req *req);
+int gw_http_origin_allowed(struct gw *gw, const struct http_req *req, const char *origin);
 /* Append "Header: value\r\n" CORS lines for req into dst; returns length. */
 size_t gw_http_cors_headers(struct gw *gw, const struct http_req *req, char *dst, size_t cap);
 

@@ -35,10 +35,18 @@ int
 gw_http_origin_ok(struct gw *gw, const struct http_req *req)
 {
 	const char *origin = http_req_header(req, "origin");
+
+	return origin == NULL || gw_http_origin_allowed(gw, req, origin);
+}
+
+/* Whether a page of this origin (scheme://host[:port]) may use the gateway. */
+int
+gw_http_origin_allowed(struct gw *gw, const struct http_req *req, const char *origin)
+{
 	const char *host;
 	int i;
 
-	if (origin == NULL || gw->conf.any_origin)
+	if (gw->conf.any_origin)
 		return 1;
 	for (i = 0; i < gw->conf.norigins; i++) {
 		if (strcmp(origin, gw->conf.origins[i]) == 0)

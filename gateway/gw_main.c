@@ -218,6 +218,7 @@ gw_timers_init(struct gw *gw)
 	eio_session_timers_init(gw);
 	gw_conn_timers_init(gw);
 	sio_timers_init(gw);
+	sio_recover_timers_init(gw);
 }
 
 void
@@ -227,6 +228,8 @@ gw_timers_update(struct gw *gw)
 
 	gw_tlist_set(&gw->t_ping, cf->ping_interval / 1000.0);
 	gw_tlist_set(&gw->t_pong, cf->ping_timeout / 1000.0);
+	gw_tlist_set(&gw->t_ping3, (cf->ping_interval + cf->ping_timeout) / 1000.0);
+	gw_tlist_set(&gw->t_recover, cf->recovery_window / 1000.0);
 	gw_tlist_set(&gw->t_http, cf->http_timeout / 1000.0);
 	gw_tlist_set(&gw->t_sio_conn, cf->connect_timeout / 1000.0);
 	gw_tlist_set(&gw->t_sio_sock, cf->connect_timeout / 1000.0);
@@ -237,6 +240,8 @@ gw_timers_stop(struct gw *gw)
 {
 	gw_tlist_destroy(&gw->t_ping);
 	gw_tlist_destroy(&gw->t_pong);
+	gw_tlist_destroy(&gw->t_ping3);
+	gw_tlist_destroy(&gw->t_recover);
 	gw_tlist_destroy(&gw->t_http);
 	gw_tlist_destroy(&gw->t_sio_conn);
 	gw_tlist_destroy(&gw->t_sio_sock);

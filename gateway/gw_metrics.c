@@ -143,6 +143,14 @@ metrics_text(struct gw *gw, size_t *outlen)
 	COUNTER("ack_timeouts_total", "Server-to-client acks that timed out.", st->ack_timeouts);
 	COUNTER("volatile_dropped_total", "Volatile emits not sent to busy recipients.",
 	    st->volatile_dropped);
+	COUNTER("recovered_total", "Sockets taken back by their client (connection state "
+	    "recovery).", st->recovered);
+	COUNTER("recovery_lost_total", "Recoveries asked for that could not be made (window "
+	    "over, packets dropped).", st->recovery_lost);
+	GAUGE("recovery_detached_sockets", "Sockets whose transport went, kept for recovery.",
+	    st->recovery_detached);
+	GAUGE("recovery_buffered_packets", "Packets held for connection state recovery "
+	    "(bound: sockets x recovery_max_packets).", st->recovery_buffered);
 	COUNTER("connections_refused_total", "Connections refused by a connection limit.",
 	    st->limit_conns);
 	COUNTER("handshakes_refused_total", "Handshakes refused by the per-IP rate limit.",

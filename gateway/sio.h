@@ -101,6 +101,7 @@ struct sio_socket {
 	uint64_t next_ack;
 	struct sio_wait *waits;
 	struct gw_tnode connect_t;	/* waiting for the worker's answer (gw->t_sio_sock) */
+	struct sio_recov *rec;		/* connection state recovery (sio_recover.c), owned */
 };
 
 /* An inbound binary packet waiting for its attachments. */
@@ -175,6 +176,37 @@ void sio_pack_socket(struct br_enc *e, struct sio_socket *so);
 int sio_emit_local(struct gw *gw, struct sio_nsp *nsp, const msgpack_object *ev,
     const msgpack_object *args, const msgpack_object *to, const msgpack_object *except, int vol,
     const char **why);
+
+/* SIO_CONNECT reply false with flag ("moved", "recovered") true to worker w. */
+void sio_socket_notify(struct sio_socket *so, struct gw_worker *w, const char *flag);
+/* Close a socket and tell its worker why (a detached socket's window ended, say). */
+void sio_socket_end(struct sio_socket *so, const char *reason);
+
+/* sio_recover.c: connection state recovery ([socketio] recovery_window) */
+struct sio_recov;
+void sio_recover_timers_init(struct gw *gw);
+/* A new socket's pid (NULL: recovery off or a v3 client). */
+const char *sio_recover_new(struct sio_socket *so);
+void sio_recover_note(struct sio_socket *so, uint64_t off, struct gw_buf *const *pkts, int n);
+int sio_recover_detach(struct sio_socket *so, const char *reason);
+/* Heartbeat of a session: a pong confirms what was sent before the ping. */
+void sio_recover_ping(struct eio_session *s);
+void sio_recover_pong(struct eio_session *s);
+void sio_recover_free(struct sio_socket *so);
+struct json_t;
+int sio_recover_resume(struct sio_conn *c, const struct sio_pkt *pkt, const struct json_t *auth,
+    int *lost);
+void sio_recover_close_all(struct gw *gw);
+/* Like sio_packet_encode, with tail (JSON text) appended as the last argument. */
+int sio_packet_encode_tail(int type, const char *nsp, size_t nsp_len, int has_id, uint64_t id,
+    const msgpack_object *ev, const msgpack_object *args, const char *json, const char *tail,
+    struct gw_buf **out, const char **why);
+
+/* sio_v3.c: the Socket.IO v4 protocol of 2.x clients (Engine.IO v3 sessions) */
+void sio3_conn_start(struct eio_session *s);
+char *sio3_connect_pkt(const struct sio_pkt *pkt, struct sio_pkt *out);
+char *sio3_error_json(const char *json);
+struct gw_buf **sio3_pkts(struct gw_buf *const *pkts, int n);
 
 /* sio_room.c */
 struct sio_nsp *sio_nsp_get(struct gw *gw, const char *name, size_t n, int create);

@@ -46,6 +46,8 @@ struct emit_ctx {
 	int n;
 	size_t volatile_max;	/* volatile: skip recipients with more than this pending */
 	uint32_t dropped;
+	struct gw_buf **pkts3;	/* Engine.IO v3 forms, made for the first v3 recipient */
+	uint64_t off;		/* recovery offset (0: not replayable) */
 };
 
 static void
@@ -55,6 +57,15 @@ emit_one(struct sio_socket *so, void *arg)
 
 	if (ec->volatile_max && eio_session_pending(so->conn->eio) > ec->volatile_max) {
 		ec->dropped++;
+		return;
+	}
+	if (ec->off != 0 && so->rec != NULL)
+		sio_recover_note(so, ec->off, ec->pkts, ec->n);
+	if (so->conn->eio->v3 && ec->n > 1) {
+		/* Binary attachments differ in v3: encoded once more, for all v3 recipients. */
+		if (ec->pkts3 == NULL)
+			ec->pkts3 = sio3_pkts(ec->pkts, ec->n);
+		sio_socket_send(so, ec->pkts3, ec->n);
 		return;
 	}
 	sio_socket_send(so, ec->pkts, ec->n);
@@ -117,6 +128,7 @@ cmd_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 	const char *why = NULL;
 	struct sio_socket *so = NULL;
 	const msgpack_object *vol = br_msg_get(m, "volatile");
+	char offset[24];
 
 	memset(&ec, 0, sizeof ec);
 	if (vol != NULL && vol->type == MSGPACK_OBJECT_BOOLEAN && vol->via.boolean) {
@@ -150,8 +162,13 @@ cmd_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 		if (gone_single(gw, w, m, to) || nsp == NULL)
 			return;	/* a gone socket, or no socket ever joined that namespace */
 	}
-	ec.n = sio_packet_encode(SIO_EVENT, nspname.p, nspname.n, want_ack, ack_id, ev, args, NULL,
-	    ec.pkts, &why);
+	if (gw->conf.recovery_window != 0 && !want_ack && !ec.volatile_max) {
+		/* Replayable: one offset for every recipient, after the last argument. */
+		snprintf(offset, sizeof offset, "\"%llx\"", (unsigned long long)++gw->sio_offset);
+		ec.off = gw->sio_offset;
+	}
+	ec.n = sio_packet_encode_tail(SIO_EVENT, nspname.p, nspname.n, want_ack, ack_id, ev, args,
+	    NULL, ec.off ? offset : NULL, ec.pkts, &why);
 	if (ec.n < 0) {
 		gw_bridge_error(gw, w, BR_E_BAD_MESSAGE, why, m->type, NULL, 0);
 		return;
@@ -160,8 +177,12 @@ cmd_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 		emit_one(so, &ec);
 	else
 		sio_targets(gw, nsp, to, except, emit_one, &ec);
-	for (i = 0; i < ec.n; i++)
+	for (i = 0; i < ec.n; i++) {
 		gw_buf_unref(ec.pkts[i]);
+		if (ec.pkts3 != NULL)
+			gw_buf_unref(ec.pkts3[i]);
+	}
+	free(ec.pkts3);
 	if (ec.dropped > 0) {
 		gw->st.volatile_dropped += ec.dropped;
 		gw_debug("volatile emit dropped for %u busy recipient(s)", ec.dropped);

@@ -105,6 +105,16 @@ sio_packet_encode(int type, const char *nsp, size_t nsp_len, int has_id, uint64_
     const msgpack_object *ev, const msgpack_object *args, const char *json,
     struct gw_buf **out, const char **why)
 {
+	return sio_packet_encode_tail(type, nsp, nsp_len, has_id, id, ev, args, json, NULL, out,
+	    why);
+}
+
+/* The same, with tail (JSON text: a recovery offset) as the last argument. */
+int
+sio_packet_encode_tail(int type, const char *nsp, size_t nsp_len, int has_id, uint64_t id,
+    const msgpack_object *ev, const msgpack_object *args, const char *json, const char *tail,
+    struct gw_buf **out, const char **why)
+{
 	struct br_buf body = { 0 }, pkt = { 0 };
 	struct br_str att[SIO_MAX_ATTACHMENTS];
 	size_t natt = 0;
@@ -131,6 +141,9 @@ sio_packet_encode(int type, const char *nsp, size_t nsp_len, int has_id, uint64_
 			    SIO_MAX_ATTACHMENTS, SIO_OUT_DEPTH, why) < 0)
 				goto fail;
 		}
+		if (tail != NULL && (br_buf_append(&body, ",", 1) < 0 ||
+		    br_buf_append(&body, tail, strlen(tail)) < 0))
+			goto oom;
 		if (br_buf_append(&body, "]", 1) < 0)
 			goto oom;
 	}

@@ -62,11 +62,15 @@ socket_send_json(struct eio_session *s, int type, const char *nsp, size_t nlen, 
 {
 	struct gw_buf *pkt;
 	const char *why;
+	char *v3 = NULL;
 
+	if (s->v3 && type == SIO_CONNECT_ERROR)
+		json = v3 = sio3_error_json(json);	/* v4 protocol: ERROR */
 	if (sio_packet_encode(type, nsp, nlen, 0, 0, NULL, NULL, json, &pkt, &why) == 1) {
 		eio_session_send(s, pkt);
 		gw_buf_unref(pkt);
 	}
+	free(v3);
 }
 
 /* A protocol error: log once and close the Engine.IO connection. */
@@ -237,25 +241,36 @@ sio_socket_close(struct sio_socket *so, const char *reason, int tell_worker)
 		}
 	}
 	gw_map_del(&gw->sio_sockets, so->id, strlen(so->id));
+	sio_recover_free(so);
 	free(so->rooms);
 	free(so->session);
 	free(so);
+}
+
+/* Close a socket, telling its worker the reason. */
+void
+sio_socket_end(struct sio_socket *so, const char *reason)
+{
+	sio_socket_close(so, reason, 1);
 }
 
 /* Answer the client's CONNECT and make the socket live. */
 static void
 socket_connected(struct sio_socket *so)
 {
-	char json[64];
+	char json[128];
 	struct sio_conn *c = so->conn;
+	const char *pid = sio_recover_new(so);	/* NULL unless recovery is on */
 
 	so->state = SIO_S_CONNECTED;
 	c->eio->gw->st.sio_connects++;
 	gw_tlist_stop(&so->connect_t);
 	gw_tlist_stop(&c->connect_t);
 	sio_nsp_add(so);
-	snprintf(json, sizeof json, "{\"sid\":\"%s\"}", so->id);
-	socket_send_json(c->eio, SIO_CONNECT, so->nsp->name, so->nsp->nlen, json);
+	snprintf(json, sizeof json, "{\"sid\":\"%s\"%s%s%s}", so->id, pid ? ",\"pid\":\"" : "",
+	    pid ? pid : "", pid ? "\"" : "");
+	socket_send_json(c->eio, SIO_CONNECT, so->nsp->name, so->nsp->nlen,
+	    c->eio->v3 ? "" : json);	/* v4 protocol: no payload */
 	/*
 	 * Write the CONNECT reply on its own, before what the worker sends
 	 * next: like the reference server, which sends it in its own write.
@@ -411,6 +426,11 @@ sio_socket_disconnect(struct sio_socket *so, int close_conn)
 	struct eio_session *s = so->conn->eio;
 
 	socket_send_json(s, SIO_DISCONNECT, so->nsp->name, so->nsp->nlen, "");
+	if (close_conn && s->state == EIO_S_CLOSED) {
+		/* A socket waiting for recovery has no session of its own: it goes alone. */
+		sio_socket_close(so, "forced close", 1);
+		return;
+	}
 	if (close_conn) {
 		/* The 41 goes out first (a WebSocket flushes before its close frame). */
 		eio_session_close(s, "forced close");
@@ -429,7 +449,7 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 	struct sio_socket *so;
 	json_t *auth = NULL;
 	json_error_t jerr;
-	int open = 0;
+	int open = 0, lost = 0;
 	struct br_enc e;
 	const char *why = NULL;
 
@@ -458,6 +478,10 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 			return;
 		}
 	}
+	if (sio_recover_resume(c, pkt, auth, &lost)) {
+		json_decref(auth);
+		return;		/* the detached socket is back */
+	}
 	w = gw_bridge_pick_nsp(gw, pkt->nsp, pkt->nsp_len, &open);
 	if (w == NULL) {
 		json_decref(auth);
@@ -481,8 +505,12 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 	/* From here the socket's own deadline guards the connect. */
 	gw_tlist_stop(&c->connect_t);
 
-	/* SIO_CONNECT {sid, id, nsp, seq, auth, reply, hs} */
-	enc_socket(&e, BR_T_SIO_CONNECT, 4, so);
+	/* SIO_CONNECT {sid, id, nsp, seq, auth, reply, hs[, lost]} */
+	enc_socket(&e, BR_T_SIO_CONNECT, 4 + (lost ? 1 : 0), so);
+	if (lost) {
+		br_enc_key(&e, "lost");	/* asked to recover a session that is gone */
+		msgpack_pack_true(&e.pk);
+	}
 	br_enc_cstr(&e, "sid", s->sid);
 	br_enc_key(&e, "auth");
 	if (auth == NULL)
@@ -760,6 +788,15 @@ conn_dispatch(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str
 
 	switch (pkt->type) {
 	case SIO_CONNECT:
+		if (c->eio->v3) {
+			/* v4 protocol: the query string in the namespace is the auth */
+			struct sio_pkt p3;
+			char *auth = sio3_connect_pkt(pkt, &p3);
+
+			handle_connect(c, &p3);
+			free(auth);
+			break;
+		}
 		handle_connect(c, pkt);
 		break;
 	case SIO_DISCONNECT:
@@ -860,6 +897,8 @@ sio_conn_close(struct eio_session *s, const char *reason)
 	while (c->sockets != NULL) {
 		struct sio_socket *so = c->sockets;
 
+		if (sio_recover_detach(so, reason))
+			continue;	/* kept for the recovery window, off c's list */
 		sio_socket_close(so, reason, so->state == SIO_S_CONNECTED);
 	}
 	partial_destroy(c->partial);
@@ -892,9 +931,13 @@ gone_collect(void *val, void *arg)
 	g->v[g->n++] = so;
 }
 
-/* Tell a socket's new worker about it: SIO_CONNECT with reply false, moved true. */
-static void
-socket_notify_moved(struct sio_socket *so, struct gw_worker *w)
+/*
+ * Tell a worker about a connected socket: SIO_CONNECT with reply false and
+ * flag ("moved": it is the socket's new worker; "recovered": the socket came
+ * back on a new session) true.
+ */
+void
+sio_socket_notify(struct sio_socket *so, struct gw_worker *w, const char *flag)
 {
 	struct gw *gw = so->conn->eio->gw;
 	struct br_enc e;
@@ -906,7 +949,7 @@ socket_notify_moved(struct sio_socket *so, struct gw_worker *w)
 	msgpack_pack_nil(&e.pk);
 	br_enc_key(&e, "reply");
 	msgpack_pack_false(&e.pk);
-	br_enc_key(&e, "moved");
+	br_enc_key(&e, flag);
 	msgpack_pack_true(&e.pk);
 	br_enc_key(&e, "hs");
 	msgpack_sbuffer_write(&e.sb, so->conn->hs->data, so->conn->hs->len);
@@ -941,7 +984,7 @@ sio_rehome(struct gw *gw, uint32_t dead)
 		so->worker = nw->id;
 		nw->nsess++;
 		if (so->state == SIO_S_CONNECTED) {
-			socket_notify_moved(so, nw);
+			sio_socket_notify(so, nw, "moved");
 		} else {
 			so->moving = 1;
 			so->reconnect_sent = 0;

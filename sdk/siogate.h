@@ -125,6 +125,10 @@ struct siogate_connect {
 	size_t nbins;
 	int reply;			/* 1: siogate_accept()/_reject() due */
 	const struct siogate_handshake *hs;
+	int recovered;			/* 1 (reply 0): the socket came back on a new
+					   session (connection state recovery) */
+	int lost;			/* 1: the client asked to recover a socket
+					   that could not be; this one is new */
 };
 
 /* An event from a client. */

@@ -835,6 +835,15 @@ static int sg_accept_reject(struct siogate_worker *w, const char *id,
     const char *session, const char *const *rooms, const char *data,
     int reject);
 
+/* Whether an optional boolean field of m is true. */
+static int
+sg_flag(const struct br_msg *m, const char *key)
+{
+	const msgpack_object *v = br_msg_get(m, key);
+
+	return v != NULL && v->type == MSGPACK_OBJECT_BOOLEAN && v->via.boolean;
+}
+
 /* SIO_CONNECT: a client joins a namespace. */
 static int
 sg_on_sio_connect(struct siogate_worker *w, struct sg_gw *g,
@@ -860,6 +869,8 @@ sg_on_sio_connect(struct siogate_worker *w, struct sg_gw *g,
 	sg_hs_put(w, &pos, hs, nh, nq, &h);
 	c.hs = &h;
 	c.reply = reply->via.boolean;
+	c.recovered = sg_flag(m, "recovered");
+	c.lost = sg_flag(m, "lost");
 	w->jbuf.len = 0;
 	r = sg_to_json(w, auth != NULL ? auth : &nil, &off, &nbins,
 	    SIOGATE_MAX_BINS, &why);

@@ -38,6 +38,9 @@ ALL = {
     "engineio ping_interval": ["1111"],
     "engineio ping_timeout": ["2222"],
     "engineio max_payload": ["33333"],
+    "engineio allow_eio3": ["yes"],
+    "socketio recovery_window": ["2000"],
+    "socketio recovery_max_packets": ["77"],
     "socketio connect_timeout": ["4444"],
     "socketio ack_timeout": ["5555"],
     "socketio at_most_once": ["/live /ticker"],
@@ -205,7 +208,7 @@ ERRORS = [
      r"\[nosuch\]: unknown section \(allowed: server, engineio, .*worker NAME\)"),
     ("unknown key", "[engineio]\nping_intervall = 5\n", 2,
      r"\[engineio\] ping_intervall: unknown key \(allowed: ping_interval, ping_timeout, "
-     r"max_payload\)"),
+     r"max_payload, allow_eio3\)"),
     ("key outside any section", "ping_interval = 5\n", 1,
      r"ping_interval: key outside any \[section\]"),
     ("bad number", "[engineio]\nping_interval = 25s\n", 2,
@@ -429,8 +432,8 @@ def check_reload(opts):
         if end is None:
             return
         log = gw.lines[n:end + 1]
-        applied = {m.group(1) for m in (re.search(r"reload: ([a-z-]+): .* -> ", l) for l in log) if m}
-        kept = {m.group(1) for m in (re.search(r"reload: ([a-z-]+) cannot change while running",
+        applied = {m.group(1) for m in (re.search(r"reload: ([a-z0-9-]+): .* -> ", l) for l in log) if m}
+        kept = {m.group(1) for m in (re.search(r"reload: ([a-z0-9-]+) cannot change while running",
                                                l) for l in log) if m}
         man = man_reload()
         for cli, sec, key in opts:

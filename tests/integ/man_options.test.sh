@@ -148,7 +148,7 @@ while IFS='	' read -r sec key def flag rel; do
 done <"$tmp/doc"
 check "every key documented in siogate.conf.5 is known to the parser" "$tmp/p_unknown"
 : >"$tmp/p_unknown8"
-sed -n 's/^\.It Fl \\-\([a-z][a-z-]*\).*/\1/p' "$man8" | sort -u | while read -r f; do
+sed -n 's/^\.It Fl \\-\([a-z][a-z0-9-]*\).*/\1/p' "$man8" | sort -u | while read -r f; do
 	grep -q "^$f " "$tmp/list" ||
 		echo "siogate.8 documents --$f, unknown to siogate" >>"$tmp/p_unknown8"
 done

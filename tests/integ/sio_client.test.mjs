@@ -13,147 +13,17 @@
 // whatever was sent to B before it has arrived.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { io, Manager } from 'socket.io-client';
 import {
-  REF, startGateway, deadline, waitUntil, fixtures, assertGatewaysAlive, openWs, sleep,
+  deadline, waitUntil, fixtures, assertGatewaysAlive, openWs, sleep,
 } from '../lib/harness.mjs';
+import { skipReason, startWorker, startSioStack, Inbox } from '../lib/sio_stack.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const PY = process.env.PYTHON || '/usr/bin/python3';
-const WORKER = path.join(here, '..', 'lib', 'sio_test_worker.py');
 const GWID = 'SioT';
 const CONNECT_TIMEOUT = 1500;
 const ACK_TIMEOUT = 1000;
-
-function skipReason() {
-  if (REF) return 'siogate-specific (needs the bridge and a worker)';
-  const r = spawnSync(PY, ['-c', 'import zmq, msgpack'], { stdio: 'ignore' });
-  if (r.status !== 0) return `${PY} lacks zmq or msgpack (python3-zmq, python3-msgpack)`;
-  return false;
-}
 const SKIP = skipReason();
 const T = { timeout: 30000, skip: SKIP };
-
-/* ---------------------------------------------------------------- workers */
-
-const procs = new Set();
-process.on('exit', () => {
-  for (const p of procs) {
-    try { p.kill('SIGKILL'); } catch { /* gone */ }
-  }
-});
-
-/*
- * Start sio_test_worker.py on a bridge; resolves once it registered.
- * Returns {proc, logs, name, waitLog, stop, kill, exited}.
- */
-async function startWorker(bridge, args = [], what = 'sio_test_worker') {
-  const proc = spawn(PY, [WORKER, bridge, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.add(proc);
-  const logs = [];
-  const wakers = new Set();
-  const notify = () => { for (const w of [...wakers]) w(); };
-  let exited = null;
-  const exitP = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => {
-      exited = { code, signal };
-      procs.delete(proc);
-      notify();
-      resolve(exited);
-    });
-  });
-  for (const st of [proc.stdout, proc.stderr]) {
-    let buf = '';
-    st.setEncoding('utf8');
-    st.on('data', (c) => {
-      buf += c;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        logs.push(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-      notify();
-    });
-  }
-  const waitLog = (re, ms = 5000) => deadline(new Promise((resolve, reject) => {
-    const check = () => {
-      const line = logs.find((l) => re.test(l));
-      if (line) { wakers.delete(check); resolve(line); return; }
-      if (exited) {
-        wakers.delete(check);
-        reject(new Error(`${what} exited ${JSON.stringify(exited)} before logging ${re}:\n${logs.join('\n')}`));
-      }
-    };
-    wakers.add(check);
-    check();
-  }), ms, `${what} to log ${re}`);
-  let stopped = false;
-  const h = {
-    proc,
-    logs,
-    waitLog,
-    exited: () => exited,
-    exitP,
-    async stop() {
-      if (stopped) return exitP;
-      stopped = true;
-      if (!exited) proc.kill('SIGTERM');
-      let r;
-      try {
-        r = await deadline(exitP, 3000, `${what} to exit`);
-      } catch {
-        proc.kill('SIGKILL');
-        r = await exitP;
-      }
-      process.stderr.write(`--- ${what} (pid ${proc.pid}) log, exit ${JSON.stringify(r)} ---\n` +
-        `${logs.map((l) => `  ${l}\n`).join('')}`);
-      return r;
-    },
-    kill() {
-      proc.kill('SIGKILL');
-      return exitP;
-    },
-  };
-  try {
-    await waitLog(/registered with gateway/, 10000);
-  } catch (e) {
-    await h.stop();
-    throw e;
-  }
-  return h;
-}
-
-/* The gateway plus workers; stop() stops them all (workers first). */
-async function startSioStack(gwArgs, workers) {
-  const gw = await startGateway(['--gateway-id', GWID, '--bridge-heartbeat', '200', ...gwArgs]);
-  const ws = {};
-  try {
-    for (const [name, args] of Object.entries(workers)) {
-      ws[name] = await startWorker(gw.bridge, ['--name', name, ...args], name);
-    }
-  } catch (e) {
-    for (const w of Object.values(ws)) await w.stop();
-    await gw.stop();
-    throw e;
-  }
-  return {
-    gw,
-    w: ws,
-    url: gw.url,
-    wsUrl: gw.wsUrl,
-    async addWorker(name, args) {
-      ws[name] = await startWorker(gw.bridge, ['--name', name, ...args], name);
-      return ws[name];
-    },
-    async stop() {
-      for (const w of Object.values(ws)) await w.stop();
-      return gw.stop();
-    },
-  };
-}
 
 const fx = fixtures();
 /* The main stack: worker wA serves "/", "/chat", every "/t-*" and "/fast" (open). */
@@ -190,14 +60,13 @@ let tokens = 0;
  * server events {ev, args}, and '$connect', '$connect_error' {err},
  * '$disconnect' {reason, details}.
  */
-class Cli {
+class Cli extends Inbox {
   constructor(url, opts = {}, manager = null) {
+    super();
     this.s = manager
       ? manager.socket(opts.nsp || '/', opts)
       : io(url, { forceNew: true, reconnection: false, timeout: 5000, ...opts });
-    this.q = [];
     this.all = [];
-    this.wakers = new Set();
     clients.add(this);
     this.s.onAny((ev, ...args) => this.push({ ev, args }));
     this.s.on('connect', () => this.push({ ev: '$connect', id: this.s.id }));
@@ -207,24 +76,8 @@ class Cli {
   }
 
   push(e) {
-    this.q.push(e);
     this.all.push(e);
-    for (const w of [...this.wakers]) w();
-  }
-
-  /* Take the first unread entry named ev (and matching pred). */
-  next(ev, ms = 5000, pred = () => true) {
-    return deadline(new Promise((resolve) => {
-      const check = () => {
-        const i = this.q.findIndex((e) => e.ev === ev && pred(e));
-        if (i < 0) return;
-        this.wakers.delete(check);
-        resolve(this.q.splice(i, 1)[0]);
-      };
-      this.wakers.add(check);
-      check();
-    }), ms, `'${ev}' on ${this.s.nsp} (got so far: ${JSON.stringify(this.q.map((e) => e.ev))})`)
-      .catch((e) => { this.wakers.clear(); throw e; });
+    super.push(e);
   }
 
   /* The args of the next server event ev. */

@@ -253,8 +253,9 @@ class Worker:
         self.nsp_of[sid] = nsp
         hs = m.get("hs") or {}
         self.connects.append({"id": sid, "nsp": nsp, "auth": auth, "reply": m.get("reply"),
-                              "sid": m.get("sid"), "transport": hs.get("transport"),
-                              "seq": m.get("seq"), "moved": bool(m.get("moved"))})
+                              "sid": m.get("sid"), "transport": hs.get("transport"), "eio": hs.get("eio"),
+                              "seq": m.get("seq"), "moved": bool(m.get("moved")),
+                              "recovered": bool(m.get("recovered")), "lost": bool(m.get("lost"))})
         if not m.get("reply"):
             return
         a = auth if isinstance(auth, dict) else {}

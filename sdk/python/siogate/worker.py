@@ -608,11 +608,15 @@ class Worker(_Base):
                            session={}, rooms=[], environ=environ, auth=auth,
                            gateway=link.gw)
         st = _Sock(sid, nsp, link, environ=environ, seq=m.get("seq"))
-        if m.get("moved") is True and not reply:
-            # A socket of a lost worker, given to this one: it was accepted
-            # long ago, so the connect handler does not run again.
+        environ["siogate.recovered"] = m.get("recovered") is True
+        environ["siogate.lost"] = m.get("lost") is True
+        if (m.get("moved") is True or m.get("recovered") is True) and not reply:
+            # A socket of a lost worker, given to this one, or one back from
+            # connection state recovery: it was accepted long ago, so the
+            # connect handler does not run again.
             self._sockets[sid] = st
-            log.debug("siogate: socket %s of %s moved to this worker", sid, nsp)
+            log.debug("siogate: socket %s of %s %s", sid, nsp,
+                      "recovered" if m.get("recovered") is True else "moved to this worker")
             return
         cap = _Capture(sid) if reply else None
         if not reply:
