@@ -24,7 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
 import {
-  REF, startGateway, spawnLogged, deadline, waitUntil,
+  REF, startGateway, spawnLogged, deadline, waitUntil, freePort,
 } from '../lib/harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -56,17 +56,6 @@ function skipReason() {
 const SKIP = skipReason();
 const T = { timeout: 60000, skip: SKIP };
 
-/* A TCP port free on 127.0.0.1 right now (the LB binds it next). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /* The shipped sample with its addresses replaced; each must be there. */
 function render(rel, lbPort, gws) {

@@ -36,6 +36,18 @@ process.on('exit', () => {
 });
 
 /** Resolve after ms milliseconds (only for tests about time passing). */
+/* A free TCP port on 127.0.0.1 right now (the caller binds it next). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

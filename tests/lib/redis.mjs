@@ -3,7 +3,9 @@
 // after kill() brings it back on the same port, as a restarted Redis.
 import net from 'node:net';
 import { spawnSync } from 'node:child_process';
-import { spawnLogged } from './harness.mjs';
+import { spawnLogged, freePort } from './harness.mjs';
+
+export { freePort };
 
 export const REDIS_SERVER = process.env.REDIS_SERVER || '/usr/bin/redis-server';
 
@@ -13,17 +15,6 @@ export function redisMissing() {
   return r.status === 0 ? false : `${REDIS_SERVER} not found (apt-get install redis-server)`;
 }
 
-/* A free TCP port on 127.0.0.1. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /*
  * Start redis-server (with extra arguments, e.g. ['--requirepass', 'pw'], on
