@@ -637,9 +637,9 @@ conf_load_file(struct gw_conf *c, const char *file, struct conf_err *e)
 		return conf_fail(e, "%s:%d: syntax error (expected [section], key = value or "
 		    "a ; comment)", file, rc);
 	if (fc.err_line != 0) {
-		char tmp[480];
+		char tmp[sizeof e->msg];
 
-		snprintf(tmp, sizeof tmp, "%s", e->msg);
+		memcpy(tmp, e->msg, sizeof tmp);	/* conf_fail truncates the joined line */
 		return conf_fail(e, "%s:%d: %s", file, fc.err_line, tmp);
 	}
 	if (rc != 0)
@@ -816,6 +816,7 @@ gw_conf_load(struct gw_conf *c, int argc, char **argv, int *action)
 	unsigned char cli_seen[NOPTS];
 
 	*action = GW_CONF_RUN;
+	memset(c, 0, sizeof *c);	/* the early returns leave it freeable */
 	conf_getopt_table();
 	/* First pass: what to do and which file. */
 	opterr = 0;
