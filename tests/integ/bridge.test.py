@@ -6,9 +6,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib"))
 from tap import Gateway, Peer, done, get, ok, post  # noqa: E402
-
-HELLO, WELCOME, HEARTBEAT, ERROR, BYE, CREDIT = 1, 2, 3, 4, 5, 6
-EIO_OPEN, EIO_MESSAGE, EIO_CLOSE, EIO_SEND, EIO_CLOSE_SESSION = 20, 21, 22, 23, 24
+from proto import (BYE, CREDIT, EIO_CLOSE, EIO_CLOSE_SESSION, EIO_MESSAGE,  # noqa: E402
+                   EIO_OPEN, EIO_SEND, ERROR, HEARTBEAT, HELLO, WELCOME)
 EP = "/engine.io/"
 
 

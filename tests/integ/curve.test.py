@@ -10,6 +10,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib"))
 from tap import Gateway, Peer, done, get, ok  # noqa: E402
+from proto import HELLO  # noqa: E402
 
 import msgpack  # noqa: E402
 import zmq  # noqa: E402
@@ -23,7 +24,7 @@ def keypair():
 
 
 def hello(peer):
-    peer.send({"v": 1, "t": 1, "name": "c", "eio": ["/engine.io/"], "credit": 8, "hb": 500})
+    peer.send({"v": 1, "t": HELLO, "name": "c", "eio": ["/engine.io/"], "credit": 8, "hb": 500})
     return peer.recv_type(2, timeout=3)
 
 

@@ -11,6 +11,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib"))
 from tap import Gateway, done, exchange, get, ok, post, status_body  # noqa: E402
+from proto import HELLO, SIO_ACCEPT, SIO_CONNECT, SIO_EMIT  # noqa: E402
 
 WORKER = os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib", "sio_test_worker.py")
 SIO = "/socket.io/?EIO=4&transport=polling"
@@ -186,9 +187,9 @@ def main():
         fl.setsockopt(zmq.LINGER, 0)
         fl.setsockopt(zmq.SNDHWM, 0)
         fl.connect(gw.bridge)
-        fl.send(msgpack.packb({"v": 1, "t": 1, "name": "flood", "credit": 0, "hb": 5000}))
+        fl.send(msgpack.packb({"v": 1, "t": HELLO, "name": "flood", "credit": 0, "hb": 5000}))
         fl.recv()   # WELCOME
-        frame = msgpack.packb({"v": 1, "t": 53, "nsp": "/", "ev": "x", "args": [1], "to": ["nobody"]})
+        frame = msgpack.packb({"v": 1, "t": SIO_EMIT, "nsp": "/", "ev": "x", "args": [1], "to": ["nobody"]})
         stop = threading.Event()
         sent = [0]
 
@@ -230,15 +231,15 @@ def main():
         hung.setsockopt(zmq.LINGER, 0)
         hung.connect(gw.bridge)
         # Credit 2 and never any CREDIT back: it accepts the connect, then hangs.
-        hung.send(msgpack.packb({"v": 1, "t": 1, "name": "hung", "nsp": ["/"], "credit": 2,
+        hung.send(msgpack.packb({"v": 1, "t": HELLO, "name": "hung", "nsp": ["/"], "credit": 2,
                                  "hb": 60000}))
         hung.recv()   # WELCOME
         _, sid = handshake(gw.port)
         sio_post(gw.port, sid, "40")
         while True:
             m = msgpack.unpackb(hung.recv(), raw=False)
-            if m["t"] == 40:
-                hung.send(msgpack.packb({"v": 1, "t": 50, "id": m["id"]}))
+            if m["t"] == SIO_CONNECT:
+                hung.send(msgpack.packb({"v": 1, "t": SIO_ACCEPT, "id": m["id"]}))
                 break
         sio_get(gw.port, sid)                      # 40{"sid":...}
         sio_post(gw.port, sid, '421["first"]')     # takes the last credit, never answered
