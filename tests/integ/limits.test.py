@@ -5,12 +5,11 @@ packet, slow consumers (others unaffected) and volatile emits."""
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib"))
-from tap import Gateway, done, exchange, get, ok, post, status_body  # noqa: E402
+from tap import Gateway, done, exchange, get, ok, post, start, status_body  # noqa: E402
 from proto import HELLO, SIO_ACCEPT, SIO_CONNECT, SIO_EMIT  # noqa: E402
 
 WORKER = os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib", "sio_test_worker.py")
@@ -18,14 +17,9 @@ SIO = "/socket.io/?EIO=4&transport=polling"
 
 
 def start_worker(gw):
-    p = subprocess.Popen(["/usr/bin/python3", WORKER, gw.bridge, "--nsp", "*", "--hb", "1000"],
-                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
-    end = time.monotonic() + 10
-    while time.monotonic() < end:
-        line = p.stderr.readline()
-        if b"registered" in line or not line:
-            break
-    return p
+    """A registered sio_test_worker (its Popen; tap.start reads its log)."""
+    return start(["/usr/bin/python3", WORKER, gw.bridge, "--nsp", "*", "--hb", "1000"],
+                 r"registered", "sio_test_worker").p
 
 
 def handshake(port, src=None):
