@@ -152,8 +152,9 @@ class Peer:
 
 class Proc:
     """The one "spawn and wait for a log line" of the Python tests: a child
-    process whose stderr lines are collected by a thread in ``lines``
-    (stdout goes to /dev/null).
+    process whose stderr lines (with both=True stdout's too, for programs
+    that log there, like redis-server) are collected by a thread in
+    ``lines``; stdout otherwise goes to /dev/null.
 
     Every wait is bounded and returns early when the process exits;
     ``expect()`` raises an error that names the process and holds its
@@ -162,19 +163,25 @@ class Proc:
     copies the output to stderr (the test's .log file, not the TAP stream).
     """
 
-    def __init__(self, argv, name=None, env=None):
+    def __init__(self, argv, name=None, env=None, both=False):
         self.name = name or os.path.basename(argv[0])
         self.argv = list(argv)
         self.lines = []
         self.cond = threading.Condition()
-        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, env=env)
+        if both:
+            self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, env=env)
+            self._out = self.p.stdout
+        else:
+            self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, env=env)
+            self._out = self.p.stderr
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self._logged = False
 
     def _read(self):
-        for raw in self.p.stderr:
+        for raw in self._out:
             with self.cond:
                 self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
                 self.cond.notify_all()
@@ -279,10 +286,10 @@ class Proc:
         return self.p.returncode
 
 
-def start(argv, ready, name=None, timeout=10.0, env=None):
+def start(argv, ready, name=None, timeout=10.0, env=None, both=False):
     """Start a Proc and wait for a line matching ready; on failure stop it
     and raise RuntimeError with its output."""
-    p = Proc(argv, name, env=env)
+    p = Proc(argv, name, env=env, both=both)
     try:
         p.expect(ready, timeout)
     except RuntimeError:
