@@ -105,6 +105,11 @@ static const struct br_field br_fields[] = {
 	{ BR_T_CREDIT, "n", BK_UINT, 1,
 	    "CREDIT: \"n\" is missing or not an unsigned integer" },
 
+	{ BR_T_SYNC, "req", BK_UINT, 1,
+	    "SYNC: \"req\" is missing or not an unsigned integer" },
+	{ BR_T_SYNC_REPLY, "req", BK_UINT, 1,
+	    "SYNC_REPLY: \"req\" is missing or not an unsigned integer" },
+
 	{ BR_T_EIO_OPEN, "sid", BK_STR, 1,
 	    "EIO_OPEN: \"sid\" is missing or not a string" },
 	{ BR_T_EIO_OPEN, "path", BK_STR, 1,
@@ -881,6 +886,8 @@ br_type_name(int type)
 	case BR_T_STATUS: return "STATUS";
 	case BR_T_STATUS_REPLY: return "STATUS_REPLY";
 	case BR_T_BATCH: return "BATCH";
+	case BR_T_SYNC: return "SYNC";
+	case BR_T_SYNC_REPLY: return "SYNC_REPLY";
 	case BR_T_EIO_OPEN: return "EIO_OPEN";
 	case BR_T_EIO_MESSAGE: return "EIO_MESSAGE";
 	case BR_T_EIO_CLOSE: return "EIO_CLOSE";

@@ -31,6 +31,9 @@ enum br_type {
 	BR_T_BATCH = 9,		/* both: msgs (array of bin, each one whole
 				   message); only to a peer that announced
 				   "batch" (HELLO / WELCOME) */
+	BR_T_SYNC = 10,		/* any->g: req; answered SYNC_REPLY once all
+				   the peer sent before it was handled */
+	BR_T_SYNC_REPLY = 11,	/* g->any: req (of the SYNC) */
 
 	BR_T_EIO_OPEN = 20,	/* g->w: sid, path, seq, hs */
 	BR_T_EIO_MESSAGE = 21,	/* g->w: sid, seq, data (str|bin) */

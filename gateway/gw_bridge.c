@@ -736,6 +736,44 @@ bridge_status(struct gw *gw, const unsigned char *rid, size_t rid_len)
 	bridge_send_ctl(gw, rid, rid_len, &e);
 }
 
+void
+gw_bridge_on_sync(struct gw *gw, gw_bridge_sync_fn fn)
+{
+	if (gw->br != NULL)
+		gw->br->on_sync = fn;
+}
+
+void
+gw_bridge_sync_reply(struct gw *gw, const unsigned char *rid, size_t rid_len, uint64_t req)
+{
+	struct br_enc e;
+
+	if (gw->br == NULL)
+		return;
+	br_enc_init(&e, BR_T_SYNC_REPLY, 1);
+	br_enc_uint(&e, "req", req);
+	bridge_send_ctl(gw, rid, rid_len, &e);
+}
+
+/*
+ * SYNC, from any peer: answer SYNC_REPLY once everything the peer sent
+ * before it was handled.  A peer's messages are handled in order, one at a
+ * time, so that is now, except for what this loop published to the
+ * cluster: then the answer waits until Redis has answered every PUBLISH
+ * made before it (the cluster's on_sync hook), so that an emitter that
+ * exits on SYNC_REPLY knows its broadcasts are in Redis, not in our
+ * buffers.
+ */
+static void
+bridge_sync(struct gw *gw, const unsigned char *rid, size_t rid_len, const struct br_msg *m)
+{
+	uint64_t req = 0;
+
+	br_msg_uint(m, "req", &req);	/* checked by the decoder */
+	if (gw->br->on_sync == NULL || !gw->br->on_sync(gw, rid, rid_len, req))
+		gw_bridge_sync_reply(gw, rid, rid_len, req);
+}
+
 static void bridge_handle(struct gw *gw, const unsigned char *rid, size_t rid_len,
     const void *p, size_t n, uint32_t item);
 
@@ -796,6 +834,13 @@ bridge_handle(struct gw *gw, const unsigned char *rid, size_t rid_len, const voi
 	w = bridge_find_rid(br, rid, rid_len);
 	if (m.type == BR_T_STATUS) {
 		bridge_status(gw, rid, rid_len);
+		br_msg_free(&m);
+		return;
+	}
+	if (m.type == BR_T_SYNC) {
+		if (w != NULL)
+			w->last_rx = ev_now(gw->loop);
+		bridge_sync(gw, rid, rid_len, &m);
 		br_msg_free(&m);
 		return;
 	}

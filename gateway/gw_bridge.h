@@ -61,6 +61,14 @@ struct gw_worker {
 	struct gw_pq inflight;		/* events sent, not yet paid back by CREDIT */
 };
 
+/*
+ * A layer above that must see a SYNC before it is answered (the cluster,
+ * registered by gw_bridge_on_sync()): 1 when it takes the SYNC and will
+ * call gw_bridge_sync_reply() itself, 0 to have it answered at once.
+ */
+typedef int (*gw_bridge_sync_fn)(struct gw *gw, const unsigned char *rid, size_t rid_len,
+    uint64_t req);
+
 struct gw_bridge {
 	void *zctx, *router;
 	void *zap;			/* ZAP handler (REP) when CURVE keys are restricted */
@@ -74,6 +82,7 @@ struct gw_bridge {
 	uint32_t next_wid;
 	uint32_t rr;
 	int sent;		/* something was sent since the last ZMQ_EVENTS check */
+	gw_bridge_sync_fn on_sync;	/* NULL: SYNC is answered at once */
 };
 
 /* The worker with this id (possibly found unreachable this turn), or NULL. */
@@ -95,6 +104,14 @@ int gw_bridge_send_event_ack(struct gw *gw, struct gw_worker *w, struct br_enc *
 void gw_bridge_event_done(struct gw_worker *w, const char *id, size_t idlen, uint64_t ack);
 /* Send a control message (no credit).  Frees the encoder. */
 void gw_bridge_send_ctl(struct gw *gw, struct gw_worker *w, struct br_enc *e);
+/* Register (fn) or remove (NULL) the SYNC hook; the bridge must be started. */
+void gw_bridge_on_sync(struct gw *gw, gw_bridge_sync_fn fn);
+/*
+ * SYNC_REPLY {req} to the peer with this routing id (registered or not);
+ * nothing once the bridge is stopped.  See bridge_sync().
+ */
+void gw_bridge_sync_reply(struct gw *gw, const unsigned char *rid, size_t rid_len,
+    uint64_t req);
 /* ERROR {code, text, ref, [sid]} to a worker. */
 void gw_bridge_error(struct gw *gw, struct gw_worker *w, int code, const char *text, int ref,
     const char *sid, size_t sidlen);

@@ -43,6 +43,13 @@
 #define CL_BACKOFF_MIN 0.1	/* s: first retry */
 #define CL_BACKOFF_MAX 5.0	/* s: retries at most this far apart */
 #define CL_CONNECT_TIMEOUT 5.0	/* s: a connect (and AUTH) must finish within this */
+/*
+ * SYNCs waiting for Redis at a time, per loop.  Bound: past it a SYNC is
+ * answered at once (what it waited for would only make it later; a peer
+ * that sends thousands of SYNCs while Redis is slow gets the weaker
+ * answer, not unbounded memory here).
+ */
+#define CL_MAX_SYNCS 4096
 
 /* A parsed --cluster address. */
 struct cl_addr {
@@ -88,6 +95,20 @@ struct gw_cluster {
 	struct cl_query *queries;	/* a worker's queries waiting for other nodes (owner) */
 	struct cl_ack *acks;		/* broadcasts with acks in flight (owner) */
 	uint64_t next_query;
+	unsigned syncs;		/* SYNCs waiting for Redis's PONG (CL_MAX_SYNCS) */
+};
+
+/*
+ * A peer's SYNC waiting behind this loop's publishes: a PING queued on
+ * the publisher after them; its answer (Redis answers in order) means
+ * every earlier PUBLISH was carried out.  Owned by hiredis as the PING's
+ * privdata, freed by sync_cb.
+ */
+struct cl_sync {
+	struct gw *gw;
+	uint64_t req;
+	size_t rid_len;
+	unsigned char rid[255];
 };
 
 /*
@@ -546,6 +567,50 @@ cl_publish(struct gw_cluster *cl, const char *chan, size_t clen)
 	cl->inflight += n;
 	cl->gw->st.cluster_published++;
 	return 0;
+}
+
+/* Redis answered the PING behind a SYNC (r NULL: the link went down). */
+static void
+sync_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct cl_sync *s = priv;
+	struct cl_link *l = ac->data;
+
+	(void)r;
+	/* l NULL: the context is freed at stop, after the bridge: no reply. */
+	if (l != NULL) {
+		l->cl->syncs--;
+		gw_bridge_sync_reply(s->gw, s->rid, s->rid_len, s->req);
+	}
+	free(s);
+}
+
+/*
+ * The bridge's SYNC hook: when the publisher is up, answer after Redis
+ * answered everything published before (1); else 0, answered at once: a
+ * publish made while the publisher was down was dropped already (counted
+ * in cluster_dropped), so there is nothing to wait for.
+ */
+static int
+cl_sync(struct gw *gw, const unsigned char *rid, size_t rid_len, uint64_t req)
+{
+	struct gw_cluster *cl = gw->cl;
+	struct cl_sync *s;
+
+	if (cl == NULL || !cl->pub.ready || cl->pub.ac == NULL || cl->syncs >= CL_MAX_SYNCS ||
+	    rid_len > sizeof s->rid)
+		return 0;
+	s = gw_xmalloc(sizeof *s);
+	s->gw = gw;
+	s->req = req;
+	s->rid_len = rid_len;
+	memcpy(s->rid, rid, rid_len);
+	if (redisAsyncCommand(cl->pub.ac, sync_cb, s, "PING") != REDIS_OK) {
+		free(s);
+		return 0;
+	}
+	cl->syncs++;
+	return 1;
 }
 
 /* Start encoding a new message. */
@@ -1678,6 +1743,7 @@ gw_cluster_start(struct gw *gw, const char **why)
 	cl->sub.cl = cl->pub.cl = cl;
 	cl->sub.sub = 1;
 	cl->sub.backoff = cl->pub.backoff = CL_BACKOFF_MIN;
+	gw_bridge_on_sync(gw, cl_sync);
 	ev_init(&cl->sub.t, link_timer_cb);
 	ev_init(&cl->pub.t, link_timer_cb);
 	cl->sub.t.data = &cl->sub;
@@ -1698,6 +1764,7 @@ gw_cluster_stop(struct gw *gw)
 
 	if (cl == NULL)
 		return;
+	gw_bridge_on_sync(gw, NULL);
 	ev_timer_stop(gw->loop, &cl->sub.t);
 	ev_timer_stop(gw->loop, &cl->pub.t);
 	while (cl->queries != NULL)

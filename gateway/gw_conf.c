@@ -815,6 +815,9 @@ gw_conf_load(struct gw_conf *c, int argc, char **argv, int *action)
 	struct conf_err e;
 	unsigned char cli_seen[NOPTS];
 
+	/* Zeroed first: after an early return (--version, --curve-keygen...) the
+	   caller still calls gw_conf_free(). */
+	memset(c, 0, sizeof *c);
 	*action = GW_CONF_RUN;
 	memset(c, 0, sizeof *c);	/* the early returns leave it freeable */
 	conf_getopt_table();

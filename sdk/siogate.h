@@ -178,6 +178,15 @@ typedef void (*siogate_query_cb)(struct siogate_worker *w, int status,
     const char *result, void *ud);
 
 /*
+ * The answer to siogate_sync(): SIOGATE_STATUS_OK when every gateway asked
+ * handled everything sent to it before; TIMEOUT or GONE when some did not
+ * answer in time or were lost first; CANCELLED.  Called exactly once per
+ * successful siogate_sync().
+ */
+typedef void (*siogate_sync_cb)(struct siogate_worker *w, int status,
+    void *ud);
+
+/*
  * Callbacks, each optional (NULL: ignored).  ud is the pointer given to
  * siogate_worker_new().  Every string and the handshake are copies owned by
  * the library, NUL-terminated and valid until the callback returns (bins
@@ -436,6 +445,15 @@ int siogate_set_session(struct siogate_worker *w, const char *id,
 int siogate_query(struct siogate_worker *w, const char *nsp,
     const char *what, const char *const *to, unsigned timeout_ms,
     siogate_query_cb cb, void *ud);
+
+/*
+ * A barrier (siogate_sync(3)): cb is called once every usable gateway has
+ * handled everything this worker sent it before the call (errors about it
+ * came first, through the error callback), or at timeout_ms (0: 10000).
+ * A gateway too old for SYNC is asked an empty query instead.
+ */
+int siogate_sync(struct siogate_worker *w, unsigned timeout_ms,
+    siogate_sync_cb cb, void *ud);
 
 #ifdef __cplusplus
 }

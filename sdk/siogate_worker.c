@@ -93,6 +93,9 @@ struct sg_gw {
 	int64_t reject_retry;	/* ms: next retry delay after a rejection */
 	uint64_t owed;		/* credit to return */
 	int batch;		/* its WELCOME said it takes BATCH frames */
+	int no_sync;		/* it answered SYNC with UNKNOWN_TYPE: an old
+				   gateway, synced with a query instead */
+	uint64_t sync_fallback;	/* req of the last SYNC it refused */
 	struct br_batch out;	/* messages for it, sent at the end of the
 				   round (see sg_send_enc) */
 };
@@ -106,11 +109,13 @@ struct sg_gw {
  */
 struct sg_wait {
 	uint64_t req;
-	int query;		/* a query (qcb), else an ack (acb) */
+	int query;		/* a query (qcb) or a sync, else an ack (acb) */
+	int sync;		/* a sync (scb): a query without a result */
 	int64_t deadline;	/* ms, monotonic: the SDK's own timeout */
 	void *ud;
 	siogate_ack_cb acb;	/* an ack (acb) or a query (qcb) */
 	siogate_query_cb qcb;
+	siogate_sync_cb scb;
 	char *id;		/* ack: the socket asked */
 	struct sg_gw *g;	/* ack: its gateway */
 	struct sg_gw **asked;	/* query: gateways yet to answer */
@@ -714,7 +719,9 @@ sg_query_done(struct siogate_worker *w, struct sg_wait *wt, int status)
 		res = wt->acc.p;
 	if (res == NULL && status != SIOGATE_STATUS_CANCELLED)
 		res = "[]";	/* out of memory: what can be said */
-	if (wt->qcb != NULL)
+	if (wt->sync && wt->scb != NULL)
+		wt->scb(w, status, wt->ud);
+	else if (!wt->sync && wt->qcb != NULL)
 		wt->qcb(w, status, res, wt->ud);
 	sg_wait_free(wt);
 }
@@ -1085,7 +1092,8 @@ sg_on_result(struct siogate_worker *w, struct sg_gw *g,
 	if (k == wt->nasked)
 		return 0;	/* not asked, or answered already */
 	wt->asked[k] = wt->asked[--wt->nasked];
-	r = sg_query_merge(wt, br_msg_get(m, "result"), &why);
+	/* A sync's fallback query (an old gateway): the answer is the receipt. */
+	r = wt->sync ? 0 : sg_query_merge(wt, br_msg_get(m, "result"), &why);
 	if (r == -2) {
 		sg_refuse(w, g, why, m->type);
 		wt->lost = 1;
@@ -1093,6 +1101,85 @@ sg_on_result(struct siogate_worker *w, struct sg_gw *g,
 	if (wt->nasked == 0)
 		sg_wait_end(w, (size_t)i, SIOGATE_STATUS_OK);
 	return r == -1 ? -1 : 0;
+}
+
+/* SYNC_REPLY: g handled everything sent before the SYNC of req. */
+static void
+sg_on_sync_reply(struct siogate_worker *w, struct sg_gw *g,
+    const struct br_msg *m)
+{
+	struct sg_wait *wt;
+	uint64_t req = 0;
+	ssize_t i;
+	size_t k;
+
+	br_msg_uint(m, "req", &req);
+	i = sg_wait_find(w, req);
+	if (i < 0 || !w->waits[i]->sync)
+		return;
+	wt = w->waits[i];
+	for (k = 0; k < wt->nasked && wt->asked[k] != g; k++)
+		;
+	if (k == wt->nasked)
+		return;
+	wt->asked[k] = wt->asked[--wt->nasked];
+	if (wt->nasked == 0)
+		sg_wait_end(w, (size_t)i, SIOGATE_STATUS_OK);
+}
+
+static int sg_send_checked(struct siogate_worker *w, struct sg_gw *g);
+
+/*
+ * Encode what syncs g for req: SYNC, or for a gateway that does not know
+ * SYNC the receipt emitters used before it: a query about a room no one
+ * is in (a gateway answers one peer's messages in order).
+ */
+static void
+sg_enc_sync(struct siogate_worker *w, struct sg_gw *g, uint64_t req)
+{
+	if (!g->no_sync) {
+		br_enc_reset(&w->enc, BR_T_SYNC, 1);
+		br_enc_uint(&w->enc, "req", req);
+		return;
+	}
+	br_enc_reset(&w->enc, BR_T_SIO_QUERY, 4);
+	br_enc_uint(&w->enc, "req", req);
+	br_enc_cstr(&w->enc, "nsp", "/");
+	br_enc_cstr(&w->enc, "what", "rooms");
+	br_enc_array(&w->enc, "to", 1);
+	br_enc_item_str(&w->enc, "siogate:sync", 12);
+}
+
+/*
+ * ERROR unknown-type for a SYNC: g predates it.  The oldest sync still
+ * waiting for g past the last one refused is the one refused (ERRORs come
+ * in order): ask it again the old way, and every later sync too.
+ */
+static void
+sg_sync_refused(struct siogate_worker *w, struct sg_gw *g)
+{
+	struct sg_wait *wt;
+	size_t i, k;
+
+	g->no_sync = 1;
+	for (i = 0; i < w->nwaits; i++) {
+		wt = w->waits[i];
+		if (!wt->sync || wt->req <= g->sync_fallback)
+			continue;
+		for (k = 0; k < wt->nasked && wt->asked[k] != g; k++)
+			;
+		if (k == wt->nasked)
+			continue;
+		g->sync_fallback = wt->req;
+		sg_enc_sync(w, g, wt->req);
+		if (br_enc_failed(&w->enc) || sg_send_checked(w, g) != SIOGATE_OK) {
+			wt->asked[k] = wt->asked[--wt->nasked];
+			wt->lost = 1;
+			if (wt->nasked == 0)
+				sg_wait_end(w, i, SIOGATE_STATUS_GONE);
+		}
+		return;
+	}
 }
 
 /*
@@ -1159,6 +1246,7 @@ sg_on_welcome(struct siogate_worker *w, struct sg_gw *g,
 	    memcmp(g->gwid, gw.p, gw.n) != 0;
 	/* A new registration: what the old one was asked is lost. */
 	if (g->gwid != NULL && (changed || wid != g->wid)) {
+		g->no_sync = 0;		/* maybe upgraded: try SYNC again */
 		sg_gw_lost(w, g);
 		if (w->dying)
 			return 0;
@@ -1222,6 +1310,10 @@ sg_on_error(struct siogate_worker *w, struct sg_gw *g, const struct br_msg *m,
 	br_msg_uint(m, "ref", &ref);
 	br_msg_str(m, "text", &text);
 	has_sid = br_msg_str(m, "sid", &sid) == 0;
+	if (code == BR_E_UNKNOWN_TYPE && ref == BR_T_SYNC) {
+		sg_sync_refused(w, g);	/* not the application's concern */
+		return 0;
+	}
 	if (code == BR_E_NOT_REGISTERED) {
 		/* The gateway forgot us (it restarted): register again. */
 		if (g->state == SG_READY || now >= g->next_hello)
@@ -1343,6 +1435,9 @@ sg_handle(struct siogate_worker *w, struct sg_gw *g, const void *p, size_t n,
 		break;
 	case BR_T_SIO_RESULT:
 		rc = sg_on_result(w, g, &m);
+		break;
+	case BR_T_SYNC_REPLY:
+		sg_on_sync_reply(w, g, &m);
 		break;
 	default:
 		/* HELLO, CREDIT, EIO_SEND...: known, but not for a worker. */
@@ -2777,6 +2872,50 @@ siogate_query(struct siogate_worker *w, const char *nsp, const char *what,
 	wt->query = 1;
 	wt->rooms = strcmp(what, "rooms") == 0;
 	wt->qcb = cb;
+	wt->ud = ud;
+	wt->deadline = sg_now() + (timeout_ms ? timeout_ms : SG_TIMEOUT);
+	w->waits[w->nwaits++] = wt;
+	return SIOGATE_OK;
+out:
+	sg_wait_free(wt);
+	return rc;
+}
+
+/* A barrier: called back once every usable gateway handled what came before. */
+int
+siogate_sync(struct siogate_worker *w, unsigned timeout_ms, siogate_sync_cb cb,
+    void *ud)
+{
+	struct sg_wait *wt = NULL;
+	size_t k;
+	int rc = SIOGATE_ERR_NOMEM, first = SIOGATE_OK;
+
+	if (w == NULL || cb == NULL || w->dying)
+		return SIOGATE_ERR_INVALID;
+	if ((wt = calloc(1, sizeof *wt)) == NULL || sg_wait_room(w) == -1 ||
+	    (w->ngws > 0 && (wt->asked = calloc(w->ngws,
+	    sizeof *wt->asked)) == NULL))
+		goto out;
+	for (k = 0; k < w->ngws; k++) {
+		if (!sg_usable(w->gws[k]))
+			continue;
+		sg_enc_sync(w, w->gws[k], w->last_req + 1);
+		rc = br_enc_failed(&w->enc) ? SIOGATE_ERR_NOMEM :
+		    sg_send_checked(w, w->gws[k]);
+		if (rc == SIOGATE_OK)
+			wt->asked[wt->nasked++] = w->gws[k];
+		else if (first == SIOGATE_OK)
+			first = rc;
+	}
+	if (wt->nasked == 0) {
+		rc = first != SIOGATE_OK ? first : SIOGATE_ERR_NOGATEWAY;
+		goto out;
+	}
+	w->last_req++;
+	wt->req = w->last_req;
+	wt->query = 1;
+	wt->sync = 1;
+	wt->scb = cb;
 	wt->ud = ud;
 	wt->deadline = sg_now() + (timeout_ms ? timeout_ms : SG_TIMEOUT);
 	w->waits[w->nwaits++] = wt;

@@ -9,11 +9,11 @@
  * JSON arguments to the sockets named (the whole namespace by default),
  * makes sure every gateway handled the emit, says BYE and exits.
  *
- * Why a query after the emit: an emit is fire-and-forget on the bridge.
- * A gateway handles one peer's messages in order, so the answer to a
- * question asked after the emit (siogate_query() about a room nobody is
- * in) proves the emit was handled, and an ERROR the gateway sent about
- * the emit arrives before that answer.
+ * Why a sync after the emit: an emit is fire-and-forget on the bridge.
+ * siogate_sync() is answered once the gateway handled everything sent
+ * before it (in a cluster: published it to Redis), and an ERROR the
+ * gateway sent about the emit arrives before that answer.  A gateway too
+ * old for SYNC is synced by the SDK with an empty query instead.
  *
  * Exit status (sysexits.h): 0 handled, 1 a gateway refused the emit,
  * 64 usage or bad JSON, 69 no gateway answered within the timeout.
@@ -39,7 +39,7 @@
 /* What the callbacks tell main(). */
 struct emit_state {
 	unsigned welcomed;	/* gateways registered with */
-	int answered;		/* the barrier: 1 answered, -1 failed */
+	int answered;		/* the sync: 1 answered, -1 failed */
 	int refused;		/* a gateway sent ERROR */
 	struct siogate_worker *w;
 };
@@ -71,7 +71,7 @@ emit_welcome(struct siogate_worker *w, const char *gateway_id, void *ud)
 	st->welcomed++;
 }
 
-/* An ERROR from a gateway: the emit (or the barrier) was refused. */
+/* An ERROR from a gateway: the emit (or the sync) was refused. */
 static void
 emit_error(struct siogate_worker *w, int code, const char *text, const char *sid, void *ud)
 {
@@ -86,14 +86,13 @@ emit_error(struct siogate_worker *w, int code, const char *text, const char *sid
 	st->refused = 1;
 }
 
-/* The barrier's answer: everything sent before it was handled. */
+/* The sync's answer: everything sent before it was handled. */
 static void
-emit_answer(struct siogate_worker *w, int status, const char *result, void *ud)
+emit_answer(struct siogate_worker *w, int status, void *ud)
 {
 	struct emit_state *st = ud;
 
 	(void)w;
-	(void)result;
 	st->answered = status == SIOGATE_STATUS_OK ? 1 : -1;
 }
 
@@ -137,7 +136,7 @@ all_welcomed(const struct emit_state *st, unsigned want)
 	return st->welcomed >= want && siogate_worker_pending(st->w) == 0;
 }
 
-/* emit_wait() condition: the barrier query was answered (or failed). */
+/* emit_wait() condition: the sync was answered (or failed). */
 static int
 barrier_done(const struct emit_state *st, unsigned want)
 {
@@ -256,7 +255,6 @@ main(int argc, char **argv)
 		.welcome = emit_welcome,
 		.error = emit_error,
 	};
-	static const char *const barrier[] = { "siogate-emit:barrier", NULL };
 	static struct emit_list endpoints, to, except;
 	struct emit_state st = { 0, 0, 0, NULL };
 	struct siogate_target target;
@@ -364,7 +362,7 @@ main(int argc, char **argv)
 		    rc == SIOGATE_ERR_NOGATEWAY ? EMIT_EX_UNAVAILABLE : 1;
 		goto out;
 	}
-	rc = siogate_query(w, nsp, "rooms", barrier, (unsigned)timeout, emit_answer, &st);
+	rc = siogate_sync(w, (unsigned)timeout, emit_answer, &st);
 	if (rc != SIOGATE_OK) {
 		fprintf(stderr, "siogate-emit: %s\n", siogate_strerror(rc));
 		goto out;

@@ -10,10 +10,10 @@
  * socketio.emit('dcenter', {'data': ...}, namespace='/dcenter') from a
  * process that serves nothing; push.py does the same in Python.
  *
- * "Handled" is learnt from a round trip: after the emits it asks the
- * gateway a question (siogate_query) and waits for the answer, which the
- * gateway sends after processing everything that came before it on the
- * same socket.  ENDPOINT defaults to $SIOGATE_ENDPOINT, else
+ * "Handled" is learnt from a round trip: after the emits it calls
+ * siogate_sync(), whose answer the gateway sends once everything that came
+ * before it on the same socket was processed (and, in a cluster, published
+ * to Redis).  ENDPOINT defaults to $SIOGATE_ENDPOINT, else
  * tcp://127.0.0.1:5555.  Exit 0 when delivered to the gateway, 1 when no
  * gateway answered within MS milliseconds (default 5000), 2 on bad usage.
  */
@@ -33,7 +33,7 @@
 /* What the callbacks tell main(). */
 struct push_state {
 	int welcomed;		/* registered with the gateway */
-	int answered;		/* the barrier query came back */
+	int answered;		/* the sync came back: 1 OK, -1 not */
 };
 
 /* Monotonic milliseconds. */
@@ -71,15 +71,13 @@ push_error(struct siogate_worker *w, int code, const char *text,
 	fprintf(stderr, "push_emitter: gateway error %d: %s\n", code, text);
 }
 
-/* The barrier's answer: everything sent before it was handled. */
+/* The sync's answer: everything sent before it was handled. */
 static void
-push_answer(struct siogate_worker *w, int status, const char *result,
-    void *ud)
+push_answer(struct siogate_worker *w, int status, void *ud)
 {
 	struct push_state *st = ud;
 
 	(void)w;
-	(void)result;
 	if (status != SIOGATE_STATUS_OK)
 		fprintf(stderr, "push_emitter: no confirmation (status %d)\n",
 		    status);
@@ -131,7 +129,6 @@ main(int argc, char **argv)
 		.welcome = push_welcome,
 		.error = push_error,
 	};
-	static const char *const barrier[] = { "siogate:barrier", NULL };
 	struct push_state st = { 0, 0 };
 	struct siogate_worker *w = NULL;
 	const char *endpoint = NULL, *nsp = "/dcenter", *ev = "dcenter";
@@ -192,9 +189,8 @@ main(int argc, char **argv)
 			goto fail;
 		}
 	}
-	/* A question about a room no one is in: the answer is the receipt. */
-	rc = siogate_query(w, nsp, "rooms", barrier, (unsigned)ms, push_answer,
-	    &st);
+	/* The receipt: the gateway handled every emit before it. */
+	rc = siogate_sync(w, (unsigned)ms, push_answer, &st);
 	if (rc != SIOGATE_OK || push_wait(w, &st.answered, deadline) < 0 ||
 	    st.answered < 0) {
 		fprintf(stderr, "push_emitter: the gateway did not confirm\n");

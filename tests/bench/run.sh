@@ -94,14 +94,10 @@ free_port() {
 	echo "$p"
 }
 
-# wait_for FILE TEXT SECONDS: wait until FILE contains TEXT.
+# wait_for FILE TEXT SECONDS: wait until FILE contains TEXT (tap.sh's wait_log).
+. "$here/../lib/tap.sh"
 wait_for() {
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ "$i" -gt $(($3 * 20)) ] && return 1
-		sleep 0.05
-	done
+	wait_log "$1" "$$" "$2" "$3" >/dev/null
 }
 
 SERVER_PID="" WORKER_PID="" PORT=""

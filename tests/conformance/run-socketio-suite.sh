@@ -59,16 +59,12 @@ gw_pid=$!
 wk_pid=$!
 
 # Wait (at most 10 s) for the worker's "ready": the gateway is up and knows it.
-i=0
-until grep -q '^ready' "$tmp/worker.out" 2>/dev/null; do
-	i=$((i + 1))
-	if [ "$i" -gt 100 ] || ! kill -0 "$gw_pid" 2>/dev/null || ! kill -0 "$wk_pid" 2>/dev/null; then
-		echo "$0: the gateway or the worker did not come up" >&2
-		cat "$tmp/gateway.log" "$tmp/worker.log" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
+. "$here/../lib/tap.sh"		# wait_log
+if ! wait_log "$tmp/worker.out" "$wk_pid" '^ready' 10 >/dev/null || ! kill -0 "$gw_pid" 2>/dev/null; then
+	echo "$0: the gateway or the worker did not come up" >&2
+	cat "$tmp/gateway.log" "$tmp/worker.log" >&2
+	exit 1
+fi
 
 rc=0
 (cd "$suite" && npx --no-install mocha --exit test-suite.js) || rc=$?

@@ -6,9 +6,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib"))
 from tap import Gateway, Peer, done, get, ok, post  # noqa: E402
-
-HELLO, WELCOME, HEARTBEAT, ERROR, BYE, CREDIT = 1, 2, 3, 4, 5, 6
-EIO_OPEN, EIO_MESSAGE, EIO_CLOSE, EIO_SEND, EIO_CLOSE_SESSION = 20, 21, 22, 23, 24
+from proto import (BYE, CREDIT, EIO_CLOSE, EIO_CLOSE_SESSION, EIO_MESSAGE,  # noqa: E402
+                   EIO_OPEN, EIO_SEND, ERROR, HEARTBEAT, HELLO, SYNC, SYNC_REPLY, WELCOME)
 EP = "/engine.io/"
 
 
@@ -94,6 +93,33 @@ def run(gw):
     b1 = poll_packets(gw, sid, 1)
     b2 = poll_packets(gw, sid2, 1)
     ok(b1 == [b"4all"] and b2 == [b"4all"], "EIO_SEND with sids reaches both sessions")
+
+    # SYNC: answered after everything the peer sent before it, errors first.
+    w.send({"v": 1, "t": EIO_SEND, "sid": "TeStgone", "data": "x"})
+    w.send({"v": 1, "t": EIO_SEND, "sid": sid, "data": "before-sync"})
+    w.send({"v": 1, "t": SYNC, "req": 77})
+    got = [w.recv(), w.recv()]
+    ok(got[0] and got[0]["t"] == ERROR and got[0]["sid"] == "TeStgone" and
+       got[1] and got[1]["t"] == SYNC_REPLY and got[1]["req"] == 77,
+       "SYNC is answered SYNC_REPLY with its req, after the ERROR about an earlier send (%r)" % got)
+    ok(poll_packets(gw, sid, 1) == [b"4before-sync"], "... and the send before it was carried out")
+    w.send({"v": 1, "t": SYNC})
+    m = w.recv_type(ERROR)
+    ok(m and m["code"] == 1 and m["ref"] == SYNC and "req" in m.get("text", ""),
+       "SYNC without req gets ERROR bad-message naming req (%r)" % m)
+    w.send({"v": 1, "t": SYNC, "req": "1"})
+    m = w.recv_type(ERROR)
+    ok(m and m["code"] == 1 and m["ref"] == SYNC, "SYNC with a str req gets ERROR bad-message")
+    w.send({"v": 1, "t": SYNC_REPLY, "req": 1})
+    m = w.recv_type(ERROR)
+    ok(m and m["code"] == 1 and m["ref"] == SYNC_REPLY,
+       "SYNC_REPLY from a worker gets ERROR bad-message")
+    stranger = Peer(gw.bridge)
+    stranger.send({"v": 1, "t": SYNC, "req": 5})
+    m = stranger.recv()
+    ok(m and m["t"] == SYNC_REPLY and m["req"] == 5,
+       "a peer that never said HELLO gets SYNC_REPLY too (%r)" % m)
+    stranger.close()
 
     # Garbage from the worker: each gets an ERROR, the gateway keeps serving.
     cases = [

@@ -12,9 +12,8 @@ import msgpack
 
 sys.path.insert(0, os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib"))
 from tap import Gateway, Peer, done, get, ok, post  # noqa: E402
-
-HELLO, WELCOME, HEARTBEAT, ERROR, BYE, CREDIT, STATUS, STATUS_REPLY, BATCH = 1, 2, 3, 4, 5, 6, 7, 8, 9
-EIO_OPEN, EIO_MESSAGE, EIO_CLOSE, EIO_SEND = 20, 21, 22, 23
+from proto import (BATCH, BYE, CREDIT, EIO_MESSAGE, EIO_OPEN,  # noqa: E402
+                   EIO_SEND, ERROR, HEARTBEAT, HELLO, STATUS, STATUS_REPLY, WELCOME)
 EP = "/engine.io/"
 
 

@@ -26,28 +26,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-n=0
-failed=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	shift
-	for l in "$@"; do
-		echo "# $l"
-	done
-	if [ -s "$tmp/err" ]; then
-		sed 's/^/#   stderr: /' "$tmp/err" | head -20
-	fi
-}
-skip() {
-	n=$((n + 1))
-	echo "ok $n - $1 # SKIP $2"
-}
+. "${TOP_SRCDIR:-.}/tests/lib/tap.sh"
+tap_detail="$tmp/err"
 
 # Run siogate with a bound on its run time; sets $rc, stdout in $tmp/out,
 # stderr in $tmp/err.
@@ -113,15 +93,8 @@ if [ "$have_ipv6" = no ]; then
 else
 	"$SIOGATE" --listen '[::1]:0' --bridge "ipc://$tmp/bridge6.sock" --engineio-path /engine.io/ >"$tmp/out" 2>"$tmp/err" </dev/null &
 	gwpid=$!
-	port=
-	i=0
-	while [ $i -lt 100 ]; do # deadline: 10 s
-		port=$(sed -n 's/.*listening on \(http:\/\/\)\{0,1\}\[::1\]:\([0-9][0-9]*\).*/\2/p' "$tmp/err" | head -n 1)
-		[ -n "$port" ] && break
-		kill -0 "$gwpid" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
+	port=$(wait_log "$tmp/err" "$gwpid" 'listening on (http://)?\[::1\]:[0-9]+' 10 |
+		sed 's/.*\[::1\]:\([0-9][0-9]*\).*/\1/')
 	if [ -z "$port" ]; then
 		not_ok "--listen [::1]:0 listens on IPv6 loopback" "no 'listening on [::1]:PORT' line within 10 s"
 	elif ! command -v curl >/dev/null 2>&1; then
@@ -143,5 +116,4 @@ else
 	fi
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done

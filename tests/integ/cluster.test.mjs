@@ -481,7 +481,7 @@ test('threads = 2: each loop is a node; a worker broadcast is published once', T
     const onN = collect(n, 't2');
     const onA = collect(a, 't2');
     const onC = cs.map((c) => collect(c, 't2'));
-    /* Not spawnSync: the Node server in this process must answer siogate-emit's barrier query. */
+    /* Not spawnSync: this process's event loop must keep the clients and the Node server going. */
     const em = spawnLogged(process.env.SIOGATE_EMIT, ['-e', gwC.bridge, 't2', '"once"'], 'siogate-emit');
     const r = await deadline(new Promise((resolve) => em.proc.on('exit', (code) => resolve(code))),
       10000, 'siogate-emit to exit');

@@ -5,16 +5,14 @@ over the file; and SIGHUP: which options a running gateway applies and which
 need a restart, checked against the "Reload:" entries of siogate.conf(5)."""
 import os
 import re
-import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib"))
-from tap import done, ok  # noqa: E402
+from tap import Proc, done, ok  # noqa: E402
 
 SIOGATE = os.environ.get("SIOGATE", "")
 TOP = os.environ.get("TOP_SRCDIR", ".")
@@ -353,46 +351,18 @@ def check_cli_over_file():
        "max_output below max_payload + 1024 is raised to it")
 
 
-class Gw:
-    """siogate started on a file, its log read as it comes."""
+class Gw(Proc):
+    """siogate started on a file, its log read as it comes (tap.Proc)."""
 
     def __init__(self, conf):
-        self.p = subprocess.Popen([SIOGATE, "--config", conf], stderr=subprocess.PIPE,
-                                  stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        self.lines, self.buf = [], b""
+        super().__init__([SIOGATE, "--config", conf], "siogate")
 
     def wait(self, rx, deadline=10, start=0):
-        rx = re.compile(rx)
-        end = time.monotonic() + deadline
-        i = start
-        while True:
-            while i < len(self.lines):
-                if rx.search(self.lines[i]):
-                    return i
-                i += 1
-            left = end - time.monotonic()
-            if left <= 0:
-                return None
-            r, _, _ = select.select([self.p.stderr], [], [], left)
-            chunk = os.read(self.p.stderr.fileno(), 65536) if r else b""
-            if not chunk:
-                if self.p.poll() is not None:
-                    return None
-                continue
-            self.buf += chunk
-            while b"\n" in self.buf:
-                line, self.buf = self.buf.split(b"\n", 1)
-                self.lines.append(line.decode("utf-8", "replace"))
+        """Index of the first line from start matching rx, or None."""
+        return self.find(rx, deadline, start)[0]
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        return self.p.returncode
+        return super().stop(deadline=10)
 
 
 def man_reload():

@@ -6,10 +6,10 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib"))
-from tap import Gateway, Peer, done, get, ok  # noqa: E402
+from tap import Gateway, Peer, Proc, done, get, ok  # noqa: E402
+from proto import HELLO  # noqa: E402
 
 import msgpack  # noqa: E402
 import zmq  # noqa: E402
@@ -23,7 +23,7 @@ def keypair():
 
 
 def hello(peer):
-    peer.send({"v": 1, "t": 1, "name": "c", "eio": ["/engine.io/"], "credit": 8, "hb": 500})
+    peer.send({"v": 1, "t": HELLO, "name": "c", "eio": ["/engine.io/"], "credit": 8, "hb": 500})
     return peer.recv_type(2, timeout=3)
 
 
@@ -55,17 +55,11 @@ def main():
         # The C SDK takes the keys from the environment.
         env = dict(os.environ, SIOGATE_CURVE_SERVERKEY=spub, SIOGATE_CURVE_PUBLICKEY=wpub,
                    SIOGATE_CURVE_SECRETKEY=wsec)
-        echo = subprocess.Popen([os.environ["ECHO_WORKER"], "-e", gw.bridge, "-p", "/engine.io/"],
-                                env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
-        line = b""
-        end = time.monotonic() + 10
-        while time.monotonic() < end and b"registered" not in line:
-            line = echo.stderr.readline()
-            if not line:
-                break
-        ok(b"registered" in line, "the C echo worker registers with keys from the environment")
-        echo.terminate()
-        echo.wait(10)
+        echo = Proc([os.environ["ECHO_WORKER"], "-e", gw.bridge, "-p", "/engine.io/"],
+                    "echo_worker", env=env)
+        ok(echo.wait_line(r"registered", 10) is not None,
+           "the C echo worker registers with keys from the environment")
+        echo.stop()
         st = subprocess.run([os.environ["SIOGATE"], "--status", "--bridge", gw.bridge,
                              "--curve-secret-key-file", os.path.join(d, "server.key")],
                             env=dict(os.environ, SIOGATE_CURVE_PUBLICKEY=wpub,

@@ -5,13 +5,11 @@ and a session with no worker left is closed so the client reconnects.
 Real gateway, real ZeroMQ, Debian's python3-socketio client."""
 import os
 import signal
-import subprocess
 import sys
 import threading
-import time
 
 sys.path.insert(0, os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib"))
-from tap import Gateway, done, ok  # noqa: E402
+from tap import Gateway, done, ok, start  # noqa: E402
 import tap  # noqa: E402
 
 
@@ -25,16 +23,9 @@ WORKER = os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib", "sio_te
 
 
 def start_worker(gw, name):
-    p = subprocess.Popen(["/usr/bin/python3", WORKER, gw.bridge, "--name", name, "--nsp", "/",
-                          "--credit", "16", "--hb", "200"],
-                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
-    end = time.monotonic() + 10
-    line = b""
-    while time.monotonic() < end:
-        line = p.stderr.readline()
-        if b"registered with gateway" in line or not line:
-            break
-    return p
+    """A registered sio_test_worker (its Popen; tap.start reads its log)."""
+    return start(["/usr/bin/python3", WORKER, gw.bridge, "--name", name, "--nsp", "/",
+                  "--credit", "16", "--hb", "200"], r"registered with gateway", name).p
 
 
 def main():

@@ -5,26 +5,21 @@ packet, slow consumers (others unaffected) and volatile emits."""
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib"))
-from tap import Gateway, done, exchange, get, ok, post, status_body  # noqa: E402
+from tap import Gateway, done, exchange, get, ok, post, start, status_body  # noqa: E402
+from proto import HELLO, SIO_ACCEPT, SIO_CONNECT, SIO_EMIT  # noqa: E402
 
 WORKER = os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib", "sio_test_worker.py")
 SIO = "/socket.io/?EIO=4&transport=polling"
 
 
 def start_worker(gw):
-    p = subprocess.Popen(["/usr/bin/python3", WORKER, gw.bridge, "--nsp", "*", "--hb", "1000"],
-                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
-    end = time.monotonic() + 10
-    while time.monotonic() < end:
-        line = p.stderr.readline()
-        if b"registered" in line or not line:
-            break
-    return p
+    """A registered sio_test_worker (its Popen; tap.start reads its log)."""
+    return start(["/usr/bin/python3", WORKER, gw.bridge, "--nsp", "*", "--hb", "1000"],
+                 r"registered", "sio_test_worker").p
 
 
 def handshake(port, src=None):
@@ -186,9 +181,9 @@ def main():
         fl.setsockopt(zmq.LINGER, 0)
         fl.setsockopt(zmq.SNDHWM, 0)
         fl.connect(gw.bridge)
-        fl.send(msgpack.packb({"v": 1, "t": 1, "name": "flood", "credit": 0, "hb": 5000}))
+        fl.send(msgpack.packb({"v": 1, "t": HELLO, "name": "flood", "credit": 0, "hb": 5000}))
         fl.recv()   # WELCOME
-        frame = msgpack.packb({"v": 1, "t": 53, "nsp": "/", "ev": "x", "args": [1], "to": ["nobody"]})
+        frame = msgpack.packb({"v": 1, "t": SIO_EMIT, "nsp": "/", "ev": "x", "args": [1], "to": ["nobody"]})
         stop = threading.Event()
         sent = [0]
 
@@ -230,15 +225,15 @@ def main():
         hung.setsockopt(zmq.LINGER, 0)
         hung.connect(gw.bridge)
         # Credit 2 and never any CREDIT back: it accepts the connect, then hangs.
-        hung.send(msgpack.packb({"v": 1, "t": 1, "name": "hung", "nsp": ["/"], "credit": 2,
+        hung.send(msgpack.packb({"v": 1, "t": HELLO, "name": "hung", "nsp": ["/"], "credit": 2,
                                  "hb": 60000}))
         hung.recv()   # WELCOME
         _, sid = handshake(gw.port)
         sio_post(gw.port, sid, "40")
         while True:
             m = msgpack.unpackb(hung.recv(), raw=False)
-            if m["t"] == 40:
-                hung.send(msgpack.packb({"v": 1, "t": 50, "id": m["id"]}))
+            if m["t"] == SIO_CONNECT:
+                hung.send(msgpack.packb({"v": 1, "t": SIO_ACCEPT, "id": m["id"]}))
                 break
         sio_get(gw.port, sid)                      # 40{"sid":...}
         sio_post(gw.port, sid, '421["first"]')     # takes the last credit, never answered

@@ -173,5 +173,4 @@ else
 	ok "siogate-emit.1 and siogate-emit --help # SKIP SIOGATE_EMIT is not set"
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done

@@ -61,59 +61,18 @@ def free_port():
     return port
 
 
-class Proc:
-    """A process whose stderr is collected line by line in a thread."""
+class Proc(tap.Proc):
+    """tap.Proc, whose wait_log() here returns the index of the line (or None)."""
 
     def __init__(self, argv, env=None):
-        self.p = subprocess.Popen(argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                  stdin=subprocess.DEVNULL, env=env)
-        self.lines = []
-        self.cv = threading.Condition()
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
-
-    def _read(self):
-        for raw in iter(self.p.stderr.readline, b""):
-            with self.cv:
-                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
-                self.cv.notify_all()
-        with self.cv:
-            self.cv.notify_all()
+        super().__init__(argv, env=env)
 
     def wait_log(self, rx, deadline=10, start=0):
         """Index of the first line from start matching rx, or None at the deadline."""
-        rx = re.compile(rx)
-        end = time.monotonic() + deadline
-        i = start
-        with self.cv:
-            while True:
-                while i < len(self.lines):
-                    if rx.search(self.lines[i]):
-                        return i
-                    i += 1
-                left = end - time.monotonic()
-                if left <= 0 or (self.p.poll() is not None and not self.t.is_alive()):
-                    return None
-                self.cv.wait(min(left, 0.5))
-
-    def mark(self):
-        with self.cv:
-            return len(self.lines)
-
-    def since(self, n):
-        with self.cv:
-            return list(self.lines[n:])
+        return self.find(rx, deadline, start)[0]
 
     def stop(self, sig=signal.SIGTERM, deadline=10):
-        if self.p.poll() is None:
-            self.p.send_signal(sig)
-            try:
-                self.p.wait(deadline)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        self.t.join(5)
-        return self.p.returncode
+        return super().stop(sig, deadline)
 
 
 def gateway(conf):
@@ -462,7 +421,7 @@ def check_drain(procs, clients, conf, port, mport, bridge, gw, w1, c1):
     except subprocess.TimeoutExpired:
         rc = None
     took = time.monotonic() - t0
-    gw.t.join(5)
+    gw.join_output(5)
     log = gw.since(n)
     ok(rc == 0, "SIGTERM: the gateway exits 0 (%r)" % rc)
     ok(took < 8 + 1, "it exits within the drain timeout (%.1f s of 8)" % took)
@@ -613,7 +572,7 @@ def check_supervised_drain(procs, clients):
         rc = gw.p.wait(15)
     except subprocess.TimeoutExpired:
         rc = None
-    gw.t.join(5)
+    gw.join_output(5)
     got = [int(x.group(1)) for x in (re.search(r"worker slow\[0\]: sio_test_worker: got (\d+)$", l)
                                      for l in gw.lines) if x]
     ok(took_all and rc == 0 and got == list(range(total)),

@@ -43,7 +43,7 @@ after(async () => {
 /* Run a pusher to completion; resolves with its exit status. */
 async function push(cmd, args, name) {
   const p = await startProcess(cmd, args, name);
-  const r = await deadline(p.done, 15000, `${name} to exit`);
+  const r = await deadline(p.exitP, 15000, `${name} to exit`);
   await p.stop();
   return r;
 }

@@ -2,13 +2,12 @@
 worker (which never restarts) registers again by itself; events flow again
 with no manual step."""
 import os
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib"))
-from tap import Gateway, ok  # noqa: E402
+from tap import Gateway, ok, start  # noqa: E402
 import tap  # noqa: E402
 
 import socketio  # noqa: E402
@@ -19,10 +18,8 @@ WORKER = os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib", "sio_te
 def main():
     gw = Gateway("--gateway-id", "RsT1")
     port, bridge = gw.port, gw.bridge
-    w = subprocess.Popen(["/usr/bin/python3", WORKER, bridge, "--name", "wr", "--nsp", "/",
-                          "--hb", "200"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
-    while b"registered" not in w.stderr.readline():
-        pass
+    w = start(["/usr/bin/python3", WORKER, bridge, "--name", "wr", "--nsp", "/", "--hb", "200"],
+              r"registered", "wr").p
     c = socketio.Client(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=0.5)
     got = threading.Event()
     connects = []

@@ -7,10 +7,9 @@
 // over gateways, and a write-only emitter.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { io } from 'socket.io-client';
-import { REF, startGateway, deadline } from '../lib/harness.mjs';
+import { REF, startGateway, deadline, spawnLogged } from '../lib/harness.mjs';
 
 const T = { timeout: 30000 };
 const skip = REF ? { skip: 'siogate-only (C SDK worker)' } : {};
@@ -26,52 +25,9 @@ function workerPath() {
   return path.join(path.dirname(process.env.SIOGATE || '.'), '..', 'tests', 'integ', 'sdk_worker');
 }
 
-const procs = new Set();
-process.on('exit', () => { for (const p of procs) try { p.kill('SIGKILL'); } catch { /* gone */ } });
-
-/* Spawn a program and collect its stderr lines; waitLog(re, ms) waits for one. */
-function spawnLogged(args) {
-  const p = spawn(workerPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.add(p);
-  const logs = [];
-  const wakers = new Set();
-  let exited = null;
-  const exitP = new Promise((resolve) => p.on('exit', (code, signal) => {
-    exited = { code, signal };
-    procs.delete(p);
-    for (const w of [...wakers]) w();
-    resolve(exited);
-  }));
-  let buf = '';
-  p.stderr.setEncoding('utf8');
-  p.stderr.on('data', (c) => {
-    buf += c;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      logs.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
-    for (const w of [...wakers]) w();
-  });
-  p.stdout.resume();
-  const waitLog = (re, ms = 10000, count = 1) => deadline(new Promise((resolve, reject) => {
-    const check = () => {
-      const hits = logs.filter((l) => re.test(l));
-      if (hits.length >= count) { wakers.delete(check); resolve(hits); return; }
-      if (exited) { wakers.delete(check); reject(new Error(`sdk_worker exited ${JSON.stringify(exited)}:\n${logs.join('\n')}`)); }
-    };
-    wakers.add(check);
-    check();
-  }), ms, `sdk_worker to log ${re}`);
-  return {
-    logs, waitLog, exitP,
-    async stop() {
-      if (!exited) p.kill('SIGTERM');
-      const r = await deadline(exitP, 5000, 'sdk_worker to exit');
-      process.stderr.write(`--- sdk_worker log, exit ${JSON.stringify(r)} ---\n${logs.map((l) => `  ${l}\n`).join('')}`);
-      return r;
-    },
-  };
+/* The C worker (harness.mjs spawnLogged: output collected, waitLog/waitLogs). */
+function spawnWorker(args) {
+  return spawnLogged(workerPath(), args, 'sdk_worker');
 }
 
 let A;
@@ -83,9 +39,9 @@ before(async () => {
   if (REF) return;
   A = await startGateway(['--gateway-id', 'GWaa', '--bridge-heartbeat', '500']);
   B = await startGateway(['--gateway-id', 'GWbb', '--bridge-heartbeat', '500']);
-  W = spawnLogged(['-n', 'csdk', '-s', '/', '-s', '/chat', '-o', '/open',
+  W = spawnWorker(['-n', 'csdk', '-s', '/', '-s', '/chat', '-o', '/open',
     '-e', A.bridge, '-e', B.bridge]);
-  await W.waitLog(/registered with gateway GW(aa|bb)/, 10000, 2);
+  await W.waitLogs(/registered with gateway GW(aa|bb)/, 2, 10000);
 });
 
 after(async () => {
@@ -368,7 +324,7 @@ test('errors come back as SDK return codes', { ...T, ...skip }, async () => {
 test('a write-only emitter (credit 0, nothing served) reaches rooms on every gateway', { ...T, ...skip }, async () => {
   const a = await connected(A, '/', { auth: { rooms: ['em'] } });
   const b = await connected(B, '/', { auth: { rooms: ['em'] } });
-  const e = spawnLogged(['-E', '-N', '/', '-t', 'em', '-x', 'from-emitter', '-a', '[{"k":"v"},2]',
+  const e = spawnWorker(['-E', '-N', '/', '-t', 'em', '-x', 'from-emitter', '-a', '[{"k":"v"},2]',
     '-e', A.bridge, '-e', B.bridge]);
   const r = await deadline(e.exitP, 10000, 'emitter to exit');
   process.stderr.write(`--- emitter log ---\n${e.logs.map((l) => `  ${l}\n`).join('')}`);

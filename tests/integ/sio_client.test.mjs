@@ -18,6 +18,7 @@ import {
   deadline, waitUntil, fixtures, assertGatewaysAlive, openWs, sleep,
 } from '../lib/harness.mjs';
 import { skipReason, startWorker, startSioStack, Inbox } from '../lib/sio_stack.mjs';
+import { T as BR_T, E as BR_E } from '../lib/proto.mjs';
 
 const GWID = 'SioT';
 const CONNECT_TIMEOUT = 1500;
@@ -988,31 +989,31 @@ test('garbage from a worker gets an ERROR and affects nobody else', T, async (t)
   const c = await connect(`${m.url}/garbage`, { transports: ['websocket'] });
   const other = await connect(`${m.url}/`, { transports: ['polling'] });
   const cases = {
-    'not-msgpack': { code: 1 },
-    'not-map': { code: 1 },
-    empty: { code: 1 },
-    'no-version': { code: 1 },
-    'bad-version': { code: 2 },
-    'unknown-type': { code: 3, ref: 69 },
-    'wrong-direction': { code: 1, ref: 41 },
-    'two-frames': { code: 1 },
-    'emit-no-ev': { code: 1, ref: 53 },
-    'emit-ev-not-str': { code: 1, ref: 53 },
-    'emit-args-not-array': { code: 1, ref: 53 },
-    'emit-req-many': { code: 1, ref: 53 },
-    'emit-req-none': { code: 1, ref: 53 },
-    'ack-gone': { code: 5, ref: 52, gone: true },
-    'ack-no-args': { code: 1, ref: 52 },
-    'accept-connected': { code: 5, ref: 50 },
-    'reject-gone': { code: 5, ref: 51, gone: true },
-    'join-no-rooms': { code: 1, ref: 54 },
-    'join-no-to': { code: 1, ref: 54 },
-    'join-gone': { code: 5, ref: 54, gone: true },
-    'disconnect-gone': { code: 5, ref: 56, gone: true },
-    'session-not-map': { code: 1, ref: 57 },
-    'session-gone': { code: 5, ref: 57, gone: true },
-    'query-bad-what': { code: 1, ref: 58 },
-    'query-no-req': { code: 1, ref: 58 },
+    'not-msgpack': { code: BR_E.BAD_MESSAGE },
+    'not-map': { code: BR_E.BAD_MESSAGE },
+    empty: { code: BR_E.BAD_MESSAGE },
+    'no-version': { code: BR_E.BAD_MESSAGE },
+    'bad-version': { code: BR_E.BAD_VERSION },
+    'unknown-type': { code: BR_E.UNKNOWN_TYPE, ref: 69 },
+    'wrong-direction': { code: BR_E.BAD_MESSAGE, ref: BR_T.SIO_EVENT },
+    'two-frames': { code: BR_E.BAD_MESSAGE },
+    'emit-no-ev': { code: BR_E.BAD_MESSAGE, ref: BR_T.SIO_EMIT },
+    'emit-ev-not-str': { code: BR_E.BAD_MESSAGE, ref: BR_T.SIO_EMIT },
+    'emit-args-not-array': { code: BR_E.BAD_MESSAGE, ref: BR_T.SIO_EMIT },
+    'emit-req-many': { code: BR_E.BAD_MESSAGE, ref: BR_T.SIO_EMIT },
+    'emit-req-none': { code: BR_E.BAD_MESSAGE, ref: BR_T.SIO_EMIT },
+    'ack-gone': { code: BR_E.UNKNOWN_SID, ref: BR_T.SIO_ACK, gone: true },
+    'ack-no-args': { code: BR_E.BAD_MESSAGE, ref: BR_T.SIO_ACK },
+    'accept-connected': { code: BR_E.UNKNOWN_SID, ref: BR_T.SIO_ACCEPT },
+    'reject-gone': { code: BR_E.UNKNOWN_SID, ref: BR_T.SIO_REJECT, gone: true },
+    'join-no-rooms': { code: BR_E.BAD_MESSAGE, ref: BR_T.SIO_JOIN },
+    'join-no-to': { code: BR_E.BAD_MESSAGE, ref: BR_T.SIO_JOIN },
+    'join-gone': { code: BR_E.UNKNOWN_SID, ref: BR_T.SIO_JOIN, gone: true },
+    'disconnect-gone': { code: BR_E.UNKNOWN_SID, ref: BR_T.SIO_DISCONNECT_SOCKETS, gone: true },
+    'session-not-map': { code: BR_E.BAD_MESSAGE, ref: BR_T.SIO_SET_SESSION },
+    'session-gone': { code: BR_E.UNKNOWN_SID, ref: BR_T.SIO_SET_SESSION, gone: true },
+    'query-bad-what': { code: BR_E.BAD_MESSAGE, ref: BR_T.SIO_QUERY },
+    'query-no-req': { code: BR_E.BAD_MESSAGE, ref: BR_T.SIO_QUERY },
   };
   for (const [kind, want] of Object.entries(cases)) {
     await t.test(kind, async () => {

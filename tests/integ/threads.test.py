@@ -252,14 +252,7 @@ def run(kind, argv):
             except Exception:
                 pass
         n = len(gw.lines)
-        gw.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = gw.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            gw.proc.kill()
-            rc = gw.proc.wait()
-        while gw._pump(0.2):
-            pass
+        rc = gw.stop(deadline=15)
         ok(rc == 0 and any("drained" in l for l in gw.lines[n:]),
            "%s: SIGTERM: every loop drains, exit 0 (got %r)" % (kind, rc))
         if w is not None:

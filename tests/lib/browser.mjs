@@ -9,10 +9,10 @@
 // Also: paths of the example programs, and `startProcess`, a child process
 // (a worker, an emitter) whose output is collected and can be waited on.
 // Every wait has a deadline; nothing here sleeps to synchronise.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnLogged } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -85,91 +85,18 @@ export async function newPage(browser, name) {
 }
 
 /*
- * Start a child process; resolves once a line of its output matches
- * readyRe (or at once without one).  Returns {proc, logs, waitLog(re, ms),
- * stop()}; stop() sends SIGTERM (SIGKILL after 3 s), resolves with
- * {code, signal} and copies the output to stderr (the test's .log file).
+ * Start a child process (harness.mjs spawnLogged); resolves once a line of
+ * its output matches readyRe (or at once without one), else stops it and
+ * rejects with its output.  Returns the spawnLogged handle: {proc, logs,
+ * waitLog(re, ms), exitP, exited(), stop()}.
  */
 export async function startProcess(cmd, args, name, readyRe = null, ms = 10000) {
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const logs = [];
-  const waiters = new Set();
-  let exited = null;
-  const exitP = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => {
-      exited = { code, signal };
-      for (const w of [...waiters]) w();
-      resolve(exited);
-    });
-    proc.on('error', (e) => {
-      logs.push(`spawn error: ${e.message}`);
-      exited = { code: null, signal: null, error: e.message };
-      for (const w of [...waiters]) w();
-      resolve(exited);
-    });
-  });
-  for (const stream of [proc.stdout, proc.stderr]) {
-    let buf = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk) => {
-      buf += chunk;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        logs.push(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-      for (const w of [...waiters]) w();
-    });
-    stream.on('end', () => { if (buf) logs.push(buf); });
-  }
-  process.on('exit', () => { if (!exited) proc.kill('SIGKILL'); });
-
-  function waitLog(re, ms2 = 10000) {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const line = logs.find((l) => re.test(l));
-        if (line !== undefined) {
-          done();
-          resolve(line);
-        } else if (exited) {
-          done();
-          reject(new Error(`${name} exited ${JSON.stringify(exited)} before logging ${re}:\n${logs.join('\n')}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`timed out after ${ms2} ms waiting for ${name} to log ${re}:\n${logs.join('\n')}`));
-      }, ms2);
-      function done() { clearTimeout(timer); waiters.delete(check); }
-      waiters.add(check);
-      check();
-    });
-  }
-
-  let stopped = null;
-  function stop() {
-    if (!stopped) {
-      stopped = (async () => {
-        if (!exited) {
-          proc.kill('SIGTERM');
-          const t = setTimeout(() => proc.kill('SIGKILL'), 3000);
-          await exitP;
-          clearTimeout(t);
-        }
-        process.stderr.write(`--- ${name} (pid ${proc.pid}) output, exit ${JSON.stringify(exited)} ---\n` +
-          logs.map((l) => `  ${l}\n`).join(''));
-        return exited;
-      })();
-    }
-    return stopped;
-  }
-
-  const h = { proc, logs, waitLog, stop, exited: () => exited, done: exitP };
+  const h = spawnLogged(cmd, args, name);
   if (readyRe) {
     try {
-      await waitLog(readyRe, ms);
+      await h.waitLog(readyRe, ms);
     } catch (e) {
-      await stop();
+      await h.stop();
       throw e;
     }
   }

@@ -74,9 +74,15 @@ export async function waitUntil(fn, ms, what, every = 25) {
 }
 
 /*
- * A child process whose stderr (and stdout) lines are collected in `logs`.
- * waitLog(re, ms, since) resolves with the first line at index >= since
- * matching re.
+ * The one "spawn and wait for a log line" of the Node tests: a child process
+ * whose stderr (and stdout) lines are collected in `logs`.
+ * waitLog(re, ms, since) resolves with the match of the first line at index
+ * >= since matching re; waitLogs(re, n, ms, since) with the first n matches.
+ * Both reject after ms, or as soon as the process exits without the line,
+ * with an error that names the process and holds its whole output.
+ * stop(ms) is SIGTERM, then SIGKILL after ms; kill() is SIGKILL; both
+ * resolve with {code, signal} (exitP), and stop() copies the output to
+ * stderr (the test's .log file).
  */
 export function spawnLogged(cmd, args, name) {
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -85,7 +91,9 @@ export function spawnLogged(cmd, args, name) {
   const waiters = new Set();
   let exited = null;
   let stopped = false;
+  let exitResolve;
   const exitP = new Promise((resolve) => {
+    exitResolve = resolve;
     proc.on('exit', (code, signal) => {
       exited = { code, signal };
       children.delete(proc);
@@ -95,8 +103,10 @@ export function spawnLogged(cmd, args, name) {
   });
   proc.on('error', (e) => {
     logs.push(`${name}: spawn error: ${e.message}`);
-    exited = exited || { code: null, signal: null, error: e };
+    exited = exited || { code: null, signal: null, error: e.message };
+    children.delete(proc);
     for (const w of waiters) w.check(true);
+    exitResolve(exited);
   });
   for (const stream of [proc.stderr, proc.stdout]) {
     let buf = '';
@@ -113,30 +123,37 @@ export function spawnLogged(cmd, args, name) {
     stream.on('end', () => { if (buf) { logs.push(buf); buf = ''; } });
   }
 
-  function waitLog(re, ms = 5000, since = 0) {
+  function waitLogs(re, n, ms = 5000, since = 0) {
+    const what = n === 1 ? `${re}` : `${n} lines ${re}`;
     return new Promise((resolve, reject) => {
+      const hits = [];
       const w = {
         check(dead) {
           for (let i = Math.max(since, w.pos); i < logs.length; i++) {
             const m = re.exec(logs[i]);
-            if (m) { done(); resolve(m); return; }
+            if (m) hits.push(m);
+            if (hits.length >= n) { done(); resolve(hits); return; }
           }
-          w.pos = logs.length;
+          w.pos = Math.max(since, logs.length);
           if (dead) {
             done();
-            reject(new Error(`${name} exited (${JSON.stringify(exited)}) before logging ${re}; log:\n${logs.join('\n')}`));
+            reject(new Error(`${name} exited (${JSON.stringify(exited)}) before logging ${what}; log:\n${logs.join('\n')}`));
           }
         },
         pos: 0,
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`timed out after ${ms} ms waiting for ${name} to log ${re}; log:\n${logs.join('\n')}`));
+        reject(new Error(`timed out after ${ms} ms waiting for ${name} to log ${what}; log:\n${logs.join('\n')}`));
       }, ms);
       function done() { clearTimeout(timer); waiters.delete(w); }
       waiters.add(w);
       w.check(exited !== null);
     });
+  }
+
+  function waitLog(re, ms = 5000, since = 0) {
+    return waitLogs(re, 1, ms, since).then((hits) => hits[0]);
   }
 
   /* SIGTERM, wait (bounded), then SIGKILL; resolves with {code, signal}. */
@@ -163,7 +180,8 @@ export function spawnLogged(cmd, args, name) {
   }
 
   return {
-    proc, logs, waitLog, stop, name,
+    proc, logs, waitLog, waitLogs, stop, name, exitP,
+    kill() { if (!exited) proc.kill('SIGKILL'); return exitP; },
     /** index of the next log line, for waitLog(re, ms, h.mark()) */
     mark: () => logs.length,
     alive: () => exited === null,

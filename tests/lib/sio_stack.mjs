@@ -1,10 +1,10 @@
 // sio_stack.mjs: the gateway plus scriptable test workers
 // (tests/lib/sio_test_worker.py, spawned with /usr/bin/python3), shared by
 // the Socket.IO client tests.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { REF, startGateway, deadline } from './harness.mjs';
+import { REF, startGateway, deadline, spawnLogged } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const PY = process.env.PYTHON || '/usr/bin/python3';
@@ -20,86 +20,15 @@ export function skipReason() {
 
 /* ---------------------------------------------------------------- workers */
 
-const procs = new Set();
-process.on('exit', () => {
-  for (const p of procs) {
-    try { p.kill('SIGKILL'); } catch { /* gone */ }
-  }
-});
-
 /*
- * Start sio_test_worker.py on a bridge; resolves once it registered.
- * Returns {proc, logs, name, waitLog, stop, kill, exited}.
+ * Start sio_test_worker.py on a bridge (harness.mjs spawnLogged); resolves
+ * once it registered.  Returns {proc, logs, name, waitLog, stop, kill,
+ * exited, exitP}.
  */
 export async function startWorker(bridge, args = [], what = 'sio_test_worker') {
-  const proc = spawn(PY, [WORKER, bridge, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.add(proc);
-  const logs = [];
-  const wakers = new Set();
-  const notify = () => { for (const w of [...wakers]) w(); };
-  let exited = null;
-  const exitP = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => {
-      exited = { code, signal };
-      procs.delete(proc);
-      notify();
-      resolve(exited);
-    });
-  });
-  for (const st of [proc.stdout, proc.stderr]) {
-    let buf = '';
-    st.setEncoding('utf8');
-    st.on('data', (c) => {
-      buf += c;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        logs.push(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-      notify();
-    });
-  }
-  const waitLog = (re, ms = 5000) => deadline(new Promise((resolve, reject) => {
-    const check = () => {
-      const line = logs.find((l) => re.test(l));
-      if (line) { wakers.delete(check); resolve(line); return; }
-      if (exited) {
-        wakers.delete(check);
-        reject(new Error(`${what} exited ${JSON.stringify(exited)} before logging ${re}:\n${logs.join('\n')}`));
-      }
-    };
-    wakers.add(check);
-    check();
-  }), ms, `${what} to log ${re}`);
-  let stopped = false;
-  const h = {
-    proc,
-    logs,
-    waitLog,
-    exited: () => exited,
-    exitP,
-    async stop() {
-      if (stopped) return exitP;
-      stopped = true;
-      if (!exited) proc.kill('SIGTERM');
-      let r;
-      try {
-        r = await deadline(exitP, 3000, `${what} to exit`);
-      } catch {
-        proc.kill('SIGKILL');
-        r = await exitP;
-      }
-      process.stderr.write(`--- ${what} (pid ${proc.pid}) log, exit ${JSON.stringify(r)} ---\n` +
-        `${logs.map((l) => `  ${l}\n`).join('')}`);
-      return r;
-    },
-    kill() {
-      proc.kill('SIGKILL');
-      return exitP;
-    },
-  };
+  const h = spawnLogged(PY, [WORKER, bridge, ...args], what);
   try {
-    await waitLog(/registered with gateway/, 10000);
+    await h.waitLog(/registered with gateway/, 10000);
   } catch (e) {
     await h.stop();
     throw e;

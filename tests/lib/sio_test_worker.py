@@ -67,7 +67,7 @@ callback runs after the commands took effect.
 
 Emitter mode: HELLO with credit 0 and no namespaces, send each --emit (a
 JSON SIO_EMIT body such as {"nsp":"/","ev":"news","args":[1],"to":["room"]}),
-then a SIO_QUERY whose SIO_RESULT proves the emits were handled; prints
+then a SYNC whose SYNC_REPLY proves the emits were handled; prints
 "sio_test_worker: emitted N" on stderr, says BYE and exits 0.
 """
 import argparse
@@ -81,11 +81,12 @@ import time
 import msgpack
 import zmq
 
-HELLO, WELCOME, HEARTBEAT, ERROR, BYE, CREDIT = 1, 2, 3, 4, 5, 6
-SIO_CONNECT, SIO_EVENT, SIO_DISCONNECT, SIO_CLIENT_ACK, SIO_ACK_TIMEOUT, SIO_RESULT = (
-    40, 41, 42, 43, 44, 45)
-(SIO_ACCEPT, SIO_REJECT, SIO_ACK, SIO_EMIT, SIO_JOIN, SIO_LEAVE, SIO_DISCONNECT_SOCKETS,
- SIO_SET_SESSION, SIO_QUERY) = range(50, 59)
+# The numbers, from bridge/br_proto.h (tests/lib/proto.py, next to this file).
+from proto import (BYE, CREDIT, ERROR, HEARTBEAT, HELLO, SIO_ACCEPT, SIO_ACK,  # noqa: E402
+                   SIO_ACK_TIMEOUT, SIO_CLIENT_ACK, SIO_CONNECT, SIO_DISCONNECT,
+                   SIO_DISCONNECT_SOCKETS, SIO_EMIT, SIO_EVENT, SIO_JOIN, SIO_LEAVE,
+                   SIO_QUERY, SIO_REJECT, SIO_RESULT, SIO_SET_SESSION, SYNC, SYNC_REPLY,
+                   WELCOME)
 EVENTS = (SIO_CONNECT, SIO_EVENT, SIO_DISCONNECT, SIO_CLIENT_ACK, SIO_ACK_TIMEOUT)
 
 
@@ -225,6 +226,8 @@ class Worker:
                 # A cluster's partial answer carries "error": it follows the result.
                 self.emit(q[1], q[2], [m.get("result")] + ([m["error"]] if "error" in m else []),
                           to=q[0])
+            self.on_result(m)
+        elif t == SYNC_REPLY:
             self.on_result(m)
         else:
             log("unexpected message %s" % short(m))
@@ -479,7 +482,7 @@ class Emitter(Worker):
             body = json.loads(e)
             self.send(SIO_EMIT, **body)
         self.done_req = 424242
-        self.send(SIO_QUERY, req=self.done_req, nsp="/", what="rooms", to=["-no-such-room-"])
+        self.send(SYNC, req=self.done_req)
 
     def on_result(self, m):
         if m.get("req") == self.done_req:

@@ -2,7 +2,6 @@
 gateway, raw HTTP, and a bridge peer on a real ZeroMQ DEALER socket."""
 import os
 import re
-import select
 import signal
 import socket
 import subprocess
@@ -29,69 +28,6 @@ def ok(cond, what):
 def done():
     print("1..%d" % _n, flush=True)
     sys.exit(1 if _failed else 0)
-
-
-class Gateway:
-    """The real siogate binary on a private port and ipc path."""
-    count = 0
-
-    def __init__(self, *args, deadline=10, bridge=None):
-        Gateway.count += 1
-        self.bridge = bridge or "ipc:///tmp/siogate-pytest-%d-%d.sock" % (os.getpid(), Gateway.count)
-        cmd = [os.environ["SIOGATE"], "--listen", "127.0.0.1:0", "--bridge", self.bridge]
-        cmd += list(args)
-        # $SIOGATE_WRAPPER (e.g. "valgrind --error-exitcode=99 ...") runs it under a tool.
-        cmd = os.environ.get("SIOGATE_WRAPPER", "").split() + cmd
-        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
-        self.lines = []
-        self._buf = b""
-        m = self.wait_log(r"listening on 127\.0\.0\.1:(\d+)", deadline)
-        if not m:
-            raise RuntimeError("gateway did not start: %r" % self.lines)
-        self.port = int(m.group(1))
-
-    def _pump(self, timeout):
-        r, _, _ = select.select([self.proc.stderr], [], [], timeout)
-        if not r:
-            return False
-        chunk = os.read(self.proc.stderr.fileno(), 65536)
-        if not chunk:
-            return False
-        self._buf += chunk
-        while b"\n" in self._buf:
-            line, self._buf = self._buf.split(b"\n", 1)
-            self.lines.append(line.decode("utf-8", "replace"))
-        return True
-
-    def wait_log(self, pattern, deadline=5, start=0):
-        """Wait for a log line matching pattern (from line index start)."""
-        rx = re.compile(pattern)
-        end = time.monotonic() + deadline
-        i = start
-        while True:
-            while i < len(self.lines):
-                m = rx.search(self.lines[i])
-                if m:
-                    return m
-                i += 1
-            left = end - time.monotonic()
-            if left <= 0 or (not self._pump(left) and self.proc.poll() is not None):
-                return None
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        while self._pump(0.1):
-            pass
-        return self.proc.returncode
 
 
 def http(port, raw, timeout=5):
@@ -215,36 +151,93 @@ class Peer:
 
 
 class Proc:
-    """A child process whose stderr lines are collected by a thread."""
+    """The one "spawn and wait for a log line" of the Python tests: a child
+    process whose stderr lines (with both=True stdout's too, for programs
+    that log there, like redis-server) are collected by a thread in
+    ``lines``; stdout otherwise goes to /dev/null.
 
-    def __init__(self, argv, name):
-        self.name = name
+    Every wait is bounded and returns early when the process exits;
+    ``expect()`` raises an error that names the process and holds its
+    output, ``find()``/``wait_line()``/``wait_log()`` return None instead.
+    ``stop()`` is SIGTERM, then SIGKILL after ``deadline`` seconds, and
+    copies the output to stderr (the test's .log file, not the TAP stream).
+    """
+
+    def __init__(self, argv, name=None, env=None, both=False):
+        self.name = name or os.path.basename(argv[0])
+        self.argv = list(argv)
         self.lines = []
         self.cond = threading.Condition()
-        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE)
-        threading.Thread(target=self._read, daemon=True).start()
+        if both:
+            self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, env=env)
+            self._out = self.p.stdout
+        else:
+            self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, env=env)
+            self._out = self.p.stderr
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self._logged = False
 
     def _read(self):
-        for raw in self.p.stderr:
+        for raw in self._out:
             with self.cond:
                 self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
                 self.cond.notify_all()
         with self.cond:
             self.cond.notify_all()
 
-    def wait_line(self, pattern, timeout=5.0):
+    def _done(self):
+        """Exited, and every line of it read."""
+        return self.p.poll() is not None and not self._reader.is_alive()
+
+    def find(self, pattern, timeout=5.0, start=0):
+        """(index, match) of the first line from index start matching
+        pattern, or (None, None) after timeout seconds or once it exited."""
         rx = re.compile(pattern)
         end = time.monotonic() + timeout
+        i = start
         with self.cond:
             while True:
-                for line in self.lines:
-                    if rx.search(line):
-                        return line
+                while i < len(self.lines):
+                    m = rx.search(self.lines[i])
+                    if m:
+                        return i, m
+                    i += 1
                 left = end - time.monotonic()
-                if left <= 0 or self.p.poll() is not None:
-                    return None
+                if left <= 0 or self._done():
+                    return None, None
                 self.cond.wait(min(left, 0.2))
+
+    def wait_log(self, pattern, timeout=5.0, start=0):
+        """The match of the first line from start matching pattern, or None."""
+        return self.find(pattern, timeout, start)[1]
+
+    def wait_line(self, pattern, timeout=5.0, start=0):
+        """The first line from start matching pattern, or None."""
+        i, _ = self.find(pattern, timeout, start)
+        return None if i is None else self.lines[i]
+
+    def expect(self, pattern, timeout=10.0, start=0):
+        """Like wait_log(), but raises RuntimeError with the output when the
+        line does not come."""
+        m = self.wait_log(pattern, timeout, start)
+        if m is None:
+            raise RuntimeError(self.why_not(pattern, timeout))
+        return m
+
+    def why_not(self, pattern, timeout):
+        """The message for a line that did not come: who, why, the output."""
+        rc = self.p.poll()
+        state = "exited with %s" % rc if rc is not None else "still running"
+        return "%s did not log /%s/ within %.1f s (%s); its output:\n%s" % (
+            self.name, pattern, timeout, state, self.output())
+
+    def output(self, last=60):
+        with self.cond:
+            lines = self.lines[-last:]
+        return "\n".join("  " + l for l in lines) or "  (nothing)"
 
     def count(self, pattern, n, timeout=10.0):
         """Wait until n lines match pattern; return the matches."""
@@ -254,19 +247,81 @@ class Proc:
             while True:
                 got = [m for m in (rx.search(l) for l in self.lines) if m]
                 left = end - time.monotonic()
-                if len(got) >= n or left <= 0 or self.p.poll() is not None:
+                if len(got) >= n or left <= 0 or self._done():
                     return got
                 self.cond.wait(min(left, 0.2))
 
-    def stop(self):
+    def mark(self):
+        """Index of the next line, for find(..., start=mark())."""
+        with self.cond:
+            return len(self.lines)
+
+    def since(self, n):
+        with self.cond:
+            return list(self.lines[n:])
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def join_output(self, timeout=5.0):
+        """After it exited: wait (bounded) until its last lines are read."""
+        self._reader.join(timeout)
+
+    def stop(self, sig=signal.SIGTERM, deadline=5.0):
+        """Signal, wait (bounded), SIGKILL if need be; the exit status."""
         if self.p.poll() is None:
-            self.p.terminate()
+            self.p.send_signal(sig)
             try:
-                self.p.wait(5)
+                self.p.wait(deadline)
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
-        sys.stderr.write("--- %s log, exit %r ---\n" % (self.name, self.p.returncode))
-        for line in self.lines:
-            sys.stderr.write("  %s\n" % line)
+        self._reader.join(5)
+        if not self._logged:
+            self._logged = True
+            sys.stderr.write("--- %s (pid %d) log, exit %r ---\n" % (self.name, self.p.pid,
+                                                                     self.p.returncode))
+            for line in self.since(0):
+                sys.stderr.write("  %s\n" % line)
         return self.p.returncode
+
+
+def start(argv, ready, name=None, timeout=10.0, env=None, both=False):
+    """Start a Proc and wait for a line matching ready; on failure stop it
+    and raise RuntimeError with its output."""
+    p = Proc(argv, name, env=env, both=both)
+    try:
+        p.expect(ready, timeout)
+    except RuntimeError:
+        p.stop()
+        raise
+    return p
+
+
+class Gateway(Proc):
+    """The real siogate binary on a private port and ipc path (a Proc:
+    wait_log(pattern, deadline, start) and the rest)."""
+    count = 0
+
+    def __init__(self, *args, deadline=10, bridge=None):
+        Gateway.count += 1
+        self.bridge = bridge or "ipc:///tmp/siogate-pytest-%d-%d.sock" % (os.getpid(), Gateway.count)
+        cmd = [os.environ["SIOGATE"], "--listen", "127.0.0.1:0", "--bridge", self.bridge]
+        cmd += list(args)
+        # $SIOGATE_WRAPPER (e.g. "valgrind --error-exitcode=99 ...") runs it under a tool.
+        cmd = os.environ.get("SIOGATE_WRAPPER", "").split() + cmd
+        super().__init__(cmd, "siogate")
+        self.proc = self.p
+        m = self.wait_log(r"listening on 127\.0\.0\.1:(\d+)", deadline)
+        if not m:
+            self.stop()
+            raise RuntimeError(self.why_not("listening on", deadline))
+        self.port = int(m.group(1))
+
+    def wait_log(self, pattern, deadline=5, start=0):
+        """Wait for a log line matching pattern (from line index start)."""
+        return super().wait_log(pattern, deadline, start)
+
+    def stop(self, sig=signal.SIGTERM, deadline=10.0):
+        """SIGTERM (10 s, for valgrind), then SIGKILL; the exit status."""
+        return super().stop(sig, deadline)

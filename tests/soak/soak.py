@@ -26,19 +26,15 @@ import time
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 os.environ.setdefault("SIOGATE", os.path.join(TOP, "gateway", "siogate"))
-from tap import Gateway, rss_kb  # noqa: E402
+from tap import Gateway, rss_kb, start  # noqa: E402
 
 WORKER = os.path.join(TOP, "tests", "lib", "sio_test_worker.py")
 
 
 def start_worker(gw, name):
-    p = subprocess.Popen(["/usr/bin/python3", WORKER, gw.bridge, "--name", name, "--nsp", "/",
-                          "--credit", "256"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
-    end = time.monotonic() + 10
-    while time.monotonic() < end:
-        if b"registered" in p.stderr.readline():
-            break
-    return p
+    """A registered sio_test_worker (its Popen; tap.start reads its log)."""
+    return start(["/usr/bin/python3", WORKER, gw.bridge, "--name", name, "--nsp", "/",
+                  "--credit", "256"], r"registered", name).p
 
 
 def main():

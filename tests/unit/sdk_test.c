@@ -978,6 +978,110 @@ test_query(void)
 	pump(100, NULL);
 }
 
+static void
+on_sync(struct siogate_worker *wk, int status, void *ud)
+{
+	struct answer *a = ud;
+
+	(void)wk;
+	a->calls++;
+	a->status = status;
+}
+
+/* Answer on f with SYNC_REPLY, or with the ERROR an old gateway sends. */
+static void
+fgw_sync_answer(struct fgw *f, uint64_t req, int old)
+{
+	struct br_enc e;
+
+	if (old) {
+		br_enc_init(&e, BR_T_ERROR, 3);
+		br_enc_uint(&e, "code", BR_E_UNKNOWN_TYPE);
+		br_enc_cstr(&e, "text", "unknown message type");
+		br_enc_uint(&e, "ref", BR_T_SYNC);
+	} else {
+		br_enc_init(&e, BR_T_SYNC_REPLY, 1);
+		br_enc_uint(&e, "req", req);
+	}
+	fgw_send(f, &e);
+}
+
+/*
+ * siogate_sync(): SYNC to every gateway, one req; done when all replied.
+ * A gateway that answers UNKNOWN_TYPE (older than SYNC) is asked the old
+ * receipt, a query about an unused room, with the same req, and from then
+ * on directly; the application's error callback hears nothing of it.
+ */
+static void
+test_sync(void)
+{
+	static const char *const none[] = { "siogate:sync", NULL };
+	struct answer s1 = { 0 }, s2 = { 0 }, s3 = { 0 };
+	struct br_msg m;
+	struct br_enc e;
+	uint64_t req[2] = { 0, 0 }, q = 0;
+	int i, errors = seen.errors;
+
+	tap_ok(siogate_sync(w, 0, NULL, NULL) == SIOGATE_ERR_INVALID &&
+	    siogate_sync(NULL, 0, on_sync, &s1) == SIOGATE_ERR_INVALID,
+	    "sync: no callback, no worker: INVALID");
+	tap_ok(siogate_sync(w, 0, on_sync, &s1) == SIOGATE_OK, "sync: OK");
+	for (i = 0; i < 2; i++) {
+		if (fgw_recv(&gws[i], &m, BR_T_SYNC, WAIT_MS) == 0) {
+			req[i] = br_msg_get(&m, "req")->via.u64;
+			br_msg_free(&m);
+		}
+	}
+	tap_ok(req[0] != 0 && req[0] == req[1], "SYNC with one req to both gateways");
+	fgw_sync_answer(&gws[0], req[0], 0);
+	pump(100, NULL);
+	tap_ok(s1.calls == 0, "no callback before every gateway replied");
+	fgw_sync_answer(&gws[1], req[1], 0);
+	pump(WAIT_MS, &s1.calls);
+	tap_ok(s1.calls == 1 && s1.status == SIOGATE_STATUS_OK, "both replied: OK, once");
+
+	/* Gateway 2 is old: ERROR unknown-type, then the query. */
+	siogate_sync(w, 0, on_sync, &s2);
+	for (i = 0; i < 2; i++) {
+		if (fgw_recv(&gws[i], &m, BR_T_SYNC, WAIT_MS) == 0) {
+			req[i] = br_msg_get(&m, "req")->via.u64;
+			br_msg_free(&m);
+		}
+	}
+	fgw_sync_answer(&gws[0], req[0], 0);
+	fgw_sync_answer(&gws[1], req[1], 1);
+	if (fgw_recv(&gws[1], &m, BR_T_SIO_QUERY, WAIT_MS) == 0) {
+		q = br_msg_get(&m, "req")->via.u64;
+		tap_ok(q == req[1] && mstr(&m, "what", "rooms") && mstr(&m, "nsp", "/") &&
+		    strarr_is(br_msg_get(&m, "to"), none),
+		    "an old gateway is asked SIO_QUERY rooms of an unused room, same req");
+		br_msg_free(&m);
+	} else
+		tap_ok(0, "an old gateway is asked SIO_QUERY (none)");
+	tap_ok(s2.calls == 0, "... and the sync waits for its answer");
+	br_enc_init(&e, BR_T_SIO_RESULT, 2);
+	br_enc_uint(&e, "req", q);
+	br_enc_array(&e, "result", 0);
+	fgw_send(&gws[1], &e);
+	pump(WAIT_MS, &s2.calls);
+	tap_ok(s2.calls == 1 && s2.status == SIOGATE_STATUS_OK && seen.errors == errors,
+	    "the query's answer ends it OK; the error callback was not called");
+
+	/* From then on the old gateway gets the query at once; one silent: TIMEOUT. */
+	siogate_sync(w, 300, on_sync, &s3);
+	tap_ok(fgw_recv(&gws[1], &m, BR_T_SIO_QUERY, WAIT_MS) == 0,
+	    "the next sync asks the old gateway the query straight away");
+	br_msg_free(&m);
+	if (fgw_recv(&gws[0], &m, BR_T_SYNC, WAIT_MS) == 0) {
+		fgw_sync_answer(&gws[0], br_msg_get(&m, "req")->via.u64, 0);
+		br_msg_free(&m);
+	}
+	pump(WAIT_MS, &s3.calls);
+	tap_ok(s3.calls == 1 && s3.status == SIOGATE_STATUS_TIMEOUT,
+	    "a gateway that never answers: TIMEOUT, once");
+	pump(100, NULL);
+}
+
 /* Freeing the worker ends what is awaited: CANCELLED, exactly once. */
 /* Encode SIO_EVENT "echo" [s, bins...] with ack id ack. */
 static void
@@ -1225,6 +1329,7 @@ main(void)
 	test_emit_ack();
 	test_rooms();
 	test_query();
+	test_sync();
 	test_batch();
 	test_free();
 	test_emitter();

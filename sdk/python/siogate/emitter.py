@@ -10,7 +10,8 @@ from .exceptions import GatewayError, GatewayUnavailable, SiogateError
 
 #: Frames sent without confirmation before an automatic flush().
 UNCONFIRMED_MAX = 10000
-#: The room the flush barrier asks about: never a socket id, never in use.
+#: The room the flush barrier asks a gateway too old for SYNC about: never a
+#: socket id, never in use.
 BARRIER_ROOM = "siogate:barrier"
 
 _live = weakref.WeakSet()
@@ -65,6 +66,7 @@ class Emitter(_Base):
         self._closed = False
         self._unconfirmed = {}      # link -> [frames sent since the last barrier]
         self._answers = {}          # req -> [link, done, result, error]
+        self._no_sync = set()       # links whose gateway refused SYNC (too old)
         _live.add(self)
 
     def __enter__(self):
@@ -123,7 +125,7 @@ class Emitter(_Base):
 
     def _command_refused(self, link, msg):
         """Count a refused command (or end a refused query)."""
-        if msg.get("ref") == P.SIO_QUERY:
+        if msg.get("ref") in (P.SIO_QUERY, P.SYNC):
             for req, a in sorted(self._answers.items()):
                 if a[0] is link and not a[1]:
                     a[1], a[3] = True, "refused"
@@ -133,7 +135,18 @@ class Emitter(_Base):
 
     def _gateway_error(self, link, err):
         """End the query an ERROR answers; log."""
-        if err.ref == P.SIO_QUERY:
+        if err.ref == P.SYNC and err.code == P.E_UNKNOWN_TYPE:
+            # A gateway older than SYNC: ask it the old way from now on.
+            if link not in self._no_sync:
+                log.info("siogate: %s: gateway predates SYNC; syncing with a query",
+                         link.name())
+            self._no_sync.add(link)
+            for req, a in sorted(self._answers.items()):
+                if a[0] is link and not a[1]:
+                    a[1], a[3] = True, "again"
+                    break
+            return
+        if err.ref in (P.SIO_QUERY, P.SYNC):
             for req, a in sorted(self._answers.items()):
                 if a[0] is link and not a[1]:
                     a[1], a[3] = True, err
@@ -141,17 +154,18 @@ class Emitter(_Base):
         super()._gateway_error(link, err)
 
     def _on_msg(self, link, msg):
-        """SIO_RESULT answers a query; nothing else is expected."""
-        if msg["t"] == P.SIO_RESULT:
+        """SIO_RESULT answers a query, SYNC_REPLY a sync; nothing else is expected."""
+        if msg["t"] in (P.SIO_RESULT, P.SYNC_REPLY):
             a = self._answers.get(msg.get("req"))
             if a is not None and a[0] is link:
                 a[1], a[2] = True, msg.get("result")
             return
         log.debug("siogate: emitter ignores message type %s", msg["t"])
 
-    def _ask(self, plan, fields, deadline):
-        """Send a query to each link of plan ({link: to-list or None}) and
-        wait for the answers: a list of results.  Retries after a refusal."""
+    def _ask(self, plan, fields, deadline, t=P.SIO_QUERY):
+        """Send a query (or with t=SYNC a sync) to each link of plan ({link:
+        to-list or None}) and wait for the answers: a list of results.
+        Retries after a refusal."""
         answers = {}
         while True:
             self._ensure(deadline)
@@ -164,7 +178,11 @@ class Emitter(_Base):
                 if sub is not None:
                     g["to"] = sub
                 self._answers[self._req] = asked[link] = [link, False, None, None]
-                self._xmit(link, P.pack(t=P.SIO_QUERY, **g))
+                if t == P.SYNC and link in self._no_sync:
+                    g.update(nsp="/", what="rooms", to=[BARRIER_ROOM])
+                    self._xmit(link, P.pack(t=P.SIO_QUERY, **g))
+                else:
+                    self._xmit(link, P.pack(t=t, **g))
             try:
                 while not all(a[1] for a in asked.values()):
                     left = deadline - now()
@@ -175,7 +193,7 @@ class Emitter(_Base):
                 for req in [r for r, a in self._answers.items() if a in asked.values()]:
                     del self._answers[req]
             for link, a in asked.items():
-                if a[3] == "refused":
+                if a[3] in ("refused", "again"):
                     continue
                 if isinstance(a[3], GatewayError):
                     raise a[3]
@@ -184,13 +202,14 @@ class Emitter(_Base):
                 return [answers[link] for link in plan]
 
     def _barrier(self, deadline):
-        """Wait until every gateway has processed everything sent so far."""
-        plan = {link: [BARRIER_ROOM] for link in self.links if self._unconfirmed.get(link)}
+        """Wait until every gateway has processed everything sent so far
+        (SYNC; siogate-protocol(7))."""
+        plan = {link: None for link in self.links if self._unconfirmed.get(link)}
         if not plan:
             return
         while True:
             welcomes = [link.welcomes for link in plan]
-            self._ask(plan, {"nsp": "/", "what": "rooms"}, deadline)
+            self._ask(plan, {}, deadline, P.SYNC)
             # A WELCOME meanwhile means the gateway had forgotten us: the
             # refused commands were sent again then; confirm those too.
             if welcomes == [link.welcomes for link in plan] and \
