@@ -819,7 +819,6 @@ gw_conf_load(struct gw_conf *c, int argc, char **argv, int *action)
 	   caller still calls gw_conf_free(). */
 	memset(c, 0, sizeof *c);
 	*action = GW_CONF_RUN;
-	memset(c, 0, sizeof *c);	/* the early returns leave it freeable */
 	conf_getopt_table();
 	/* First pass: what to do and which file. */
 	opterr = 0;
