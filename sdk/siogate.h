@@ -168,6 +168,15 @@ typedef void (*siogate_ack_cb)(struct siogate_worker *w, const char *id,
     size_t nbins, void *ud);
 
 /*
+ * The same with the namespace of the socket asked (nsp as given to
+ * siogate_emit_ack_nsp(), "/" for NULL), for one callback serving several
+ * namespaces.
+ */
+typedef void (*siogate_ack_nsp_cb)(struct siogate_worker *w, const char *id,
+    const char *nsp, int status, const char *args,
+    const struct siogate_bin *bins, size_t nbins, void *ud);
+
+/*
  * The answer to siogate_query(): result is a JSON array, the answers of
  * every gateway that answered merged ("[]" when none did).  status is
  * SIOGATE_STATUS_OK when all asked answered, TIMEOUT or GONE when some did
@@ -404,6 +413,11 @@ int siogate_emit_ack(struct siogate_worker *w, const char *nsp,
     const char *id, const char *ev, const char *args,
     const struct siogate_bin *bins, size_t nbins, unsigned timeout_ms,
     siogate_ack_cb cb, void *ud);
+/* siogate_emit_ack() whose callback is also told the namespace. */
+int siogate_emit_ack_nsp(struct siogate_worker *w, const char *nsp,
+    const char *id, const char *ev, const char *args,
+    const struct siogate_bin *bins, size_t nbins, unsigned timeout_ms,
+    siogate_ack_nsp_cb cb, void *ud);
 
 /*
  * Rooms and sockets (siogate_join(3)).  to is a NULL-terminated list of

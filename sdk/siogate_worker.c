@@ -109,9 +109,11 @@ struct sg_wait {
 	int query;		/* a query (qcb), else an ack (acb) */
 	int64_t deadline;	/* ms, monotonic: the SDK's own timeout */
 	void *ud;
-	siogate_ack_cb acb;	/* an ack (acb) or a query (qcb) */
+	siogate_ack_cb acb;	/* an ack (acb or ancb) or a query (qcb) */
+	siogate_ack_nsp_cb ancb;
 	siogate_query_cb qcb;
 	char *id;		/* ack: the socket asked */
+	char *nsp;		/* ack with ancb: its namespace */
 	struct sg_gw *g;	/* ack: its gateway */
 	struct sg_gw **asked;	/* query: gateways yet to answer */
 	size_t nasked;
@@ -640,6 +642,7 @@ sg_wait_free(struct sg_wait *wt)
 	free(wt->seen);
 	free(wt->asked);
 	free(wt->id);
+	free(wt->nsp);
 	br_buf_free(&wt->acc);
 	free(wt);
 }
@@ -699,6 +702,9 @@ sg_ack_done(struct siogate_worker *w, struct sg_wait *wt, int status,
 	if (wt->acb != NULL)
 		wt->acb(w, wt->id, status, args, nbins ? w->ibin : NULL, nbins,
 		    wt->ud);
+	else if (wt->ancb != NULL)
+		wt->ancb(w, wt->id, wt->nsp, status, args, nbins ? w->ibin :
+		    NULL, nbins, wt->ud);
 	sg_wait_free(wt);
 }
 
@@ -2575,10 +2581,12 @@ siogate_emit_volatile(struct siogate_worker *w, const char *nsp,
 }
 
 /* Emit to one socket and wait for its ack. */
-int
-siogate_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
+/* siogate_emit_ack() and siogate_emit_ack_nsp(): one of cb, ncb. */
+static int
+sg_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
     const char *ev, const char *args, const struct siogate_bin *bins,
-    size_t nbins, unsigned timeout_ms, siogate_ack_cb cb, void *ud)
+    size_t nbins, unsigned timeout_ms, siogate_ack_cb cb,
+    siogate_ack_nsp_cb ncb, void *ud)
 {
 	struct br_str atts[SIOGATE_MAX_BINS];
 	const char *to[2] = { id, NULL };
@@ -2587,7 +2595,7 @@ siogate_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
 	struct sg_gw *g;
 	int rc;
 
-	if (id == NULL || cb == NULL)
+	if (id == NULL || (cb == NULL && ncb == NULL))
 		return SIOGATE_ERR_INVALID;
 	if ((rc = sg_emit_prep(w, &e, nsp, ev, args, bins, nbins, atts)) != 0)
 		return rc;
@@ -2596,7 +2604,8 @@ siogate_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
 		goto out;
 	rc = SIOGATE_ERR_NOMEM;
 	if ((wt = calloc(1, sizeof *wt)) == NULL ||
-	    (wt->id = strdup(id)) == NULL || sg_wait_room(w) == -1)
+	    (wt->id = strdup(id)) == NULL || sg_wait_room(w) == -1 ||
+	    (ncb != NULL && (wt->nsp = strdup(nsp ? nsp : "/")) == NULL))
 		goto out;
 	e.to = to;
 	e.req = w->last_req + 1;
@@ -2611,6 +2620,7 @@ siogate_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
 	w->last_req = e.req;
 	wt->req = e.req;
 	wt->acb = cb;
+	wt->ancb = ncb;
 	wt->ud = ud;
 	wt->g = g;
 	wt->deadline = sg_now() + e.timeout + SG_ACK_GRACE +
@@ -2621,6 +2631,25 @@ out:
 	sg_wait_free(wt);
 	json_decref(e.args);
 	return rc;
+}
+
+int
+siogate_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
+    const char *ev, const char *args, const struct siogate_bin *bins,
+    size_t nbins, unsigned timeout_ms, siogate_ack_cb cb, void *ud)
+{
+	return sg_emit_ack(w, nsp, id, ev, args, bins, nbins, timeout_ms, cb,
+	    NULL, ud);
+}
+
+int
+siogate_emit_ack_nsp(struct siogate_worker *w, const char *nsp,
+    const char *id, const char *ev, const char *args,
+    const struct siogate_bin *bins, size_t nbins, unsigned timeout_ms,
+    siogate_ack_nsp_cb cb, void *ud)
+{
+	return sg_emit_ack(w, nsp, id, ev, args, bins, nbins, timeout_ms, NULL,
+	    cb, ud);
 }
 
 /* Rooms, targets: join, leave, disconnect. */
