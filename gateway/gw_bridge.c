@@ -557,6 +557,7 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 	const msgpack_object *eio = br_msg_get(m, "eio");
 	struct br_str name = { "", 0 };
 	const msgpack_object *nsp, *nsp_open, *batch = br_msg_get(m, "batch");
+	const msgpack_object *ordered = br_msg_get(m, "ordered");
 	uint64_t credit = BR_DEFAULT_CREDIT, hb = BR_DEFAULT_HB_MS;
 	uint32_t mask = 0, i, n0;
 	char paths[512] = "";
@@ -601,6 +602,8 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 		goto bad;
 	if (batch != NULL && batch->type != MSGPACK_OBJECT_BOOLEAN)
 		goto bad;
+	if (ordered != NULL && ordered->type != MSGPACK_OBJECT_BOOLEAN)
+		goto bad;
 	for (i = 0; nsp != NULL && i < nsp->via.array.size; i++) {
 		struct br_str p;
 
@@ -634,6 +637,7 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 		br_batch_reset(&w->out);
 	}
 	w->batch = batch != NULL && batch->via.boolean;
+	w->unordered = ordered != NULL && !ordered->via.boolean;
 	w->eio_mask = mask;
 	bridge_free_nsp(w);
 	if (nsp != NULL && nsp->via.array.size > 0) {
@@ -659,9 +663,9 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 	w->credit = (uint32_t)credit;
 	w->hb_ms = (uint32_t)hb;
 	w->last_rx = ev_now(gw->loop);
-	gw_info("worker %u (%s) registered: serves%s credit %u heartbeat %u ms%s", w->id,
+	gw_info("worker %u (%s) registered: serves%s credit %u heartbeat %u ms%s%s", w->id,
 	    w->name[0] ? w->name : "unnamed", paths[0] ? paths : " none", w->credit, w->hb_ms,
-	    w->batch ? " batch" : "");
+	    w->batch ? " batch" : "", w->unordered ? " unordered" : "");
 	br_enc_init(&e, BR_T_WELCOME, gw->sh->n > 1 ? 5 : 4);
 	br_enc_cstr(&e, "gw", gw->id);
 	br_enc_uint(&e, "wid", w->id);

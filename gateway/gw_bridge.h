@@ -65,6 +65,7 @@ struct gw_worker {
 	uint32_t nsess;
 	uint8_t dead;		/* unreachable: dropped at the next turn */
 	uint8_t batch;		/* said "batch" in HELLO: takes BATCH frames */
+	uint8_t unordered;	/* said "ordered": false: a socket's events need not wait */
 	struct br_batch out;	/* messages for it this turn (batch workers) */
 	ev_tstamp last_rx, last_tx;
 	struct gw_pq backlog;		/* events waiting for credit */

@@ -561,10 +561,11 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 	so->notified = 1;
 	{
 		/* Its first event waits for this one's credit (the connect handler may join rooms). */
-		struct gw_evmeta meta = { BR_T_SIO_CONNECT, so->id, 0, 1, 0 };
+		struct gw_evmeta meta = { BR_T_SIO_CONNECT, so->id, 0, !w->unordered, 0 };
 
 		gw_bridge_send_event(gw, w, &e, 1, &meta);
-		socket_hold(so);
+		if (!w->unordered)
+			socket_hold(so);
 	}
 	if (open)
 		socket_connected(so);
@@ -972,10 +973,11 @@ packed:
 		return;
 	}
 	gw->st.events_in++;
-	if (so->busy > 0 || so->held)
+	/* A worker that said "ordered": false takes them as they come (what waits goes first). */
+	if (so->held || (so->busy > 0 && !w->unordered))
 		held_push(so, &e, pkt->has_id ? pkt->id + 1 : 0, name);
 	else
-		event_out(so, w, &e, pkt->has_id ? pkt->id + 1 : 0, 0, 1, 0);
+		event_out(so, w, &e, pkt->has_id ? pkt->id + 1 : 0, 0, !w->unordered, 0);
 }
 
 /* Answer a client's ack with an error object. */
@@ -1230,7 +1232,7 @@ sio_socket_notify(struct sio_socket *so, struct gw_worker *w, const char *flag)
 {
 	struct gw *gw = so->conn->eio->gw;
 	struct br_enc e;
-	struct gw_evmeta meta = { BR_T_SIO_CONNECT, so->id, 0, 1, 0 };
+	struct gw_evmeta meta = { BR_T_SIO_CONNECT, so->id, 0, !w->unordered, 0 };
 
 	enc_socket(&e, BR_T_SIO_CONNECT, 5, so);
 	br_enc_cstr(&e, "sid", so->conn->eio->sid);
@@ -1244,7 +1246,8 @@ sio_socket_notify(struct sio_socket *so, struct gw_worker *w, const char *flag)
 	msgpack_sbuffer_write(&e.sb, so->conn->hs->data, so->conn->hs->len);
 	so->notified = 1;
 	gw_bridge_send_event(gw, w, &e, 1, &meta);
-	socket_hold(so);	/* the next event waits for the new worker's connect handler */
+	if (!w->unordered)
+		socket_hold(so);	/* the next event waits for the new worker's connect handler */
 }
 
 /*

@@ -251,6 +251,15 @@ int siogate_worker_set_name(struct siogate_worker *w, const char *name);
 int siogate_worker_set_credit(struct siogate_worker *w, unsigned credit);
 int siogate_worker_set_heartbeat(struct siogate_worker *w, unsigned ms);
 /*
+ * ordered nonzero (the default): the gateway sends a socket's next event
+ * only once this worker returned the credit for the previous one, so each
+ * event carries the session and rooms the previous callbacks left.  0: it
+ * sends them as they come (more throughput for one socket that streams
+ * events, for handlers that do not depend on what earlier events changed).
+ * Before the first connect: SIOGATE_OK, INVALID, STATE.
+ */
+int siogate_worker_set_ordered(struct siogate_worker *w, int ordered);
+/*
  * ZeroMQ CURVE for the connections made after this call: the gateway's
  * public key and this worker's key pair, each 40 z85 characters (see
  * siogate --curve-keygen).  NULL arguments fall back to the environment

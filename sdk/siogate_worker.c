@@ -134,6 +134,7 @@ struct siogate_worker {
 
 	char *name;
 	unsigned credit;
+	int unordered;			/* HELLO "ordered": false */
 	unsigned hb;			/* ms */
 	char **paths;
 	size_t npaths;
@@ -349,7 +350,7 @@ sg_send_hello(struct siogate_worker *w, struct sg_gw *g, int64_t now)
 	for (i = 0; i < w->nnsps; i++)
 		nopen += w->nsp_open[i];
 	br_enc_reset(&w->enc, BR_T_HELLO, 4 + (w->name != NULL) +
-	    (w->nnsps > 0) + (nopen > 0));
+	    (w->nnsps > 0) + (nopen > 0) + (w->unordered != 0));
 	if (w->name != NULL)
 		br_enc_cstr(&w->enc, "name", w->name);
 	br_enc_array(&w->enc, "eio", (uint32_t)w->npaths);
@@ -372,6 +373,10 @@ sg_send_hello(struct siogate_worker *w, struct sg_gw *g, int64_t now)
 	br_enc_uint(&w->enc, "hb", w->hb);
 	br_enc_key(&w->enc, "batch");	/* we take BATCH frames */
 	msgpack_pack_true(&w->enc.pk);
+	if (w->unordered) {
+		br_enc_key(&w->enc, "ordered");
+		msgpack_pack_false(&w->enc.pk);
+	}
 	rc = sg_send_now(w, g);
 	g->state = SG_HELLO;
 	if (rc == SIOGATE_OK) {
@@ -1696,6 +1701,18 @@ siogate_worker_set_credit(struct siogate_worker *w, unsigned credit)
 	if (w->frozen)
 		return SIOGATE_ERR_STATE;
 	w->credit = credit;
+	return SIOGATE_OK;
+}
+
+/* Whether the events of one socket wait for the previous one (HELLO "ordered"). */
+int
+siogate_worker_set_ordered(struct siogate_worker *w, int ordered)
+{
+	if (w == NULL)
+		return SIOGATE_ERR_INVALID;
+	if (w->frozen)
+		return SIOGATE_ERR_STATE;
+	w->unordered = !ordered;
 	return SIOGATE_OK;
 }
 

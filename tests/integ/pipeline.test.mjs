@@ -189,6 +189,19 @@ test('held queue bound: past worker_backlog events, acks get EOVERLOAD', { ...T,
     await st.stop();
   });
 
+test('a worker that said "ordered": false gets a socket\'s events as they come',
+  { ...T, ...skip }, async () => {
+    const st = await stack(['--worker-backlog', '3'], [['-U']]);
+    await st.gw.waitLog(/worker \d+ \(w0\) registered: .* unordered/, 5000);
+    const s = await connect(st, ['websocket']);
+    const slow = ack(s, 'sleep', 300);
+    // Nothing waits in the gateway, so no bound of a socket's queue applies.
+    const answers = await Promise.all(Array.from({ length: 10 }, () => ack(s, 'get_name')));
+    assert.deepEqual(answers, Array(10).fill(null));
+    assert.equal(await slow, 0);
+    await st.stop();
+  });
+
 test('held events expire after event_expiry with ENOWORKER; the socket goes on',
   { ...T, ...skip }, async () => {
     const st = await stack(['--event-expiry', '200', '--bridge-heartbeat', '200'], [[]]);

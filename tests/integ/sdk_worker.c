@@ -9,7 +9,7 @@
  *	sdk_worker -E [-N NSP] [-t TO]... -x EV -a ARGS -e ENDPOINT...
  *
  * -s serves a namespace, -o an open one (no connect answer); -H sets the
- * heartbeat interval.  It prints "sdk_worker: registered with gateway
+ * heartbeat interval; -U says "ordered": false in HELLO.  It prints "sdk_worker: registered with gateway
  * GWID" for each WELCOME.  The notice of a socket of an open namespace
  * whose name starts with "/opensess" sets its session {"name":
  * "from-connect"} and joins it to the room "from-connect" (after 200 ms
@@ -583,7 +583,7 @@ run_later(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: sdk_worker [-v] [-n name] [-c credit] [-H ms] "
+	fprintf(stderr, "usage: sdk_worker [-v] [-n name] [-c credit] [-H ms] [-U] "
 	    "[-s nsp]... [-o nsp]... -e endpoint...\n"
 	    "       sdk_worker -E [-N nsp] [-t to]... -x ev -a args "
 	    "-e endpoint...\n");
@@ -615,7 +615,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "sdk_worker: %s\n", siogate_strerror(rc));
 		return 1;
 	}
-	while ((c = getopt(argc, argv, "vn:c:H:s:o:e:EN:t:x:a:")) != -1) {
+	while ((c = getopt(argc, argv, "vn:c:H:Us:o:e:EN:t:x:a:")) != -1) {
 		switch (c) {
 		case 'v':
 			verbose = 1;
@@ -628,6 +628,9 @@ main(int argc, char **argv)
 			break;
 		case 'H':
 			siogate_worker_set_heartbeat(sw, (unsigned)atoi(optarg));
+			break;
+		case 'U':
+			siogate_worker_set_ordered(sw, 0);
 			break;
 		case 's':
 		case 'o':
