@@ -257,3 +257,33 @@ test('worker lost with events held: they go, in order, to the new worker', { ...
     await st.gw.waitLog(/worker \d+ \(w0\) dropped/, 5000);
     await st.stop();
   });
+
+test('the C chat example: nick, join and message sent back to back all succeed',
+  { ...T, ...skip }, async () => {
+    const gw = await startGateway(['--bridge-heartbeat', '500']);
+    const bin = path.join(path.dirname(process.env.SIOGATE || '.'), '..', 'examples', 'chat',
+      'chat_worker');
+    const w = spawnLogged(bin, ['-e', gw.bridge], 'chat_worker');
+    stoppers.push(async () => { await w.stop(); await gw.stop(); });
+    await w.waitLog(/registered with gateway/, 10000);
+    const st = { gw, clients: new Set() };
+    for (const transports of [['websocket'], ['polling']]) {
+      for (let i = 0; i < 5; i++) {
+        const room = `lobby-${transports[0]}-${i}`;
+        const b = await connect(st, ['websocket'], '/chat');
+        assert.equal((await ack(b, 'nick', `bob${i}`)).ok, true);
+        assert.equal((await ack(b, 'join', room)).ok, true);
+        const got = new Promise((resolve) => b.on('message', resolve));
+        const a = await connect(st, transports, '/chat');
+        const answers = await Promise.all([ack(a, 'nick', `ann${i}`), ack(a, 'join', room),
+          ack(a, 'message', { room, text: 'hi' })]);
+        assert.deepEqual(answers.map((x) => [x.ok, x.error]),
+          [[true, undefined], [true, undefined], [true, undefined]], JSON.stringify(answers));
+        const m = await deadline(got, 5000, 'the message at bob');
+        assert.equal(m.nick, `ann${i}`);
+        assert.equal(m.text, 'hi');
+        a.disconnect();
+        b.disconnect();
+      }
+    }
+  });
