@@ -287,3 +287,17 @@ test('the C chat example: nick, join and message sent back to back all succeed',
       }
     }
   });
+
+test('SIGTERM drains held events too: their acks reach the client before it is told to go',
+  { ...T, ...skip }, async () => {
+    const st = await stack(['--drain-timeout', '5000'], [['-v']]);
+    const s = await connect(st, ['websocket']);
+    const gone = new Promise((resolve) => s.on('disconnect', resolve));
+    const slow = ack(s, 'sleep', 500);
+    const held = [ack(s, 'set_name', 'x'), ack(s, 'get_name')];
+    await st.ws[0].waitLog(/event \S+ sleep/, 5000).catch(() => {});
+    st.gw.proc.kill('SIGTERM');
+    assert.deepEqual(await Promise.all([slow, ...held]), [0, 0, 'x']);
+    await deadline(gone, 5000, 'the disconnect after the drain');
+    await st.stop();
+  });
