@@ -770,6 +770,15 @@ br_enc_reset(struct br_enc *e, int type, uint32_t nfields)
 	msgpack_pack_int64(&e->pk, type);
 }
 
+/* Go on from the bytes of a message begun earlier (see br_proto.h). */
+void
+br_enc_resume(struct br_enc *e, const void *p, size_t n)
+{
+	msgpack_sbuffer_init(&e->sb);
+	msgpack_packer_init(&e->pk, e, br_enc_write);
+	(void)br_enc_write(e, p, n);
+}
+
 /* Add a bare string value. */
 void
 br_enc_item_str(struct br_enc *e, const char *s, size_t n)

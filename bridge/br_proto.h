@@ -184,6 +184,11 @@ const char *br_err_name(int code);
  * reuses one encoder).  e must have been set up by br_enc_init().
  */
 void br_enc_reset(struct br_enc *e, int type, uint32_t nfields);
+/*
+ * Start e with a copy of the first n bytes of a message encoded earlier,
+ * whose map header already counts the keys the caller adds next.
+ */
+void br_enc_resume(struct br_enc *e, const void *p, size_t n);
 /* Key plus an array header of n items / a map header of n pairs. */
 void br_enc_array(struct br_enc *e, const char *key, uint32_t n);
 void br_enc_map(struct br_enc *e, const char *key, uint32_t n);

@@ -302,6 +302,7 @@ struct gw_stats {
 	uint64_t recovered, recovery_lost;	/* sockets recovered; recoveries refused */
 	uint64_t recovery_detached;	/* gauge: sockets waiting for their client */
 	uint64_t recovery_buffered;	/* gauge: packets held in recovery rings */
+	uint64_t events_held;		/* gauge: client events waiting for their socket's previous one */
 };
 
 /*
@@ -418,6 +419,7 @@ struct gw {
 	struct gw_map sio_pids;		/* pid -> detached sio_socket (borrowed) */
 	struct sio_conn *sio_limbo;	/* owner of the detached sockets (sio_recover.c) */
 	uint64_t sio_offset;		/* last recovery offset given to an emit */
+	struct gw_map sio_held;		/* socket id -> sio_held (owner), sockets holding events */
 
 	ev_prepare prep;		/* flush, drain, reap before sleeping */
 	ev_idle idle;			/* keeps the loop turning while work remains */

@@ -9,7 +9,10 @@
  * Workers are addressed by their routing id and known by a small id.
  * Every event sent to a worker uses one credit; without credit, events wait
  * in that worker's backlog (bound: conf.max_backlog events; past it the
- * session whose event does not fit is closed and logged).
+ * session whose event does not fit is closed and logged).  A pending
+ * SIO_CONNECT/SIO_EVENT marked hold keeps its socket's next events back
+ * (sio_socket.c): whatever takes it out of the queues for good (CREDIT,
+ * expiry, a worker's loss without redelivery, a new HELLO) releases it.
  */
 #include <errno.h>
 #include <unistd.h>
@@ -215,8 +218,9 @@ pq_add(struct gw_pq *q, struct gw_buf *b, ev_tstamp t, const struct gw_evmeta *m
 	struct gw_pending *p = pq_push(q);
 
 	p->b = b;
-	p->t = t;
+	p->t = meta != NULL && meta->t > 0 ? meta->t : t;
 	p->type = (uint8_t)(meta ? meta->type : 0);
+	p->hold = (uint8_t)(meta != NULL && meta->hold);
 	p->ack1 = meta ? meta->ack1 : 0;
 	p->id[0] = '\0';
 	if (meta != NULL && meta->id != NULL)
@@ -323,55 +327,67 @@ bridge_at_most_once(struct gw *gw, const char *nsp, size_t n)
  * Redeliver one pending event of a lost worker to the new owner of its
  * socket or session, marked "redelivered" (at-least-once).  Events of
  * sockets left without a worker, or of at-most-once namespaces, get an
- * error ack when the client asked for one.
+ * error ack when the client asked for one.  Returns 1 when the event went
+ * on to the new worker (a hold goes with it), 0 when it ends here.
  */
-static void
+static int
 bridge_redeliver(struct gw *gw, struct gw_pending *p)
 {
 	struct gw_worker *nw = NULL;
 	struct sio_socket *so = NULL;
 	struct eio_session *s = NULL;
-	struct gw_evmeta meta = { p->type, p->id, p->ack1 };
+	struct gw_evmeta meta = { p->type, p->id, p->ack1, p->hold, p->t };
 	struct gw_buf *b;
 
 	if (p->b == NULL)
-		return;		/* already answered */
+		return 0;	/* already answered */
 	switch (p->type) {
 	case BR_T_SIO_EVENT:
 	case BR_T_SIO_CONNECT:
 		so = sio_socket_find(gw, p->id, strlen(p->id));
 		if (so == NULL)
-			return;
+			return 0;
 		nw = gw_bridge_find_worker(gw, so->worker);
 		if (p->type == BR_T_SIO_CONNECT) {
 			if (nw != NULL && so->state == SIO_S_CONNECTING) {
 				so->reconnect_sent = 1;
 				break;
 			}
-			return;
+			return 0;
 		}
 		if (nw == NULL || so->state != SIO_S_CONNECTED ||
 		    bridge_at_most_once(gw, so->nsp->name, so->nsp->nlen)) {
 			if (p->ack1 != 0)
 				sio_error_ack(gw, p->id, p->ack1 - 1, "ENOWORKER",
 				    "the worker handling the event was lost");
-			return;
+			return 0;
 		}
 		break;
 	case BR_T_EIO_MESSAGE:
 		s = eio_session_find(gw, p->id);
 		if (s == NULL || s->state == EIO_S_CLOSED)
-			return;
+			return 0;
 		nw = gw_bridge_find_worker(gw, s->worker);
 		if (nw == NULL)
-			return;
+			return 0;
 		break;
 	default:
-		return;		/* opens, closes and ack replies are not redelivered */
+		return 0;	/* opens, closes and ack replies are not redelivered */
 	}
 	b = bridge_redelivered(p->b);
 	bridge_send_bytes(gw, nw, b->data, b->len, 1, &meta);
 	gw_buf_unref(b);
+	return 1;
+}
+
+/* A pending event left the queues for good: its socket's next events may go. */
+static void
+bridge_release(struct gw *gw, struct gw_pending *p)
+{
+	if (p->hold) {
+		p->hold = 0;
+		sio_socket_release(gw, p->id);
+	}
 }
 
 /* Give a lost worker's raw sessions to another worker of their endpoint. */
@@ -386,7 +402,7 @@ bridge_rehome_sessions(struct gw *gw, uint32_t dead)
 		for (s = gw->sess_tab[i]; s != NULL; s = s->hnext) {
 			struct gw_worker *nw;
 			struct br_enc e;
-			struct gw_evmeta meta = { BR_T_EIO_OPEN, s->sid, 0 };
+			struct gw_evmeta meta = { BR_T_EIO_OPEN, s->sid, 0, 0, 0 };
 
 			if (s->worker != dead || s->ep->kind != GW_EP_RAW)
 				continue;
@@ -409,12 +425,22 @@ bridge_rehome_sessions(struct gw *gw, uint32_t dead)
 	}
 }
 
-/* CREDIT n: the n oldest events in flight are done. */
+/*
+ * CREDIT n: the n oldest events in flight are done.  A socket released
+ * here may send its next event to w at once (it joins the queues' tails,
+ * after the n counted first).
+ */
 static void
-bridge_paid(struct gw_worker *w, uint64_t n)
+bridge_paid(struct gw *gw, struct gw_worker *w, uint64_t n)
 {
-	while (n-- > 0 && w->inflight.n > 0)
-		gw_buf_unref(pq_take(&w->inflight).b);
+	uint64_t k = n < w->inflight.n ? n : w->inflight.n;
+
+	while (k-- > 0) {
+		struct gw_pending p = pq_take(&w->inflight);
+
+		gw_buf_unref(p.b);
+		bridge_release(gw, &p);
+	}
 }
 
 /* A worker acked a client event: it will not be redelivered. */
@@ -477,10 +503,15 @@ bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why)
 		gw_debug("in flight %u: type %d id %s ack1 %llu %s", i, pq_at(&w->inflight, i)->type,
 		    pq_at(&w->inflight, i)->id, (unsigned long long)pq_at(&w->inflight, i)->ack1,
 		    pq_at(&w->inflight, i)->b ? "" : "(done)");
-		bridge_redeliver(gw, pq_at(&w->inflight, i));
+		if (bridge_redeliver(gw, pq_at(&w->inflight, i)))
+			pq_at(&w->inflight, i)->hold = 0;	/* it went on with the event */
+		bridge_release(gw, pq_at(&w->inflight, i));
 	}
-	for (i = 0; i < w->backlog.n; i++)
-		bridge_redeliver(gw, pq_at(&w->backlog, i));
+	for (i = 0; i < w->backlog.n; i++) {
+		if (bridge_redeliver(gw, pq_at(&w->backlog, i)))
+			pq_at(&w->backlog, i)->hold = 0;
+		bridge_release(gw, pq_at(&w->backlog, i));
+	}
 	/* 3. What found no new owner is closed; clients reconnect. */
 	for (i = 0; gw->sess_tab != NULL && i <= gw->sess_mask; i++) {
 		struct eio_session *s = gw->sess_tab[i], *next;
@@ -526,8 +557,9 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 	const msgpack_object *eio = br_msg_get(m, "eio");
 	struct br_str name = { "", 0 };
 	const msgpack_object *nsp, *nsp_open, *batch = br_msg_get(m, "batch");
+	const msgpack_object *ordered = br_msg_get(m, "ordered");
 	uint64_t credit = BR_DEFAULT_CREDIT, hb = BR_DEFAULT_HB_MS;
-	uint32_t mask = 0, i;
+	uint32_t mask = 0, i, n0;
 	char paths[512] = "";
 	struct br_enc e;
 
@@ -570,6 +602,8 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 		goto bad;
 	if (batch != NULL && batch->type != MSGPACK_OBJECT_BOOLEAN)
 		goto bad;
+	if (ordered != NULL && ordered->type != MSGPACK_OBJECT_BOOLEAN)
+		goto bad;
 	for (i = 0; nsp != NULL && i < nsp->via.array.size; i++) {
 		struct br_str p;
 
@@ -603,6 +637,7 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 		br_batch_reset(&w->out);
 	}
 	w->batch = batch != NULL && batch->via.boolean;
+	w->unordered = ordered != NULL && !ordered->via.boolean;
 	w->eio_mask = mask;
 	bridge_free_nsp(w);
 	if (nsp != NULL && nsp->via.array.size > 0) {
@@ -628,9 +663,9 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 	w->credit = (uint32_t)credit;
 	w->hb_ms = (uint32_t)hb;
 	w->last_rx = ev_now(gw->loop);
-	gw_info("worker %u (%s) registered: serves%s credit %u heartbeat %u ms%s", w->id,
+	gw_info("worker %u (%s) registered: serves%s credit %u heartbeat %u ms%s%s", w->id,
 	    w->name[0] ? w->name : "unnamed", paths[0] ? paths : " none", w->credit, w->hb_ms,
-	    w->batch ? " batch" : "");
+	    w->batch ? " batch" : "", w->unordered ? " unordered" : "");
 	br_enc_init(&e, BR_T_WELCOME, gw->sh->n > 1 ? 5 : 4);
 	br_enc_cstr(&e, "gw", gw->id);
 	br_enc_uint(&e, "wid", w->id);
@@ -647,6 +682,14 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 	}
 	bridge_send_ctl(gw, rid, rid_len, &e);
 	w->last_tx = ev_now(gw->loop);
+	/*
+	 * A HELLO resets the window: the CREDIT for what is in flight may
+	 * have been lost with the connection, so no socket waits for it any
+	 * more (the events stay in flight, for redelivery).
+	 */
+	n0 = w->inflight.n;	/* what a release sends joins the tail */
+	for (i = 0; i < n0; i++)
+		bridge_release(gw, pq_at(&w->inflight, i));
 	bridge_flush_backlog(gw, w);
 	return;
 bad:
@@ -868,7 +911,7 @@ bridge_handle(struct gw *gw, const unsigned char *rid, size_t rid_len, const voi
 		w->credit = v > 1000000 - w->credit ? 1000000 : w->credit + (uint32_t)v;
 		gw_debug("worker %u: CREDIT %llu, %u in flight, %u waiting", w->id,
 		    (unsigned long long)v, w->inflight.n, w->backlog.n);
-		bridge_paid(w, v);
+		bridge_paid(gw, w, v);
 		bridge_flush_backlog(gw, w);
 		break;
 	case BR_T_BYE:
@@ -1060,6 +1103,7 @@ bridge_hb_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			w->last_tx = now;
 		}
 	}
+	sio_held_expire(gw, now);
 }
 
 /*
@@ -1080,20 +1124,6 @@ gw_bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int f
 	return bridge_send_event(gw, w, e, force, meta);
 }
 
-int
-gw_bridge_send_event_ack(struct gw *gw, struct gw_worker *w, struct br_enc *e, const char *id,
-    uint64_t ack)
-{
-	struct gw_evmeta meta = { BR_T_SIO_EVENT, id, ack + 1 };
-
-	if (bridge_send_event(gw, w, e, 0, &meta) < 0) {
-		gw->st.events_overflow++;
-		sio_error_ack(gw, id, ack, "EOVERLOAD", "worker backlog full");
-		return -1;
-	}
-	return 0;
-}
-
 /* Drop events that waited longer than the expiry; answer their acks with an error. */
 static void
 bridge_expire(struct gw *gw, struct gw_worker *w, ev_tstamp now)
@@ -1106,6 +1136,7 @@ bridge_expire(struct gw *gw, struct gw_worker *w, ev_tstamp now)
 		if (p.ack1 != 0)
 			sio_error_ack(gw, p.id, p.ack1 - 1, "ENOWORKER", "no worker took the event in time");
 		gw_buf_unref(p.b);
+		bridge_release(gw, &p);
 		n++;
 	}
 	gw->st.events_expired += n;
@@ -1518,7 +1549,7 @@ gw_bridge_unfinished(struct gw *gw)
 		for (i = 0; i < w->inflight.n; i++)
 			n += pq_at(&w->inflight, i)->b != NULL;
 	}
-	return n;
+	return n + (unsigned)gw->st.events_held;
 }
 
 /* Live workers. */
@@ -1625,7 +1656,7 @@ gw_bridge_eio_open(struct gw *gw, struct eio_session *s, const struct http_req *
 	struct gw_worker *w = bridge_pick(gw, s->ep);
 	struct br_enc e;
 	struct gw_buf *hs;
-	struct gw_evmeta meta = { BR_T_EIO_OPEN, s->sid, 0 };
+	struct gw_evmeta meta = { BR_T_EIO_OPEN, s->sid, 0, 0, 0 };
 
 	if (w == NULL)
 		return -1;
@@ -1648,7 +1679,7 @@ gw_bridge_eio_message(struct gw *gw, struct eio_session *s, const char *data, si
 {
 	struct gw_worker *w = bridge_find_id(gw->br, s->worker);
 	struct br_enc e;
-	struct gw_evmeta meta = { BR_T_EIO_MESSAGE, s->sid, 0 };
+	struct gw_evmeta meta = { BR_T_EIO_MESSAGE, s->sid, 0, 0, 0 };
 
 	if (w == NULL) {
 		eio_session_close(s, "worker gone");
@@ -1669,7 +1700,7 @@ gw_bridge_eio_close(struct gw *gw, struct eio_session *s, const char *reason)
 {
 	struct gw_worker *w = bridge_find_id(gw->br, s->worker);
 	struct br_enc e;
-	struct gw_evmeta meta = { BR_T_EIO_CLOSE, s->sid, 0 };
+	struct gw_evmeta meta = { BR_T_EIO_CLOSE, s->sid, 0, 0, 0 };
 
 	if (w == NULL)
 		return;

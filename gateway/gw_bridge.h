@@ -17,12 +17,16 @@ struct eio_session;
  * paid back by CREDIT (in flight): kept so that it can be redelivered to
  * another worker if this one is lost.  id: the socket id (Socket.IO) or
  * sid (raw Engine.IO) it is about; ack1: the client's ack id + 1 (0: none).
+ * hold: a SIO_CONNECT or SIO_EVENT that the socket's next events wait for
+ * (sio_socket_release() when it leaves the queues without going on to
+ * another worker).
  */
 struct gw_pending {
 	struct gw_buf *b;	/* the encoded message (NULL: done, acked) */
 	ev_tstamp t;
 	uint64_t ack1;
 	uint8_t type;
+	uint8_t hold;
 	char id[28];
 };
 
@@ -32,11 +36,17 @@ struct gw_pq {
 	uint32_t head, n, cap;
 };
 
-/* What an event is about (for redelivery and error acks). */
+/*
+ * What an event is about (for redelivery and error acks).  hold: see
+ * struct gw_pending; t: when it arrived from its client (0: now), from
+ * which its expiry counts.
+ */
 struct gw_evmeta {
 	int type;
 	const char *id;
 	uint64_t ack1;
+	int hold;
+	ev_tstamp t;
 };
 
 /* A registered worker.  Owned by the bridge's list. */
@@ -55,6 +65,7 @@ struct gw_worker {
 	uint32_t nsess;
 	uint8_t dead;		/* unreachable: dropped at the next turn */
 	uint8_t batch;		/* said "batch" in HELLO: takes BATCH frames */
+	uint8_t unordered;	/* said "ordered": false: a socket's events need not wait */
 	struct br_batch out;	/* messages for it this turn (batch workers) */
 	ev_tstamp last_rx, last_tx;
 	struct gw_pq backlog;		/* events waiting for credit */
@@ -93,13 +104,6 @@ struct gw_worker *gw_bridge_find_worker(struct gw *gw, uint32_t id);
  */
 int gw_bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int force,
     const struct gw_evmeta *meta);
-/*
- * The same for a client event that asked for an ack (socket id, ack id):
- * if it expires in the backlog, or does not fit, the client's ack is
- * answered with an error (see siogate(8)).
- */
-int gw_bridge_send_event_ack(struct gw *gw, struct gw_worker *w, struct br_enc *e,
-    const char *id, uint64_t ack);
 /* A worker answered a client's ack: that event is done (no redelivery). */
 void gw_bridge_event_done(struct gw_worker *w, const char *id, size_t idlen, uint64_t ack);
 /* Send a control message (no credit).  Frees the encoder. */
@@ -122,7 +126,10 @@ struct gw_buf *gw_bridge_hs_blob(const struct http_req *req, const char *peer,
 struct gw_worker *gw_bridge_pick_nsp(struct gw *gw, const char *name, size_t n, int *open);
 /* Events waiting in every worker's backlog. */
 unsigned gw_bridge_pending(struct gw *gw);
-/* Events waiting or in flight (sent, not yet paid back) to every worker. */
+/*
+ * Events waiting or in flight (sent, not yet paid back) to every worker,
+ * and client events held behind an earlier event of their socket.
+ */
 unsigned gw_bridge_unfinished(struct gw *gw);
 /* Live workers. */
 unsigned gw_bridge_workers(struct gw *gw);

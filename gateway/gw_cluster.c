@@ -1436,7 +1436,7 @@ ack_tell(struct cl_ack *a, const msgpack_object *arg, const char *reason)
 {
 	struct gw *gw = a->cl->gw;
 	struct gw_worker *w = gw_bridge_find_worker(gw, a->worker);
-	struct gw_evmeta meta = { arg ? BR_T_SIO_CLIENT_ACK : BR_T_SIO_ACK_TIMEOUT, a->sid, 0 };
+	struct gw_evmeta meta = { arg ? BR_T_SIO_CLIENT_ACK : BR_T_SIO_ACK_TIMEOUT, a->sid, 0, 0, 0 };
 	struct br_enc e;
 
 	if (w == NULL)

@@ -420,6 +420,7 @@ loop_free(struct gw *gw)
 	gw_listen_stop(gw);
 	gw_bridge_stop(gw);
 	gw_map_free(&gw->sio_sockets);
+	gw_map_free(&gw->sio_held);
 	ev_timer_stop(gw->loop, &gw->sweep_t);
 	ev_timer_stop(gw->loop, &gw->snap_t);
 	ev_async_stop(gw->loop, &gw->inbox_w);

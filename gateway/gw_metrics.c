@@ -125,6 +125,8 @@ metrics_text(struct gw *gw, size_t *outlen)
 	GAUGE("workers", "Workers registered on the bridge (of this loop: a worker registers "
 	    "on every loop).", gw_bridge_workers(gw));
 	GAUGE("worker_backlog_events", "Events waiting for worker credit.", sn.backlog);
+	GAUGE("held_events", "Client events waiting for the previous event of their socket "
+	    "to be finished by its worker.", st->events_held);
 	GAUGE("output_queued_bytes", "Bytes queued for clients.", sn.outq);
 	GAUGE("supervised_processes", "Worker programs running under the gateway.",
 	    gw_super_running(gw));

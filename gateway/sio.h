@@ -87,6 +87,8 @@ struct sio_socket {
 	uint8_t orphan;			/* its worker was lost and no other took it */
 	uint8_t moving;			/* connecting while its worker was lost */
 	uint8_t reconnect_sent;		/* its CONNECT was redelivered */
+	uint8_t held;			/* events wait in gw->sio_held */
+	uint8_t busy;			/* its SIO_CONNECT/SIO_EVENTs not paid back by CREDIT (saturates) */
 	struct sio_conn *conn;		/* owner */
 	struct sio_nsp *nsp;
 	struct sio_socket *next;	/* in conn->sockets */
@@ -154,6 +156,14 @@ void sio_socket_set_session(struct sio_socket *so, const msgpack_object *map, in
 /* Answer a client's ack with an error object [{"error":message,"code":code}]. */
 void sio_error_ack(struct gw *gw, const char *id, uint64_t ack, const char *code,
     const char *message);
+/*
+ * An event of socket id that held it (SIO_CONNECT, SIO_EVENT) is finished
+ * at its worker (paid back by CREDIT, expired, dropped): once none is
+ * left, the socket's next held event goes.
+ */
+void sio_socket_release(struct gw *gw, const char *id);
+/* Drop held events older than event_expiry (their acks get ENOWORKER). */
+void sio_held_expire(struct gw *gw, ev_tstamp now);
 /* A worker is lost: move its sockets to other workers of their namespaces. */
 void sio_rehome(struct gw *gw, uint32_t dead);
 /* Then close what no worker took. */

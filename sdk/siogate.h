@@ -168,6 +168,15 @@ typedef void (*siogate_ack_cb)(struct siogate_worker *w, const char *id,
     size_t nbins, void *ud);
 
 /*
+ * The same with the namespace of the socket asked (nsp as given to
+ * siogate_emit_ack_nsp(), "/" for NULL), for one callback serving several
+ * namespaces.
+ */
+typedef void (*siogate_ack_nsp_cb)(struct siogate_worker *w, const char *id,
+    const char *nsp, int status, const char *args,
+    const struct siogate_bin *bins, size_t nbins, void *ud);
+
+/*
  * The answer to siogate_query(): result is a JSON array, the answers of
  * every gateway that answered merged ("[]" when none did).  status is
  * SIOGATE_STATUS_OK when all asked answered, TIMEOUT or GONE when some did
@@ -250,6 +259,15 @@ void siogate_worker_free(struct siogate_worker *w);
 int siogate_worker_set_name(struct siogate_worker *w, const char *name);
 int siogate_worker_set_credit(struct siogate_worker *w, unsigned credit);
 int siogate_worker_set_heartbeat(struct siogate_worker *w, unsigned ms);
+/*
+ * ordered nonzero (the default): the gateway sends a socket's next event
+ * only once this worker returned the credit for the previous one, so each
+ * event carries the session and rooms the previous callbacks left.  0: it
+ * sends them as they come (more throughput for one socket that streams
+ * events, for handlers that do not depend on what earlier events changed).
+ * Before the first connect: SIOGATE_OK, INVALID, STATE.
+ */
+int siogate_worker_set_ordered(struct siogate_worker *w, int ordered);
 /*
  * ZeroMQ CURVE for the connections made after this call: the gateway's
  * public key and this worker's key pair, each 40 z85 characters (see
@@ -413,6 +431,11 @@ int siogate_emit_ack(struct siogate_worker *w, const char *nsp,
     const char *id, const char *ev, const char *args,
     const struct siogate_bin *bins, size_t nbins, unsigned timeout_ms,
     siogate_ack_cb cb, void *ud);
+/* siogate_emit_ack() whose callback is also told the namespace. */
+int siogate_emit_ack_nsp(struct siogate_worker *w, const char *nsp,
+    const char *id, const char *ev, const char *args,
+    const struct siogate_bin *bins, size_t nbins, unsigned timeout_ms,
+    siogate_ack_nsp_cb cb, void *ud);
 
 /*
  * Rooms and sockets (siogate_join(3)).  to is a NULL-terminated list of

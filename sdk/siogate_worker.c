@@ -113,10 +113,12 @@ struct sg_wait {
 	int sync;		/* a sync (scb): a query without a result */
 	int64_t deadline;	/* ms, monotonic: the SDK's own timeout */
 	void *ud;
-	siogate_ack_cb acb;	/* an ack (acb) or a query (qcb) */
+	siogate_ack_cb acb;	/* an ack (acb or ancb) or a query (qcb) */
+	siogate_ack_nsp_cb ancb;
 	siogate_query_cb qcb;
 	siogate_sync_cb scb;
 	char *id;		/* ack: the socket asked */
+	char *nsp;		/* ack with ancb: its namespace */
 	struct sg_gw *g;	/* ack: its gateway */
 	struct sg_gw **asked;	/* query: gateways yet to answer */
 	size_t nasked;
@@ -137,6 +139,7 @@ struct siogate_worker {
 
 	char *name;
 	unsigned credit;
+	int unordered;			/* HELLO "ordered": false */
 	unsigned hb;			/* ms */
 	char **paths;
 	size_t npaths;
@@ -352,7 +355,7 @@ sg_send_hello(struct siogate_worker *w, struct sg_gw *g, int64_t now)
 	for (i = 0; i < w->nnsps; i++)
 		nopen += w->nsp_open[i];
 	br_enc_reset(&w->enc, BR_T_HELLO, 4 + (w->name != NULL) +
-	    (w->nnsps > 0) + (nopen > 0));
+	    (w->nnsps > 0) + (nopen > 0) + (w->unordered != 0));
 	if (w->name != NULL)
 		br_enc_cstr(&w->enc, "name", w->name);
 	br_enc_array(&w->enc, "eio", (uint32_t)w->npaths);
@@ -375,6 +378,10 @@ sg_send_hello(struct siogate_worker *w, struct sg_gw *g, int64_t now)
 	br_enc_uint(&w->enc, "hb", w->hb);
 	br_enc_key(&w->enc, "batch");	/* we take BATCH frames */
 	msgpack_pack_true(&w->enc.pk);
+	if (w->unordered) {
+		br_enc_key(&w->enc, "ordered");
+		msgpack_pack_false(&w->enc.pk);
+	}
 	rc = sg_send_now(w, g);
 	g->state = SG_HELLO;
 	if (rc == SIOGATE_OK) {
@@ -645,6 +652,7 @@ sg_wait_free(struct sg_wait *wt)
 	free(wt->seen);
 	free(wt->asked);
 	free(wt->id);
+	free(wt->nsp);
 	br_buf_free(&wt->acc);
 	free(wt);
 }
@@ -704,6 +712,9 @@ sg_ack_done(struct siogate_worker *w, struct sg_wait *wt, int status,
 	if (wt->acb != NULL)
 		wt->acb(w, wt->id, status, args, nbins ? w->ibin : NULL, nbins,
 		    wt->ud);
+	else if (wt->ancb != NULL)
+		wt->ancb(w, wt->id, wt->nsp, status, args, nbins ? w->ibin :
+		    NULL, nbins, wt->ud);
 	sg_wait_free(wt);
 }
 
@@ -1788,6 +1799,18 @@ siogate_worker_set_credit(struct siogate_worker *w, unsigned credit)
 	return SIOGATE_OK;
 }
 
+/* Whether the events of one socket wait for the previous one (HELLO "ordered"). */
+int
+siogate_worker_set_ordered(struct siogate_worker *w, int ordered)
+{
+	if (w == NULL)
+		return SIOGATE_ERR_INVALID;
+	if (w->frozen)
+		return SIOGATE_ERR_STATE;
+	w->unordered = !ordered;
+	return SIOGATE_OK;
+}
+
 /* Set the heartbeat interval advertised in HELLO. */
 int
 siogate_worker_set_heartbeat(struct siogate_worker *w, unsigned ms)
@@ -2670,10 +2693,12 @@ siogate_emit_volatile(struct siogate_worker *w, const char *nsp,
 }
 
 /* Emit to one socket and wait for its ack. */
-int
-siogate_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
+/* siogate_emit_ack() and siogate_emit_ack_nsp(): one of cb, ncb. */
+static int
+sg_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
     const char *ev, const char *args, const struct siogate_bin *bins,
-    size_t nbins, unsigned timeout_ms, siogate_ack_cb cb, void *ud)
+    size_t nbins, unsigned timeout_ms, siogate_ack_cb cb,
+    siogate_ack_nsp_cb ncb, void *ud)
 {
 	struct br_str atts[SIOGATE_MAX_BINS];
 	const char *to[2] = { id, NULL };
@@ -2682,7 +2707,7 @@ siogate_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
 	struct sg_gw *g;
 	int rc;
 
-	if (id == NULL || cb == NULL)
+	if (id == NULL || (cb == NULL && ncb == NULL))
 		return SIOGATE_ERR_INVALID;
 	if ((rc = sg_emit_prep(w, &e, nsp, ev, args, bins, nbins, atts)) != 0)
 		return rc;
@@ -2691,7 +2716,8 @@ siogate_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
 		goto out;
 	rc = SIOGATE_ERR_NOMEM;
 	if ((wt = calloc(1, sizeof *wt)) == NULL ||
-	    (wt->id = strdup(id)) == NULL || sg_wait_room(w) == -1)
+	    (wt->id = strdup(id)) == NULL || sg_wait_room(w) == -1 ||
+	    (ncb != NULL && (wt->nsp = strdup(nsp ? nsp : "/")) == NULL))
 		goto out;
 	e.to = to;
 	e.req = w->last_req + 1;
@@ -2706,6 +2732,7 @@ siogate_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
 	w->last_req = e.req;
 	wt->req = e.req;
 	wt->acb = cb;
+	wt->ancb = ncb;
 	wt->ud = ud;
 	wt->g = g;
 	wt->deadline = sg_now() + e.timeout + SG_ACK_GRACE +
@@ -2716,6 +2743,25 @@ out:
 	sg_wait_free(wt);
 	json_decref(e.args);
 	return rc;
+}
+
+int
+siogate_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
+    const char *ev, const char *args, const struct siogate_bin *bins,
+    size_t nbins, unsigned timeout_ms, siogate_ack_cb cb, void *ud)
+{
+	return sg_emit_ack(w, nsp, id, ev, args, bins, nbins, timeout_ms, cb,
+	    NULL, ud);
+}
+
+int
+siogate_emit_ack_nsp(struct siogate_worker *w, const char *nsp,
+    const char *id, const char *ev, const char *args,
+    const struct siogate_bin *bins, size_t nbins, unsigned timeout_ms,
+    siogate_ack_nsp_cb cb, void *ud)
+{
+	return sg_emit_ack(w, nsp, id, ev, args, bins, nbins, timeout_ms, NULL,
+	    cb, ud);
 }
 
 /* Rooms, targets: join, leave, disconnect. */

@@ -2,7 +2,11 @@
  * bench_worker.c: the worker of siogate's benchmarks (tests/bench/run.sh),
  * in C on libsiogate.
  *
- *	bench_worker [-v] [-e ENDPOINT] [-c CREDIT]
+ *	bench_worker [-v] [-u] [-e ENDPOINT] [-c CREDIT]
+ *
+ * -u: HELLO with "ordered": false (siogate_worker_set_ordered(w, 0)): the
+ * gateway hands over a socket's events without waiting for the credit of
+ * the previous one (see ORDERING in siogate-protocol(7)).
  *
  * Serves the Socket.IO namespace "/" as an open namespace (the gateway
  * accepts every connect at once and only notifies the worker), with the
@@ -162,13 +166,16 @@ main(int argc, char **argv)
 	struct bw_stats st;
 	const char *endpoint = NULL;
 	unsigned credit = 512;
-	int ch, rc;
+	int ch, rc, ordered = 1;
 
 	memset(&st, 0, sizeof st);
-	while ((ch = getopt(argc, argv, "ve:c:")) != -1) {
+	while ((ch = getopt(argc, argv, "vue:c:")) != -1) {
 		switch (ch) {
 		case 'v':
 			bw_verbose = 1;
+			break;
+		case 'u':
+			ordered = 0;
 			break;
 		case 'e':
 			endpoint = optarg;
@@ -177,13 +184,14 @@ main(int argc, char **argv)
 			credit = (unsigned)strtoul(optarg, NULL, 10);
 			break;
 		default:
-			fprintf(stderr, "usage: bench_worker [-v] [-e ENDPOINT] [-c CREDIT]\n");
+			fprintf(stderr, "usage: bench_worker [-v] [-u] [-e ENDPOINT] [-c CREDIT]\n");
 			return 64;
 		}
 	}
 	if ((rc = siogate_worker_new(&bw_w, &cb, &st)) != SIOGATE_OK ||
 	    (rc = siogate_worker_set_name(bw_w, "bench_worker")) != SIOGATE_OK ||
 	    (rc = siogate_worker_set_credit(bw_w, credit)) != SIOGATE_OK ||
+	    (rc = siogate_worker_set_ordered(bw_w, ordered)) != SIOGATE_OK ||
 	    (rc = siogate_worker_serve_nsp(bw_w, "/", 1)) != SIOGATE_OK ||
 	    (rc = siogate_worker_connect(bw_w, endpoint)) != SIOGATE_OK) {
 		fprintf(stderr, "bench_worker: %s\n", siogate_strerror(rc));

@@ -22,6 +22,8 @@
 #                             (also: fanout-polling echo-polling)
 #   BENCH_SERVERS="siogate node"
 #   BENCH_THREADS=1           siogate's event loops (--threads; the worker connects to each)
+#   BENCH_UNORDERED=          1: bench_worker -u (HELLO "ordered": false: a socket's events
+#                             do not wait for the previous one's credit)
 #   BENCH_BUILD=DIR           the configured build directory (default: build/, else the
 #                             source tree if configured there, else configure into build/)
 #   BENCH_OUT=DIR             where the JSON lines, logs and the table go (default: a new
@@ -112,7 +114,7 @@ start_server() {
 			--ping-interval "$PING_INTERVAL" --ping-timeout "$PING_TIMEOUT" \
 			--max-connections-per-ip 0 --handshake-rate 0 --threads "$THREADS" 2>"$log" &
 		SERVER_PID=$!
-		"$WORKER" -e "ipc://$sock" 2>"$OUT/worker-$2.log" &
+		"$WORKER" ${BENCH_UNORDERED:+-u} -e "ipc://$sock" 2>"$OUT/worker-$2.log" &
 		WORKER_PID=$!
 		wait_for "$OUT/worker-$2.log" "registered with gateway" 10 || {
 			say "siogate/bench_worker did not start (see $log)"

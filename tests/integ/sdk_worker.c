@@ -4,12 +4,16 @@
  * loop on siogate_worker_fd() (the "caller's loop" mode) and calls every
  * function of the SDK's Socket.IO API on the clients' request.
  *
- *	sdk_worker [-v] [-n NAME] [-c CREDIT] [-s NSP]... [-o NSP]...
+ *	sdk_worker [-v] [-n NAME] [-c CREDIT] [-H MS] [-s NSP]... [-o NSP]...
  *	    -e ENDPOINT [-e ENDPOINT]...
  *	sdk_worker -E [-N NSP] [-t TO]... -x EV -a ARGS -e ENDPOINT...
  *
- * -s serves a namespace, -o an open one (no connect answer).  It prints
- * "sdk_worker: registered with gateway GWID" for each WELCOME.
+ * -s serves a namespace, -o an open one (no connect answer); -H sets the
+ * heartbeat interval; -U says "ordered": false in HELLO.  It prints "sdk_worker: registered with gateway
+ * GWID" for each WELCOME.  The notice of a socket of an open namespace
+ * whose name starts with "/opensess" sets its session {"name":
+ * "from-connect"} and joins it to the room "from-connect" (after 200 ms
+ * for "/opensess-slow").
  *
  * Connect, by the auth payload:
  *	{"token":"bad"}		reject {"message":"bad token","data":{"code":42}}
@@ -41,6 +45,14 @@
  *	unknown-gw		siogate_emit_ack to a socket of no gateway
  *	connects / disconnects	emit "connects" / "disconnects" [records]
  *	whoami			emit "whoami" [NAME]
+ * For tests/integ/pipeline.test.mjs (answers in the ack):
+ *	set_name N		siogate_set_session {"name":N}, merged
+ *	get_name		ack [the "name" of the event's session, or null]
+ *	inroom ROOM		ack [whether ROOM is in the event's rooms]
+ *	sleep MS		block the worker MS ms (a slow handler), ack [rc]
+ *	note X			append {"id","x":X} to the trail (disconnects
+ *				append {"id","disconnect":reason}), ack [rc]
+ *	trail ID		ack [the trail records of socket ID]
  * An event asking for an ack that its handler did not answer is acked
  * with [rc] once the commands are sent (the gateway handles one worker's
  * messages in order, so the client's callback runs after they took
@@ -72,7 +84,7 @@ static struct siogate_worker *sw;
 static volatile sig_atomic_t stopping;
 static int verbose, emitter, welcomed, emitted;
 static const char *name = "sdkw";
-static json_t *connects, *disconnects;
+static json_t *connects, *disconnects, *trail;
 
 /* Accepts due later (connect auth {"later": ms}). */
 static struct later {
@@ -238,8 +250,21 @@ on_connect(struct siogate_worker *w, const struct siogate_connect *c,
 	    "id", c->id, "nsp", c->nsp, "reply", c->reply,
 	    "auth", auth ? auth : json_null(), "addr", c->hs->addr,
 	    "sid", c->sid));
-	if (!c->reply)
+	if (!c->reply) {
+		if (strncmp(c->nsp, "/opensess", 9) == 0) {
+			const char *fc[2] = { "from-connect", NULL }, *me[2] = {
+			    c->id, NULL };
+			struct timespec ts = { 0, 200 * 1000000 };
+
+			if (strcmp(c->nsp, "/opensess-slow") == 0)
+				nanosleep(&ts, NULL);	/* a slow connect handler */
+
+			siogate_set_session(w, c->id, c->nsp,
+			    "{\"name\":\"from-connect\"}", 1);
+			siogate_join(w, c->nsp, me, fc);
+		}
 		goto out;
+	}
 	if (!json_is_object(auth)) {
 		siogate_accept(w, c->id, NULL, NULL);
 	} else if ((v = json_object_get(auth, "token")) != NULL &&
@@ -476,6 +501,41 @@ on_event(struct siogate_worker *w, const struct siogate_event *e, void *ud)
 		v = records(ev[0] == 'c' ? connects : disconnects, a0);
 		emit_value(e->id, e->nsp, ev, v);
 		json_decref(v);
+	} else if (strcmp(ev, "set_name") == 0) {
+		v = json_pack("{s:O?}", "name", a0);
+		s = dump(v);
+		json_decref(v);
+		rc = siogate_set_session(w, e->id, e->nsp, s, 1);
+	} else if (strcmp(ev, "get_name") == 0 || strcmp(ev, "inroom") == 0 ||
+	    strcmp(ev, "trail") == 0) {
+		json_t *sess = e->session ? json_loads(e->session, 0, NULL) : NULL;
+		size_t i;
+
+		if (ev[0] == 'g') {
+			v = json_object_get(sess, "name");
+			v = json_pack("[O]", v ? v : json_null());
+		} else if (ev[0] == 'i') {
+			for (i = 0; json_is_string(a0) && i < e->nrooms &&
+			    strcmp(e->rooms[i], json_string_value(a0)) != 0; i++)
+				;
+			v = json_pack("[b]", json_is_string(a0) && i < e->nrooms);
+		} else {
+			v = json_pack("[o]", records(trail, a0));
+		}
+		json_decref(sess);
+		s = dump(v);
+		json_decref(v);
+		if (e->has_ack)
+			rc = siogate_ack(w, e->id, e->nsp, e->ack, s, NULL, 0);
+		acked = 1;
+	} else if (strcmp(ev, "sleep") == 0) {
+		struct timespec ts = { json_integer_value(a0) / 1000,
+		    json_integer_value(a0) % 1000 * 1000000 };
+
+		nanosleep(&ts, NULL);
+	} else if (strcmp(ev, "note") == 0) {
+		json_array_append_new(trail, json_pack("{s:s,s:O?}", "id", e->id,
+		    "x", a0));
 	} else if (strcmp(ev, "whoami") == 0) {
 		v = json_string(name);
 		emit_value(e->id, e->nsp, "whoami", v);
@@ -500,6 +560,8 @@ on_disconnect(struct siogate_worker *w, const char *id, const char *nsp,
 	vlog("disconnect %s %s: %s", id, nsp, reason);
 	json_array_append_new(disconnects, json_pack("{s:s,s:s,s:s}", "id",
 	    id, "nsp", nsp, "reason", reason));
+	json_array_append_new(trail, json_pack("{s:s,s:s}", "id", id,
+	    "disconnect", reason));
 }
 
 /* Accept the connects whose time came. */
@@ -521,7 +583,7 @@ run_later(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: sdk_worker [-v] [-n name] [-c credit] "
+	fprintf(stderr, "usage: sdk_worker [-v] [-n name] [-c credit] [-H ms] [-U] "
 	    "[-s nsp]... [-o nsp]... -e endpoint...\n"
 	    "       sdk_worker -E [-N nsp] [-t to]... -x ev -a args "
 	    "-e endpoint...\n");
@@ -548,11 +610,12 @@ main(int argc, char **argv)
 
 	connects = json_array();
 	disconnects = json_array();
+	trail = json_array();
 	if ((rc = siogate_worker_new(&sw, &cb, NULL)) != SIOGATE_OK) {
 		fprintf(stderr, "sdk_worker: %s\n", siogate_strerror(rc));
 		return 1;
 	}
-	while ((c = getopt(argc, argv, "vn:c:s:o:e:EN:t:x:a:")) != -1) {
+	while ((c = getopt(argc, argv, "vn:c:H:Us:o:e:EN:t:x:a:")) != -1) {
 		switch (c) {
 		case 'v':
 			verbose = 1;
@@ -562,6 +625,12 @@ main(int argc, char **argv)
 			break;
 		case 'c':
 			siogate_worker_set_credit(sw, (unsigned)atoi(optarg));
+			break;
+		case 'H':
+			siogate_worker_set_heartbeat(sw, (unsigned)atoi(optarg));
+			break;
+		case 'U':
+			siogate_worker_set_ordered(sw, 0);
 			break;
 		case 's':
 		case 'o':
@@ -653,5 +722,6 @@ main(int argc, char **argv)
 	siogate_worker_free(sw);
 	json_decref(connects);
 	json_decref(disconnects);
+	json_decref(trail);
 	return 0;
 }

@@ -221,6 +221,7 @@ struct answer {
 	size_t nbins;
 	char bin0[16];
 	int call_rc;		/* rc of an API call made from the callback */
+	char nsp[64];		/* siogate_emit_ack_nsp() */
 };
 
 static void
@@ -318,6 +319,18 @@ on_ack(struct siogate_worker *wk, const char *id, int status,
 		    (const char *)bins[0].p);
 	if (status == SIOGATE_STATUS_CANCELLED)
 		a->call_rc = siogate_emit(wk, "/", NULL, "x", NULL, NULL, 0);
+}
+
+/* The siogate_emit_ack_nsp() callback: on_ack, plus the namespace. */
+static void
+on_ack_nsp(struct siogate_worker *wk, const char *id, const char *nsp,
+    int status, const char *args, const struct siogate_bin *bins, size_t nbins,
+    void *ud)
+{
+	struct answer *a = ud;
+
+	snprintf(a->nsp, sizeof a->nsp, "%s", nsp ? nsp : "(null)");
+	on_ack(wk, id, status, args, bins, nbins, ud);
 }
 
 static void
@@ -822,6 +835,51 @@ test_emit_ack(void)
 	    "BYE: pending ack ends GONE");
 	/* It says HELLO again (answered WELCOME by fgw_recv). */
 	fgw_quiet(&gws[1], 400);
+
+	/* The callback that is told the namespace: an answer, a verdict. */
+	{
+		struct answer n1 = { 0 }, n2 = { 0 };
+		uint64_t q1 = 0, q2 = 0;
+
+		tap_ok(siogate_emit_ack_nsp(w, "/chat", ID1, "p", NULL, NULL, 0,
+		    0, on_ack_nsp, &n1) == SIOGATE_OK && siogate_emit_ack_nsp(w,
+		    NULL, ID1, "p", NULL, NULL, 0, 0, on_ack_nsp, &n2) ==
+		    SIOGATE_OK, "emit_ack_nsp: OK");
+		if (fgw_recv(&gws[0], &m, BR_T_SIO_EMIT, WAIT_MS) == 0) {
+			q1 = br_msg_get(&m, "req")->via.u64;
+			tap_ok(mstr(&m, "nsp", "/chat"), "... SIO_EMIT in /chat");
+			br_msg_free(&m);
+		} else
+			tap_ok(0, "... SIO_EMIT in /chat (none)");
+		if (fgw_recv(&gws[0], &m, BR_T_SIO_EMIT, WAIT_MS) == 0) {
+			q2 = br_msg_get(&m, "req")->via.u64;
+			br_msg_free(&m);
+		}
+		br_enc_init(&e, BR_T_SIO_CLIENT_ACK, 4);
+		br_enc_cstr(&e, "id", ID1);
+		br_enc_cstr(&e, "nsp", "/chat");
+		br_enc_uint(&e, "req", q1);
+		br_enc_array(&e, "args", 1);
+		br_enc_item_str(&e, "yes", 3);
+		fgw_send(&gws[0], &e);
+		br_enc_init(&e, BR_T_SIO_ACK_TIMEOUT, 4);
+		br_enc_cstr(&e, "id", ID1);
+		br_enc_cstr(&e, "nsp", "/");
+		br_enc_uint(&e, "req", q2);
+		br_enc_cstr(&e, "reason", "timeout");
+		fgw_send(&gws[0], &e);
+		pump(WAIT_MS, &n2.calls);
+		tap_ok(n1.calls == 1 && n1.status == SIOGATE_STATUS_OK &&
+		    strcmp(n1.nsp, "/chat") == 0 && strcmp(n1.id, ID1) == 0 &&
+		    strcmp(n1.json, "[\"yes\"]") == 0 && n2.calls == 1 &&
+		    n2.status == SIOGATE_STATUS_TIMEOUT &&
+		    strcmp(n2.nsp, "/") == 0,
+		    "emit_ack_nsp: the callback gets the namespace (%s, %s)",
+		    n1.nsp, n2.nsp);
+		tap_ok(siogate_emit_ack_nsp(w, "/", ID1, "p", NULL, NULL, 0, 0,
+		    NULL, NULL) == SIOGATE_ERR_INVALID,
+		    "emit_ack_nsp: no callback INVALID");
+	}
 
 	tap_ok(siogate_emit_ack(w, "/", ID1, "p", NULL, NULL, 0, 0, NULL,
 	    NULL) == SIOGATE_ERR_INVALID && siogate_emit_ack(w, "/",
