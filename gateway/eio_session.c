@@ -13,8 +13,6 @@
 #include <string.h>
 
 #include "eio_session.h"
-#include "gw_bridge.h"
-#include "sio.h"
 
 /* Engine.IO error codes, as the reference server numbers them. */
 enum {
@@ -213,31 +211,20 @@ session_open(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *
 		gw_http_error(c, 429, EIO_ERR_BAD_REQUEST, "Too many handshakes, slow down");
 		return NULL;
 	}
-	if (ep->kind == GW_EP_SIO) {
-		s = session_new(gw, ep, transport);
-		eio3_session_init(s, req);
-		s->ip = c->ip;
-		gw_ip_ref(gw, c->ip);
-		sio_conn_open(s, gw_bridge_hs_blob(req, c->peer,
-		    transport == EIO_T_POLLING ? "polling" : "websocket"));
-		return s;
-	}
-	if (!gw_bridge_has_worker(gw, ep)) {
+	if (ep->h->admit != NULL) {
 		char msg[160];
 
-		gw_warn("conn %llu %s: no worker serves %s, handshake refused",
-		    (unsigned long long)c->id, c->peer, ep->path);
-		snprintf(msg, sizeof msg, "No worker available for %s", ep->path);
-		gw_http_error(c, 503, EIO_ERR_BAD_REQUEST, msg);
-		return NULL;
+		if (ep->h->admit(c, ep, msg, sizeof msg) < 0) {
+			gw_http_error(c, 503, EIO_ERR_BAD_REQUEST, msg);
+			return NULL;
+		}
 	}
 	s = session_new(gw, ep, transport);
 	eio3_session_init(s, req);
 	s->ip = c->ip;
 	gw_ip_ref(gw, c->ip);
-	if (gw_bridge_eio_open(gw, s, req, c->peer,
-	    transport == EIO_T_POLLING ? "polling" : "websocket") < 0) {
-		/* Lost the race with the last worker: refuse, free quietly. */
+	if (ep->h->open(s, c, req, transport == EIO_T_POLLING ? "polling" : "websocket") < 0) {
+		/* Refused above (a raw endpoint's last worker just went): free quietly. */
 		sess_tab_remove(gw, s);
 		gw_tlist_stop(&s->hb);
 		gw_ip_put(gw, s->ip);
@@ -245,8 +232,6 @@ session_open(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *
 		gw_http_error(c, 503, EIO_ERR_BAD_REQUEST, "No worker available");
 		return NULL;
 	}
-	gw_debug("session %s opened on %s by conn %llu %s", s->sid, ep->path,
-	    (unsigned long long)c->id, c->peer);
 	return s;
 }
 
@@ -419,8 +404,8 @@ session_ping_cb(struct gw_tlist *tl, struct gw_tnode *n)
 
 	s->ping_sent = 1;
 	gw_tlist_arm(&s->gw->t_pong, &s->hb);
-	if (s->sio != NULL)
-		sio_recover_ping(s);	/* connection state recovery: what the pong confirms */
+	if (s->ep->h->ping != NULL)
+		s->ep->h->ping(s);	/* Socket.IO recovery: what the pong confirms */
 	ping = eio_pkt_new(EIO_PING, NULL, 0, 0);
 	eio_session_send(s, ping);
 	gw_buf_unref(ping);
@@ -506,8 +491,8 @@ eio_session_packet(struct eio_session *s, struct gw_conn *c, const struct eio_in
 		}
 		if (s->ping_sent) {
 			session_schedule_ping(s);
-			if (s->sio != NULL)
-				sio_recover_pong(s);
+			if (s->ep->h->pong != NULL)
+				s->ep->h->pong(s);
 		}
 		break;
 	case EIO_PING: {
@@ -522,10 +507,7 @@ eio_session_packet(struct eio_session *s, struct gw_conn *c, const struct eio_in
 		break;
 	}
 	case EIO_MESSAGE:
-		if (s->ep->kind == GW_EP_RAW)
-			gw_bridge_eio_message(s->gw, s, pkt->data, pkt->len, pkt->binary);
-		else if (s->sio != NULL)
-			sio_conn_message(s, pkt->data, pkt->len, pkt->binary);
+		s->ep->h->message(s, pkt->data, pkt->len, pkt->binary);
 		break;
 	case EIO_CLOSE:
 		s->client_closed = 1;
@@ -589,10 +571,7 @@ eio_session_close(struct eio_session *s, const char *reason)
 		free(s->q.v);
 		memset(&s->q, 0, sizeof s->q);
 	}
-	if (s->ep->kind == GW_EP_RAW)
-		gw_bridge_eio_close(gw, s, reason);
-	else
-		sio_conn_close(s, reason);
+	s->ep->h->close(s, reason);
 	if (linger) {
 		session_q_close_packet(s);
 		s->linger = 1;
@@ -707,5 +686,4 @@ eio_session_close_all(struct gw *gw, const char *reason)
 				eio_session_close(gw->sess_tab[i], reason);
 		}
 	}
-	sio_recover_close_all(gw);
 }

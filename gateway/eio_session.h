@@ -60,6 +60,36 @@ struct eio_session {
 	uint32_t seq;			/* next bridge sequence number */
 };
 
+/*
+ * The layer above an endpoint's sessions: Socket.IO (sio_eio.c) or the raw
+ * Engine.IO adapter that hands them to workers (gw_bridge.c).  Each
+ * endpoint carries one (struct gw_endpoint h, chosen by its kind when the
+ * loop starts); the session code calls through it and names neither.
+ * Members that may be NULL say so.
+ */
+struct eio_handler {
+	/*
+	 * A handshake on c asks for a session on ep: 0, or -1 to refuse it
+	 * with a 503 whose text is put in msg (logged).  May be NULL.
+	 */
+	int (*admit)(struct gw_conn *c, const struct gw_endpoint *ep, char *msg, size_t cap);
+	/*
+	 * The session is created (sid, transport, v3 flags, address): take it,
+	 * 0; or -1 to have it freed quietly and the handshake refused (503).
+	 */
+	int (*open)(struct eio_session *s, struct gw_conn *c, const struct http_req *req,
+	    const char *transport);
+	/* A v3 session's open packet is sent.  May be NULL. */
+	void (*v3_opened)(struct eio_session *s);
+	/* One message packet from the client (text, or binary when binary). */
+	void (*message)(struct eio_session *s, const char *data, size_t len, int binary);
+	/* The session is closing (once; reason is static). */
+	void (*close)(struct eio_session *s, const char *reason);
+	/* A ping went out; the pong to it came.  May be NULL. */
+	void (*ping)(struct eio_session *s);
+	void (*pong)(struct eio_session *s);
+};
+
 /* Route an Engine.IO HTTP request (polling or handshake) on endpoint ep. */
 void eio_http_request(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *ep);
 /* Route an Engine.IO WebSocket upgrade on endpoint ep. */

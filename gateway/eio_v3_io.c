@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include "eio_session.h"
-#include "sio.h"
 
 /* The Engine.IO revision a handshake's EIO value asks for: 4, 3 (when allowed) or 0. */
 int
@@ -231,6 +230,6 @@ eio3_decode_post(struct eio_session *s, struct http_req *req, eio_packet_fn fn, 
 void
 eio3_session_opened(struct eio_session *s)
 {
-	if (s->sio != NULL)
-		sio3_conn_start(s);
+	if (s->ep->h->v3_opened != NULL)
+		s->ep->h->v3_opened(s);
 }

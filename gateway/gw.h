@@ -152,12 +152,16 @@ void gw_outq_clear(struct gw_outq *q);
 
 enum gw_ep_kind { GW_EP_SIO = 1, GW_EP_RAW = 2 };
 
+struct eio_handler;
+
 /* An Engine.IO endpoint (a path). Owned by gw_conf. */
 struct gw_endpoint {
 	char *path;		/* "/engine.io/" (always ends with '/') */
 	size_t plen;
 	int kind;
 	int idx;
+	/* What its sessions are handed to (eio_session.h), set for kind by gw_main.c */
+	const struct eio_handler *h;
 };
 
 #define GW_MAX_WORKER_CONF 32

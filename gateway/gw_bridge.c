@@ -1648,11 +1648,24 @@ bridge_enc_session(struct br_enc *e, int type, uint32_t nfields, struct eio_sess
 	br_enc_uint(e, "seq", s->seq++);
 }
 
-/* Bind a new session to a worker and send EIO_OPEN with the handshake. */
-int
-gw_bridge_eio_open(struct gw *gw, struct eio_session *s, const struct http_req *req,
-    const char *peer, const char *transport)
+/* A raw endpoint takes a handshake only while some worker serves it. */
+static int
+bridge_eio_admit(struct gw_conn *c, const struct gw_endpoint *ep, char *msg, size_t cap)
 {
+	if (gw_bridge_has_worker(c->gw, ep))
+		return 0;
+	gw_warn("conn %llu %s: no worker serves %s, handshake refused",
+	    (unsigned long long)c->id, c->peer, ep->path);
+	snprintf(msg, cap, "No worker available for %s", ep->path);
+	return -1;
+}
+
+/* Bind a new session to a worker and send EIO_OPEN with the handshake; -1 if no worker. */
+static int
+bridge_eio_open(struct eio_session *s, struct gw_conn *c, const struct http_req *req,
+    const char *transport)
+{
+	struct gw *gw = s->gw;
 	struct gw_worker *w = bridge_pick(gw, s->ep);
 	struct br_enc e;
 	struct gw_buf *hs;
@@ -1662,21 +1675,23 @@ gw_bridge_eio_open(struct gw *gw, struct eio_session *s, const struct http_req *
 		return -1;
 	s->worker = w->id;
 	w->nsess++;
-	hs = gw_bridge_hs_blob(req, peer, transport);
+	hs = gw_bridge_hs_blob(req, c->peer, transport);
 	bridge_enc_session(&e, BR_T_EIO_OPEN, 2, s);
 	br_enc_cstr(&e, "path", s->ep->path);
 	br_enc_key(&e, "hs");
 	msgpack_sbuffer_write(&e.sb, hs->data, hs->len);
 	gw_buf_unref(hs);
 	bridge_send_event(gw, w, &e, 1, &meta);
+	gw_debug("session %s opened on %s by conn %llu %s", s->sid, s->ep->path,
+	    (unsigned long long)c->id, c->peer);
 	return 0;
 }
 
 /* Forward one message of a raw session to its worker. */
-void
-gw_bridge_eio_message(struct gw *gw, struct eio_session *s, const char *data, size_t len,
-    int binary)
+static void
+bridge_eio_message(struct eio_session *s, const char *data, size_t len, int binary)
 {
+	struct gw *gw = s->gw;
 	struct gw_worker *w = bridge_find_id(gw->br, s->worker);
 	struct br_enc e;
 	struct gw_evmeta meta = { BR_T_EIO_MESSAGE, s->sid, 0, 0, 0 };
@@ -1695,9 +1710,10 @@ gw_bridge_eio_message(struct gw *gw, struct eio_session *s, const char *data, si
 }
 
 /* Tell the session's worker it closed. */
-void
-gw_bridge_eio_close(struct gw *gw, struct eio_session *s, const char *reason)
+static void
+bridge_eio_close(struct eio_session *s, const char *reason)
 {
+	struct gw *gw = s->gw;
 	struct gw_worker *w = bridge_find_id(gw->br, s->worker);
 	struct br_enc e;
 	struct gw_evmeta meta = { BR_T_EIO_CLOSE, s->sid, 0, 0, 0 };
@@ -1710,3 +1726,11 @@ gw_bridge_eio_close(struct gw *gw, struct eio_session *s, const char *reason)
 	br_enc_cstr(&e, "reason", reason);
 	bridge_send_event(gw, w, &e, 1, &meta);
 }
+
+/* Raw Engine.IO endpoints: every session is handed to one worker. */
+const struct eio_handler eio_bridge_handler = {
+	.admit = bridge_eio_admit,
+	.open = bridge_eio_open,
+	.message = bridge_eio_message,
+	.close = bridge_eio_close,
+};

@@ -143,11 +143,7 @@ void gw_bridge_stop(struct gw *gw);
 void gw_bridge_turn(struct gw *gw);
 /* Whether some live worker serves this endpoint. */
 int gw_bridge_has_worker(struct gw *gw, const struct gw_endpoint *ep);
-/* Bind a new session to a worker and send EIO_OPEN; -1 if no worker. */
-int gw_bridge_eio_open(struct gw *gw, struct eio_session *s, const struct http_req *req,
-    const char *peer, const char *transport);
-void gw_bridge_eio_message(struct gw *gw, struct eio_session *s, const char *data,
-    size_t len, int binary);
-void gw_bridge_eio_close(struct gw *gw, struct eio_session *s, const char *reason);
+/* The Engine.IO handler of raw endpoints (eio_session.h): sessions go to workers. */
+extern const struct eio_handler eio_bridge_handler;
 
 #endif

@@ -93,6 +93,7 @@ stop_sessions(struct gw *gw)
 
 	gw->stopping = 2;
 	eio_session_close_all(gw, "server shutting down");
+	sio_recover_close_all(gw);	/* and the sockets kept for recovery */
 	/* Idle HTTP connections go now; the others once their output is out. */
 	for (c = TAILQ_FIRST(&gw->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, link);
@@ -354,6 +355,12 @@ raise_nofile(void)
 static int
 loop_init(struct gw *gw, const char *base_id, const char **why)
 {
+	int i;
+
+	/* Each endpoint's sessions go to the layer of its kind. */
+	for (i = 0; i < gw->conf.nep; i++)
+		gw->conf.ep[i].h = gw->conf.ep[i].kind == GW_EP_RAW ? &eio_bridge_handler :
+		    &sio_eio_handler;
 	if (gw_loops_names(gw, base_id, why) < 0)
 		return -1;
 	gw->loop = gw->idx == 0 ? ev_default_loop(EVFLAG_AUTO) : ev_loop_new(EVFLAG_AUTO);
@@ -406,6 +413,7 @@ loop_free(struct gw *gw)
 	if (!gw->stopping) {
 		gw_listen_stop(gw);
 		eio_session_close_all(gw, "server shutting down");
+		sio_recover_close_all(gw);
 	}
 	ev_timer_stop(gw->loop, &gw->drain_t);
 	gw->nhandoff = 0;	/* still this loop's: closed below */

@@ -122,6 +122,9 @@ struct sio_conn {
 	struct gw_tnode connect_t;	/* no namespace connected yet (gw->t_sio_conn) */
 };
 
+/* sio_eio.c: the Engine.IO handler of Socket.IO endpoints (eio_session.h) */
+extern const struct eio_handler sio_eio_handler;
+
 /* sio_packet.c */
 int sio_packet_parse(const char *p, size_t n, struct sio_pkt *out, unsigned max_att,
     const char **why);
