@@ -13,6 +13,10 @@
  * SIO_CONNECT/SIO_EVENT marked hold keeps its socket's next events back
  * (sio_socket.c): whatever takes it out of the queues for good (CREDIT,
  * expiry, a worker's loss without redelivery, a new HELLO) releases it.
+ *
+ * What workers serve is the layers' (gw_bridge_add_layer): eio_bridge.c
+ * (raw Engine.IO sessions) and sio_bridge.c (Socket.IO sockets) take the
+ * commands of their types and move a lost worker's sessions.
  */
 #include <errno.h>
 #include <unistd.h>
@@ -41,11 +45,9 @@
 #define GW_BATCH_KEEP (2 * GW_BATCH_FLUSH)
 
 static void bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why);
-static void bridge_enc_query(struct br_enc *e, const struct http_req *req);
 static void bridge_expire(struct gw *gw, struct gw_worker *w, ev_tstamp now);
 static void bridge_zap_drain(struct gw *gw);
 static struct gw_worker *bridge_find_rid(struct gw_bridge *br, const void *rid, size_t n);
-struct gw_worker *bridge_pick(struct gw *gw, const struct gw_endpoint *ep);
 
 /* Send one frame to a routing id; 0, or -1 with errno. */
 static int
@@ -390,41 +392,6 @@ bridge_release(struct gw *gw, struct gw_pending *p)
 	}
 }
 
-/* Give a lost worker's raw sessions to another worker of their endpoint. */
-static void
-bridge_rehome_sessions(struct gw *gw, uint32_t dead)
-{
-	uint32_t i;
-
-	for (i = 0; gw->sess_tab != NULL && i <= gw->sess_mask; i++) {
-		struct eio_session *s;
-
-		for (s = gw->sess_tab[i]; s != NULL; s = s->hnext) {
-			struct gw_worker *nw;
-			struct br_enc e;
-			struct gw_evmeta meta = { BR_T_EIO_OPEN, s->sid, 0, 0, 0 };
-
-			if (s->worker != dead || s->ep->kind != GW_EP_RAW)
-				continue;
-			nw = bridge_pick(gw, s->ep);
-			s->worker = 0;
-			if (nw == NULL)
-				continue;	/* closed below */
-			s->worker = nw->id;
-			nw->nsess++;
-			/* EIO_OPEN {sid, seq, path, hs: {}, moved: true} */
-			br_enc_init(&e, BR_T_EIO_OPEN, 5);
-			br_enc_cstr(&e, "sid", s->sid);
-			br_enc_uint(&e, "seq", s->seq++);
-			br_enc_cstr(&e, "path", s->ep->path);
-			br_enc_map(&e, "hs", 0);
-			br_enc_key(&e, "moved");
-			msgpack_pack_true(&e.pk);
-			bridge_send_event(gw, nw, &e, 1, &meta);
-		}
-	}
-}
-
 /*
  * CREDIT n: the n oldest events in flight are done.  A socket released
  * here may send its next event to w at once (it joins the queues' tails,
@@ -496,8 +463,8 @@ bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why)
 	    "flight and %u waiting", w->id, w->name, why, w->nsess, w->inflight.n, w->backlog.n);
 	gw->st.workers_lost++;
 	/* 1. New owners: other workers of the same endpoint or namespace. */
-	bridge_rehome_sessions(gw, w->id);
-	sio_rehome(gw, w->id);
+	for (i = 0; i < br->nlayers; i++)
+		br->layer[i]->rehome(gw, w->id);
 	/* 2. Its unfinished events, in order, to the new owners. */
 	for (i = 0; i < w->inflight.n; i++) {
 		gw_debug("in flight %u: type %d id %s ack1 %llu %s", i, pq_at(&w->inflight, i)->type,
@@ -513,16 +480,8 @@ bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why)
 		bridge_release(gw, pq_at(&w->backlog, i));
 	}
 	/* 3. What found no new owner is closed; clients reconnect. */
-	for (i = 0; gw->sess_tab != NULL && i <= gw->sess_mask; i++) {
-		struct eio_session *s = gw->sess_tab[i], *next;
-
-		for (; s != NULL; s = next) {
-			next = s->hnext;
-			if (s->ep->kind == GW_EP_RAW && s->worker == 0 && s->state != EIO_S_CLOSED)
-				eio_session_close_later(s, "worker gone");
-		}
-	}
-	sio_close_orphans(gw);
+	for (i = 0; i < br->nlayers; i++)
+		br->layer[i]->orphans(gw);
 	pq_clear(&w->backlog);
 	pq_clear(&w->inflight);
 	br_batch_free(&w->out);
@@ -696,64 +655,6 @@ bad:
 	bridge_error(gw, rid, rid_len, BR_E_BAD_MESSAGE, "malformed HELLO", BR_T_HELLO, NULL, 0);
 }
 
-/* Resolve a sid given by a worker; answers UNKNOWN_SID when gone. */
-static struct eio_session *
-bridge_session(struct gw *gw, struct gw_worker *w, const struct br_str *sid, int ref)
-{
-	char buf[EIO_SID_LEN + 8];
-	struct eio_session *s = NULL;
-
-	if (sid->n < sizeof buf) {
-		memcpy(buf, sid->p, sid->n);
-		buf[sid->n] = '\0';
-		s = eio_session_find(gw, buf);
-	}
-	if (s == NULL)
-		bridge_error(gw, w->rid, w->rid_len, BR_E_UNKNOWN_SID, "no such session", ref,
-		    sid->p, sid->n < 64 ? sid->n : 64);
-	return s;
-}
-
-/* EIO_SEND: one message to one or many sessions, encoded once. */
-static void
-bridge_eio_send(struct gw *gw, struct gw_worker *w, struct br_msg *m)
-{
-	struct br_str sid, data;
-	const msgpack_object *sids = br_msg_get(m, "sids");
-	int binary;
-	struct gw_buf *pkt;
-	uint32_t i;
-
-	if (br_msg_data(m, "data", &data, &binary) < 0 ||
-	    (br_msg_str(m, "sid", &sid) < 0 && (sids == NULL || sids->type != MSGPACK_OBJECT_ARRAY))) {
-		bridge_error(gw, w->rid, w->rid_len, BR_E_BAD_MESSAGE,
-		    "EIO_SEND needs data and sid or sids", BR_T_EIO_SEND, NULL, 0);
-		return;
-	}
-	if (data.n > gw->conf.max_payload) {
-		bridge_error(gw, w->rid, w->rid_len, BR_E_TOO_LARGE, "data larger than maxPayload",
-		    BR_T_EIO_SEND, NULL, 0);
-		return;
-	}
-	pkt = eio_pkt_new(EIO_MESSAGE, data.p, data.n, binary);
-	if (br_msg_str(m, "sid", &sid) == 0) {
-		struct eio_session *s = bridge_session(gw, w, &sid, BR_T_EIO_SEND);
-
-		if (s != NULL)
-			eio_session_send(s, pkt);
-	} else {
-		for (i = 0; i < sids->via.array.size; i++) {
-			struct eio_session *s;
-
-			if (br_obj_str(&sids->via.array.ptr[i], &sid) < 0)
-				continue;
-			if ((s = bridge_session(gw, w, &sid, BR_T_EIO_SEND)) != NULL)
-				eio_session_send(s, pkt);
-		}
-	}
-	gw_buf_unref(pkt);
-}
-
 /* STATUS: live figures for an operator (siogate --status). */
 static void
 bridge_status(struct gw *gw, const unsigned char *rid, size_t rid_len)
@@ -777,6 +678,13 @@ bridge_status(struct gw *gw, const unsigned char *rid, size_t rid_len)
 	br_enc_uint(&e, "worker_backlog_events", sn.backlog);
 	br_enc_uint(&e, "supervised_processes", gw_super_running(gw));
 	bridge_send_ctl(gw, rid, rid_len, &e);
+}
+
+void
+gw_bridge_add_layer(struct gw *gw, const struct gw_bridge_layer *l)
+{
+	if (gw->br != NULL && gw->br->nlayers < GW_BRIDGE_LAYERS)
+		gw->br->layer[gw->br->nlayers++] = l;
 }
 
 void
@@ -847,8 +755,8 @@ bridge_handle(struct gw *gw, const unsigned char *rid, size_t rid_len, const voi
 	int code = 0;
 	const char *why = NULL;
 	char text[192];
-	struct br_str sid;
 	uint64_t v;
+	uint32_t i;
 
 	memset(&m, 0, sizeof m);
 	if (br_msg_decode_ref(&m, p, n, &code, &why) < 0) {
@@ -926,33 +834,13 @@ bridge_handle(struct gw *gw, const unsigned char *rid, size_t rid_len, const voi
 		    gw_log_escape(esc, sizeof esc, text.p, text.n));
 		break;
 	}
-	case BR_T_EIO_SEND:
-		bridge_eio_send(gw, w, &m);
-		break;
-	case BR_T_EIO_CLOSE_SESSION: {
-		struct eio_session *s;
-
-		if (br_msg_str(&m, "sid", &sid) < 0) {
-			bridge_error(gw, rid, rid_len, BR_E_BAD_MESSAGE, "EIO_CLOSE_SESSION needs sid",
-			    m.type, NULL, 0);
-			break;
-		}
-		if ((s = bridge_session(gw, w, &sid, m.type)) != NULL)
-			eio_session_close(s, "forced close");
-		break;
-	}
-	case BR_T_SIO_ACCEPT:
-	case BR_T_SIO_REJECT:
-	case BR_T_SIO_ACK:
-	case BR_T_SIO_EMIT:
-	case BR_T_SIO_JOIN:
-	case BR_T_SIO_LEAVE:
-	case BR_T_SIO_DISCONNECT_SOCKETS:
-	case BR_T_SIO_SET_SESSION:
-	case BR_T_SIO_QUERY:
-		sio_bridge_handle(gw, w, &m);
-		break;
 	default:
+		for (i = 0; i < br->nlayers; i++) {
+			if (br->layer[i]->command(gw, w, &m))
+				break;
+		}
+		if (i < br->nlayers)
+			break;
 		if (m.type > 0 && br_type_name(m.type)[0] != '?')
 			bridge_error(gw, rid, rid_len, BR_E_BAD_MESSAGE,
 			    "message type not accepted from a worker", m.type, NULL, 0);
@@ -1201,36 +1089,6 @@ int
 gw_bridge_serves_nsp(struct gw *gw, const char *name, size_t n)
 {
 	return gw_bridge_pick_nsp(gw, name, n, NULL) != NULL;
-}
-
-/* The handshake map, encoded once as msgpack. */
-struct gw_buf *
-gw_bridge_hs_blob(const struct http_req *req, const char *peer, const char *transport)
-{
-	struct br_enc e;
-	struct gw_buf *b;
-	char eio[8];
-	int i;
-
-	msgpack_sbuffer_init(&e.sb);
-	msgpack_packer_init(&e.pk, &e.sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&e.pk, 7);
-	/* The Engine.IO revision: 3 for Socket.IO 2.x clients (allow_eio3), else 4. */
-	br_enc_uint(&e, "eio", http_req_query(req, "EIO", eio, sizeof eio) != NULL &&
-	    strcmp(eio, "3") == 0 ? 3 : 4);
-	br_enc_key(&e, "headers");
-	msgpack_pack_map(&e.pk, req->nhdr);
-	for (i = 0; i < req->nhdr; i++)
-		br_enc_cstr(&e, req->buf + req->hdr[i].name, req->buf + req->hdr[i].value);
-	br_enc_key(&e, "query");
-	bridge_enc_query(&e, req);
-	br_enc_cstr(&e, "addr", peer);
-	br_enc_cstr(&e, "transport", transport);
-	br_enc_uint(&e, "time", gw_time_ms());
-	br_enc_str(&e, "url", req->buf + req->url, req->url_len);
-	b = gw_buf_from(e.sb.data, e.sb.size);
-	msgpack_sbuffer_destroy(&e.sb);
-	return b;
 }
 
 /* --curve-keygen: print a new key pair. */
@@ -1564,173 +1422,3 @@ gw_bridge_workers(struct gw *gw)
 	return n;
 }
 
-/* Whether a live worker serves ep. */
-int
-gw_bridge_has_worker(struct gw *gw, const struct gw_endpoint *ep)
-{
-	struct gw_worker *w;
-
-	for (w = gw->br->workers; w != NULL; w = w->next) {
-		if (w->eio_mask & (1u << ep->idx))
-			return 1;
-	}
-	return 0;
-}
-
-/* The worker of ep with the fewest sessions (round-robin among equals). */
-struct gw_worker *
-bridge_pick(struct gw *gw, const struct gw_endpoint *ep)
-{
-	struct gw_worker *w, *best = NULL;
-
-	gw->br->rr++;
-	for (w = gw->br->workers; w != NULL; w = w->next) {
-		if (w->dead || !(w->eio_mask & (1u << ep->idx)))
-			continue;
-		if (best == NULL || w->nsess < best->nsess ||
-		    (w->nsess == best->nsess && ((w->id ^ gw->br->rr) & 1)))
-			best = w;
-	}
-	return best;
-}
-
-/* Count query parameters. */
-static uint32_t
-bridge_query_count(const struct http_req *req)
-{
-	uint32_t n = 0, i;
-
-	if (req->query_len == 0)
-		return 0;
-	for (i = 0; i < req->query_len; i++)
-		n += req->buf[req->query + i] == '&';
-	return n + 1;
-}
-
-/* Encode the query string as a map of decoded keys and values. */
-static void
-bridge_enc_query(struct br_enc *e, const struct http_req *req)
-{
-	const char *p = req->buf + req->query, *end = p + req->query_len;
-	uint32_t n = bridge_query_count(req);
-	char kbuf[512], vbuf[2048];
-
-	msgpack_pack_map(&e->pk, n);
-	while (n-- > 0) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *seg_end = amp ? amp : end;
-		const char *eq = memchr(p, '=', (size_t)(seg_end - p));
-		size_t kl = (size_t)((eq ? eq : seg_end) - p), vl = eq ? (size_t)(seg_end - eq - 1) : 0;
-
-		if (kl >= sizeof kbuf)
-			kl = sizeof kbuf - 1;
-		if (vl >= sizeof vbuf)
-			vl = sizeof vbuf - 1;
-		memcpy(kbuf, p, kl);
-		kl = gw_url_decode(kbuf, kl, 1);
-		if (vl)
-			memcpy(vbuf, eq + 1, vl);
-		vl = gw_url_decode(vbuf, vl, 1);
-		msgpack_pack_str(&e->pk, kl);
-		msgpack_pack_str_body(&e->pk, kbuf, kl);
-		msgpack_pack_str(&e->pk, vl);
-		msgpack_pack_str_body(&e->pk, vbuf, vl);
-		p = seg_end + 1;
-	}
-}
-
-/* Start an event message for session s (sid and seq). */
-static void
-bridge_enc_session(struct br_enc *e, int type, uint32_t nfields, struct eio_session *s)
-{
-	br_enc_init(e, type, nfields + 2);
-	br_enc_cstr(e, "sid", s->sid);
-	br_enc_uint(e, "seq", s->seq++);
-}
-
-/* A raw endpoint takes a handshake only while some worker serves it. */
-static int
-bridge_eio_admit(struct gw_conn *c, const struct gw_endpoint *ep, char *msg, size_t cap)
-{
-	if (gw_bridge_has_worker(c->gw, ep))
-		return 0;
-	gw_warn("conn %llu %s: no worker serves %s, handshake refused",
-	    (unsigned long long)c->id, c->peer, ep->path);
-	snprintf(msg, cap, "No worker available for %s", ep->path);
-	return -1;
-}
-
-/* Bind a new session to a worker and send EIO_OPEN with the handshake; -1 if no worker. */
-static int
-bridge_eio_open(struct eio_session *s, struct gw_conn *c, const struct http_req *req,
-    const char *transport)
-{
-	struct gw *gw = s->gw;
-	struct gw_worker *w = bridge_pick(gw, s->ep);
-	struct br_enc e;
-	struct gw_buf *hs;
-	struct gw_evmeta meta = { BR_T_EIO_OPEN, s->sid, 0, 0, 0 };
-
-	if (w == NULL)
-		return -1;
-	s->worker = w->id;
-	w->nsess++;
-	hs = gw_bridge_hs_blob(req, c->peer, transport);
-	bridge_enc_session(&e, BR_T_EIO_OPEN, 2, s);
-	br_enc_cstr(&e, "path", s->ep->path);
-	br_enc_key(&e, "hs");
-	msgpack_sbuffer_write(&e.sb, hs->data, hs->len);
-	gw_buf_unref(hs);
-	bridge_send_event(gw, w, &e, 1, &meta);
-	gw_debug("session %s opened on %s by conn %llu %s", s->sid, s->ep->path,
-	    (unsigned long long)c->id, c->peer);
-	return 0;
-}
-
-/* Forward one message of a raw session to its worker. */
-static void
-bridge_eio_message(struct eio_session *s, const char *data, size_t len, int binary)
-{
-	struct gw *gw = s->gw;
-	struct gw_worker *w = bridge_find_id(gw->br, s->worker);
-	struct br_enc e;
-	struct gw_evmeta meta = { BR_T_EIO_MESSAGE, s->sid, 0, 0, 0 };
-
-	if (w == NULL) {
-		eio_session_close(s, "worker gone");
-		return;
-	}
-	bridge_enc_session(&e, BR_T_EIO_MESSAGE, 1, s);
-	br_enc_data(&e, "data", data, len, binary);
-	if (bridge_send_event(gw, w, &e, 0, &meta) < 0) {
-		gw_warn("session %s: worker %u backlog full (%u events), closing the session",
-		    s->sid, w->id, gw->conf.max_backlog);
-		eio_session_close(s, "worker overloaded");
-	}
-}
-
-/* Tell the session's worker it closed. */
-static void
-bridge_eio_close(struct eio_session *s, const char *reason)
-{
-	struct gw *gw = s->gw;
-	struct gw_worker *w = bridge_find_id(gw->br, s->worker);
-	struct br_enc e;
-	struct gw_evmeta meta = { BR_T_EIO_CLOSE, s->sid, 0, 0, 0 };
-
-	if (w == NULL)
-		return;
-	w->nsess--;
-	s->worker = 0;
-	bridge_enc_session(&e, BR_T_EIO_CLOSE, 1, s);
-	br_enc_cstr(&e, "reason", reason);
-	bridge_send_event(gw, w, &e, 1, &meta);
-}
-
-/* Raw Engine.IO endpoints: every session is handed to one worker. */
-const struct eio_handler eio_bridge_handler = {
-	.admit = bridge_eio_admit,
-	.open = bridge_eio_open,
-	.message = bridge_eio_message,
-	.close = bridge_eio_close,
-};

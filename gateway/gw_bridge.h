@@ -80,6 +80,23 @@ struct gw_worker {
 typedef int (*gw_bridge_sync_fn)(struct gw *gw, const unsigned char *rid, size_t rid_len,
     uint64_t req);
 
+/*
+ * A layer above the bridge whose sessions workers serve (eio_bridge.c: raw
+ * Engine.IO; sio_bridge.c: Socket.IO), registered with
+ * gw_bridge_add_layer(): the worker commands it takes and its part in a
+ * worker's loss.  Layers are called in the order they were registered.
+ */
+struct gw_bridge_layer {
+	/* A command from registered worker w: 1 if taken, 0 if m's type is not its. */
+	int (*command)(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
+	/* Worker dead is lost: its sessions to other workers (before its events are). */
+	void (*rehome)(struct gw *gw, uint32_t dead);
+	/* Then: close what no worker took. */
+	void (*orphans)(struct gw *gw);
+};
+
+#define GW_BRIDGE_LAYERS 4
+
 struct gw_bridge {
 	void *zctx, *router;
 	void *zap;			/* ZAP handler (REP) when CURVE keys are restricted */
@@ -94,6 +111,8 @@ struct gw_bridge {
 	uint32_t rr;
 	int sent;		/* something was sent since the last ZMQ_EVENTS check */
 	gw_bridge_sync_fn on_sync;	/* NULL: SYNC is answered at once */
+	const struct gw_bridge_layer *layer[GW_BRIDGE_LAYERS];
+	uint32_t nlayers;
 };
 
 /* The worker with this id (possibly found unreachable this turn), or NULL. */
@@ -108,6 +127,8 @@ int gw_bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, i
 void gw_bridge_event_done(struct gw_worker *w, const char *id, size_t idlen, uint64_t ack);
 /* Send a control message (no credit).  Frees the encoder. */
 void gw_bridge_send_ctl(struct gw *gw, struct gw_worker *w, struct br_enc *e);
+/* Add a layer (at most GW_BRIDGE_LAYERS); the bridge must be started. */
+void gw_bridge_add_layer(struct gw *gw, const struct gw_bridge_layer *l);
 /* Register (fn) or remove (NULL) the SYNC hook; the bridge must be started. */
 void gw_bridge_on_sync(struct gw *gw, gw_bridge_sync_fn fn);
 /*
@@ -119,9 +140,6 @@ void gw_bridge_sync_reply(struct gw *gw, const unsigned char *rid, size_t rid_le
 /* ERROR {code, text, ref, [sid]} to a worker. */
 void gw_bridge_error(struct gw *gw, struct gw_worker *w, int code, const char *text, int ref,
     const char *sid, size_t sidlen);
-/* The handshake map {headers, query, addr, transport, time, url}, msgpack-encoded. */
-struct gw_buf *gw_bridge_hs_blob(const struct http_req *req, const char *peer,
-    const char *transport);
 /* The worker that should take a new socket of namespace name (NULL: none); *open: no round trip. */
 struct gw_worker *gw_bridge_pick_nsp(struct gw *gw, const char *name, size_t n, int *open);
 /* Events waiting in every worker's backlog. */
@@ -141,9 +159,5 @@ int gw_bridge_start(struct gw *gw, const char **why);
 void gw_bridge_stop(struct gw *gw);
 /* Drain the ROUTER socket (edge-triggered ZMQ_FD); called before sleeping. */
 void gw_bridge_turn(struct gw *gw);
-/* Whether some live worker serves this endpoint. */
-int gw_bridge_has_worker(struct gw *gw, const struct gw_endpoint *ep);
-/* The Engine.IO handler of raw endpoints (eio_session.h): sessions go to workers. */
-extern const struct eio_handler eio_bridge_handler;
 
 #endif

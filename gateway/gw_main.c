@@ -19,6 +19,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "eio_bridge.h"
 #include "eio_session.h"
 #include "gw_bridge.h"
 #include "gw_cluster.h"
@@ -390,7 +391,12 @@ loop_init(struct gw *gw, const char *base_id, const char **why)
 		ev_signal_start(gw->loop, &gw->sigterm);
 		ev_signal_start(gw->loop, &gw->sighup);
 	}
-	if (gw_bridge_start(gw, why) < 0 || gw_listen_start(gw, why) < 0 ||
+	if (gw_bridge_start(gw, why) < 0)
+		return -1;
+	/* What workers serve, in the order a lost worker's sessions move. */
+	gw_bridge_add_layer(gw, &eio_bridge_layer);
+	gw_bridge_add_layer(gw, &sio_bridge_layer);
+	if (gw_listen_start(gw, why) < 0 ||
 	    (gw->idx == 0 && gw_metrics_start(gw, why) < 0) || gw_cluster_start(gw, why) < 0)
 		return -1;
 	ev_timer_init(&gw->sweep_t, sweep_cb, 10., 10.);

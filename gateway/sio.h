@@ -174,10 +174,11 @@ void sio_close_orphans(struct gw *gw);
 /* Free the namespaces and their rooms (shutdown). */
 void sio_nsps_free(struct gw *gw);
 
-/* sio_bridge.c: a Socket.IO command from a worker */
+/* sio_bridge.c: the Socket.IO commands of workers */
 struct gw_worker;
-struct br_msg;
-void sio_bridge_handle(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
+struct gw_bridge_layer;
+/* Its bridge layer: the SIO_* commands, a lost worker's sockets (sio_rehome). */
+extern const struct gw_bridge_layer sio_bridge_layer;
 /* Pack a socket as a "sockets" query lists it: {id, rooms, session, addr}. */
 struct br_enc;
 void sio_pack_socket(struct br_enc *e, struct sio_socket *so);

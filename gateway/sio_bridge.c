@@ -511,9 +511,9 @@ cmd_query(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 	gw_bridge_send_ctl(gw, w, &e);
 }
 
-/* Dispatch one Socket.IO command from a worker. */
-void
-sio_bridge_handle(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
+/* One Socket.IO command from a worker: 1, or 0 when m is not one. */
+static int
+sio_bridge_command(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 {
 	struct sio_socket *so;
 
@@ -521,11 +521,11 @@ sio_bridge_handle(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 	case BR_T_SIO_ACCEPT:
 	case BR_T_SIO_REJECT:
 		if ((so = cmd_socket(gw, w, m)) == NULL)
-			return;
+			return 1;
 		if (so->state != SIO_S_CONNECTING) {
 			gw_bridge_error(gw, w, BR_E_UNKNOWN_SID, "socket is not waiting for an answer",
 			    m->type, so->id, SIO_ID_LEN);
-			return;
+			return 1;
 		}
 		if (m->type == BR_T_SIO_ACCEPT)
 			sio_socket_accept(so, br_msg_get(m, "session"), br_msg_get(m, "rooms"));
@@ -551,5 +551,15 @@ sio_bridge_handle(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 	case BR_T_SIO_QUERY:
 		cmd_query(gw, w, m);
 		break;
+	default:
+		return 0;
 	}
+	return 1;
 }
+
+/* Socket.IO as a bridge layer (gw_bridge.h). */
+const struct gw_bridge_layer sio_bridge_layer = {
+	.command = sio_bridge_command,
+	.rehome = sio_rehome,
+	.orphans = sio_close_orphans,
+};

@@ -4,7 +4,7 @@
  * session without Socket.IO state (s->sio NULL, once it is closed) gets
  * nothing more.
  */
-#include "gw_bridge.h"
+#include "eio_bridge.h"
 #include "sio.h"
 
 /* A new session: its Socket.IO state, with the handshake for its sockets. */
@@ -12,7 +12,7 @@ static int
 sio_eio_open(struct eio_session *s, struct gw_conn *c, const struct http_req *req,
     const char *transport)
 {
-	sio_conn_open(s, gw_bridge_hs_blob(req, c->peer, transport));
+	sio_conn_open(s, eio_bridge_hs_blob(req, c->peer, transport));
 	return 0;
 }
 
