@@ -477,8 +477,6 @@ int gw_metrics_start(struct gw *gw, const char **why);
 void gw_metrics_stop(struct gw *gw);
 /* --status: ask a running gateway over the bridge and print; exit status. */
 int gw_status_print(const struct gw_conf *c);
-/* --curve-keygen: print a CURVE key pair; 0 or -1. */
-int gw_curve_keygen(void);
 
 /* gw_conn.c: apply the configured HTTP limits (start, reload) */
 void gw_conn_limits_update(struct gw *gw);

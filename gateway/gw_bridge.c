@@ -30,6 +30,7 @@
 #include "br_proto.h"
 #include "eio_session.h"
 #include "gw_bridge.h"
+#include "gw_curve.h"
 #include "sio.h"
 
 #define GW_DRAIN_BUDGET 1024
@@ -46,7 +47,6 @@
 
 static void bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why);
 static void bridge_expire(struct gw *gw, struct gw_worker *w, ev_tstamp now);
-static void bridge_zap_drain(struct gw *gw);
 static struct gw_worker *bridge_find_rid(struct gw_bridge *br, const void *rid, size_t n);
 
 /* Send one frame to a routing id; 0, or -1 with errno. */
@@ -909,8 +909,7 @@ gw_bridge_turn(struct gw *gw)
 
 	if (br == NULL)
 		return;
-	if (br->zap != NULL)
-		bridge_zap_drain(gw);
+	gw_curve_turn(br->curve);
 	for (;;) {
 		struct gw_worker *w, *next;
 
@@ -1091,196 +1090,6 @@ gw_bridge_serves_nsp(struct gw *gw, const char *name, size_t n)
 	return gw_bridge_pick_nsp(gw, name, n, NULL) != NULL;
 }
 
-/* --curve-keygen: print a new key pair. */
-int
-gw_curve_keygen(void)
-{
-	char pub[41], sec[41];
-
-	if (zmq_curve_keypair(pub, sec) < 0) {
-		fprintf(stderr, "siogate: cannot make a CURVE key pair: %s\n", zmq_strerror(errno));
-		return -1;
-	}
-	printf("public: %s\nsecret: %s\n", pub, sec);
-	return 0;
-}
-
-/* Read a z85 key (40 characters, surrounding space ignored) from a file. */
-static int
-bridge_read_key(const char *file, char key[41], const char **why)
-{
-	static char msg[300];
-	FILE *f = fopen(file, "r");
-	char line[256];
-
-	if (f == NULL) {
-		snprintf(msg, sizeof msg, "cannot read the CURVE secret key from %s", file);
-		*why = msg;
-		return -1;
-	}
-	/* The key alone on a line, or the "secret:" line of --curve-keygen output. */
-	while (fgets(line, sizeof line, f) != NULL) {
-		char *p = line + strspn(line, " \t");
-		size_t n;
-
-		if (strncmp(p, "public:", 7) == 0)
-			continue;
-		if (strncmp(p, "secret:", 7) == 0)
-			p += 7 + strspn(p + 7, " \t");
-		n = strcspn(p, " \t\r\n");
-		if (n == 40) {
-			memcpy(key, p, 40);
-			key[40] = '\0';
-			fclose(f);
-			return 0;
-		}
-	}
-	fclose(f);
-	snprintf(msg, sizeof msg, "%s: no CURVE secret key (40 z85 characters) in it", file);
-	*why = msg;
-	return -1;
-}
-
-/* Load the allowed worker public keys (one z85 key per line, # comments). */
-static int
-bridge_load_keys(struct gw *gw, const char **why)
-{
-	static char msg[300];
-	struct gw_bridge *br = gw->br;
-	FILE *f = fopen(gw->conf.curve_authorized, "r");
-	char line[256];
-	int lineno = 0;
-
-	if (f == NULL) {
-		snprintf(msg, sizeof msg, "cannot read %s", gw->conf.curve_authorized);
-		*why = msg;
-		return -1;
-	}
-	while (fgets(line, sizeof line, f) != NULL) {
-		char *p = line + strspn(line, " \t");
-		size_t n = strcspn(p, " \t\r\n");
-
-		lineno++;
-		/* '#' is a z85 character: a line is a comment only if it is no key. */
-		if (n == 0 || (*p == '#' && n != 40))
-			continue;
-		if (n != 40) {
-			snprintf(msg, sizeof msg, "%s:%d: a public key is 40 z85 characters",
-			    gw->conf.curve_authorized, lineno);
-			fclose(f);
-			*why = msg;
-			return -1;
-		}
-		p[40] = '\0';
-		br->keys = gw_xrealloc(br->keys, (br->nkeys + 1) * sizeof *br->keys);
-		if (zmq_z85_decode(br->keys[br->nkeys], p) == NULL) {
-			snprintf(msg, sizeof msg, "%s:%d: not a z85 key", gw->conf.curve_authorized, lineno);
-			fclose(f);
-			*why = msg;
-			return -1;
-		}
-		br->nkeys++;
-	}
-	fclose(f);
-	return 0;
-}
-
-/* Answer ZAP requests: a CURVE client key must be in the allowed list. */
-static void
-bridge_zap_drain(struct gw *gw)
-{
-	struct gw_bridge *br = gw->br;
-
-	for (;;) {
-		zmq_msg_t part[7];
-		int n = 0, more = 1, allowed = 0, i;
-		size_t ml = sizeof more;
-		char keytext[41] = "?";
-
-		while (more && n < 7) {
-			zmq_msg_init(&part[n]);
-			if (zmq_msg_recv(&part[n], br->zap, ZMQ_DONTWAIT) < 0) {
-				zmq_msg_close(&part[n]);
-				if (n == 0)
-					return;
-				break;
-			}
-			n++;
-			zmq_getsockopt(br->zap, ZMQ_RCVMORE, &more, &ml);
-		}
-		if (n == 7 && zmq_msg_size(&part[6]) == 32) {
-			uint32_t k;
-
-			for (k = 0; k < br->nkeys; k++)
-				allowed |= memcmp(br->keys[k], zmq_msg_data(&part[6]), 32) == 0;
-			zmq_z85_encode(keytext, zmq_msg_data(&part[6]), 32);
-		}
-		if (!allowed)
-			gw_warn("bridge: CURVE client key %s refused (not in %s)", keytext,
-			    gw->conf.curve_authorized);
-		/* version, request id, status code, status text, user id, metadata */
-		zmq_send(br->zap, "1.0", 3, ZMQ_SNDMORE);
-		if (n >= 2)
-			zmq_send(br->zap, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), ZMQ_SNDMORE);
-		else
-			zmq_send(br->zap, "", 0, ZMQ_SNDMORE);
-		zmq_send(br->zap, allowed ? "200" : "400", 3, ZMQ_SNDMORE);
-		zmq_send(br->zap, allowed ? "OK" : "not an authorized key", allowed ? 2 : 21,
-		    ZMQ_SNDMORE);
-		zmq_send(br->zap, "", 0, ZMQ_SNDMORE);
-		zmq_send(br->zap, "", 0, 0);
-		for (i = 0; i < n; i++)
-			zmq_msg_close(&part[i]);
-	}
-}
-
-static void
-bridge_zap_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	bridge_zap_drain(w->data);
-}
-
-/* CURVE on the ROUTER socket (before it binds), and the ZAP handler. */
-static int
-bridge_curve(struct gw *gw, const char **why)
-{
-	struct gw_bridge *br = gw->br;
-	char sec[41], pub[41];
-	int one = 1, fd;
-	size_t fl = sizeof fd;
-
-	if (gw->conf.curve_secret_file == NULL)
-		return 0;
-	if (bridge_read_key(gw->conf.curve_secret_file, sec, why) < 0)
-		return -1;
-	if (zmq_curve_public(pub, sec) < 0) {
-		*why = "the CURVE secret key is not valid z85";
-		return -1;
-	}
-	if (gw->conf.curve_authorized != NULL) {
-		if (bridge_load_keys(gw, why) < 0)
-			return -1;
-		br->zap = zmq_socket(br->zctx, ZMQ_REP);
-		if (br->zap == NULL || zmq_bind(br->zap, "inproc://zeromq.zap.01") < 0) {
-			*why = "cannot start the ZAP handler";
-			return -1;
-		}
-		zmq_getsockopt(br->zap, ZMQ_FD, &fd, &fl);
-		ev_io_init(&br->zap_io, bridge_zap_cb, fd, EV_READ);
-		br->zap_io.data = gw;
-		ev_io_start(gw->loop, &br->zap_io);
-		zmq_setsockopt(br->router, ZMQ_ZAP_DOMAIN, "siogate", 7);
-	}
-	if (zmq_setsockopt(br->router, ZMQ_CURVE_SERVER, &one, sizeof one) < 0 ||
-	    zmq_setsockopt(br->router, ZMQ_CURVE_SECRETKEY, sec, 40) < 0) {
-		*why = "cannot enable CURVE on the bridge (libzmq without CURVE?)";
-		return -1;
-	}
-	gw_info("bridge: CURVE on, server public key %s%s", pub,
-	    gw->conf.curve_authorized ? ", authorized worker keys only" : ", any worker key");
-	return 0;
-}
-
 /* Bind the ROUTER socket and join the loop. */
 int
 gw_bridge_start(struct gw *gw, const char **why)
@@ -1310,7 +1119,7 @@ gw_bridge_start(struct gw *gw, const char **why)
 
 		zmq_setsockopt(br->router, ZMQ_LINGER, &linger, sizeof linger);
 	}
-	if (bridge_curve(gw, why) < 0)
+	if (gw_curve_start(gw, br->zctx, br->router, &br->curve, why) < 0)
 		return -1;
 	if (zmq_bind(br->router, gw->bridge_ep) < 0) {
 		static char msg[300];
@@ -1372,11 +1181,7 @@ gw_bridge_stop(struct gw *gw)
 	ev_prepare_stop(gw->loop, &br->flush);
 	if (br->router != NULL)
 		zmq_close(br->router);
-	if (br->zap != NULL) {
-		ev_io_stop(gw->loop, &br->zap_io);
-		zmq_close(br->zap);
-	}
-	free(br->keys);
+	gw_curve_stop(gw, br->curve);
 	zmq_ctx_term(br->zctx);
 	free(br);
 	gw->br = NULL;

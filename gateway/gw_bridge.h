@@ -11,6 +11,7 @@
 #include "br_proto.h"
 
 struct eio_session;
+struct gw_curve;
 
 /*
  * An event for a worker, queued for credit (backlog) or sent and not yet
@@ -99,10 +100,7 @@ struct gw_bridge_layer {
 
 struct gw_bridge {
 	void *zctx, *router;
-	void *zap;			/* ZAP handler (REP) when CURVE keys are restricted */
-	ev_io zap_io;
-	unsigned char (*keys)[32];	/* allowed worker public keys */
-	uint32_t nkeys;
+	struct gw_curve *curve;		/* CURVE and its ZAP handler (gw_curve.c), or NULL */
 	ev_io io;
 	ev_timer hb;
 	ev_prepare flush;		/* last before the loop sleeps: batches out */

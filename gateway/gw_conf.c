@@ -21,6 +21,7 @@
 #include "config.h"
 #include "gw.h"
 #include "gw_cluster.h"
+#include "gw_curve.h"
 
 enum opt_type { T_UINT, T_STR, T_LIST, T_LEVEL, T_FORMAT, T_PATH, T_ORIGINS, T_GWID, T_BRIDGE,
 	T_LISTEN, T_BOOL };
