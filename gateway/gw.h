@@ -477,6 +477,9 @@ int gw_metrics_start(struct gw *gw, const char **why);
 void gw_metrics_stop(struct gw *gw);
 /* --status: ask a running gateway over the bridge and print; exit status. */
 int gw_status_print(const struct gw_conf *c);
+/* The reply to that: STATUS_REPLY with the figures of every loop (the bridge's status hook). */
+struct br_enc;
+void gw_metrics_status(struct gw *gw, struct br_enc *e);
 
 /* gw_conn.c: apply the configured HTTP limits (start, reload) */
 void gw_conn_limits_update(struct gw *gw);

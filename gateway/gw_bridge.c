@@ -655,29 +655,23 @@ bad:
 	bridge_error(gw, rid, rid_len, BR_E_BAD_MESSAGE, "malformed HELLO", BR_T_HELLO, NULL, 0);
 }
 
-/* STATUS: live figures for an operator (siogate --status). */
+/* STATUS: live figures for an operator (siogate --status), from the status hook. */
 static void
 bridge_status(struct gw *gw, const unsigned char *rid, size_t rid_len)
 {
 	struct br_enc e;
-	struct gw_snap sn;
 
-	gw_snap_total(gw, &sn);
-	br_enc_init(&e, BR_T_STATUS_REPLY, 13);
-	br_enc_cstr(&e, "gateway", gw->id);
-	br_enc_cstr(&e, "version", PACKAGE_VERSION);
-	br_enc_uint(&e, "pid", (uint64_t)getpid());
-	br_enc_uint(&e, "uptime_s", (uint64_t)(ev_now(gw->loop) - gw->started));
-	br_enc_uint(&e, "loops", (uint64_t)gw->sh->n);
-	br_enc_uint(&e, "connections", sn.conns);
-	br_enc_uint(&e, "sessions_polling", sn.polling);
-	br_enc_uint(&e, "sessions_websocket", sn.websocket);
-	br_enc_uint(&e, "sockets", sn.sockets);
-	br_enc_uint(&e, "namespaces", sn.nsps);
-	br_enc_uint(&e, "workers", gw_bridge_workers(gw));
-	br_enc_uint(&e, "worker_backlog_events", sn.backlog);
-	br_enc_uint(&e, "supervised_processes", gw_super_running(gw));
+	if (gw->br->on_status == NULL)
+		return;
+	gw->br->on_status(gw, &e);
 	bridge_send_ctl(gw, rid, rid_len, &e);
+}
+
+void
+gw_bridge_on_status(struct gw *gw, gw_bridge_status_fn fn)
+{
+	if (gw->br != NULL)
+		gw->br->on_status = fn;
 }
 
 void

@@ -82,6 +82,12 @@ typedef int (*gw_bridge_sync_fn)(struct gw *gw, const unsigned char *rid, size_t
     uint64_t req);
 
 /*
+ * The STATUS_REPLY to a STATUS (siogate --status), encoded into e
+ * (gw_metrics_status, registered by gw_bridge_on_status()).
+ */
+typedef void (*gw_bridge_status_fn)(struct gw *gw, struct br_enc *e);
+
+/*
  * A layer above the bridge whose sessions workers serve (eio_bridge.c: raw
  * Engine.IO; sio_bridge.c: Socket.IO), registered with
  * gw_bridge_add_layer(): the worker commands it takes and its part in a
@@ -109,6 +115,7 @@ struct gw_bridge {
 	uint32_t rr;
 	int sent;		/* something was sent since the last ZMQ_EVENTS check */
 	gw_bridge_sync_fn on_sync;	/* NULL: SYNC is answered at once */
+	gw_bridge_status_fn on_status;	/* NULL: STATUS is not answered */
 	const struct gw_bridge_layer *layer[GW_BRIDGE_LAYERS];
 	uint32_t nlayers;
 };
@@ -127,6 +134,8 @@ void gw_bridge_event_done(struct gw_worker *w, const char *id, size_t idlen, uin
 void gw_bridge_send_ctl(struct gw *gw, struct gw_worker *w, struct br_enc *e);
 /* Add a layer (at most GW_BRIDGE_LAYERS); the bridge must be started. */
 void gw_bridge_add_layer(struct gw *gw, const struct gw_bridge_layer *l);
+/* Register (fn) or remove (NULL) the STATUS hook; the bridge must be started. */
+void gw_bridge_on_status(struct gw *gw, gw_bridge_status_fn fn);
 /* Register (fn) or remove (NULL) the SYNC hook; the bridge must be started. */
 void gw_bridge_on_sync(struct gw *gw, gw_bridge_sync_fn fn);
 /*

@@ -396,6 +396,7 @@ loop_init(struct gw *gw, const char *base_id, const char **why)
 	/* What workers serve, in the order a lost worker's sessions move. */
 	gw_bridge_add_layer(gw, &eio_bridge_layer);
 	gw_bridge_add_layer(gw, &sio_bridge_layer);
+	gw_bridge_on_status(gw, gw_metrics_status);
 	if (gw_listen_start(gw, why) < 0 ||
 	    (gw->idx == 0 && gw_metrics_start(gw, why) < 0) || gw_cluster_start(gw, why) < 0)
 		return -1;

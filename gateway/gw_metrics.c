@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "config.h"
 #include "br_proto.h"
 #include "eio_session.h"
 #include "gw_bridge.h"
@@ -93,6 +94,29 @@ gw_snap_take(struct gw *gw, struct gw_snap *sn)
 	sn->backlog = gw_bridge_pending(gw);
 	sn->parsers = eio_ws_parsers(gw);
 	sn->cluster_up = (uint64_t)gw_cluster_up(gw);
+}
+
+/* The STATUS_REPLY for siogate --status (the bridge's status hook): sums over every loop. */
+void
+gw_metrics_status(struct gw *gw, struct br_enc *e)
+{
+	struct gw_snap sn;
+
+	gw_snap_total(gw, &sn);
+	br_enc_init(e, BR_T_STATUS_REPLY, 13);
+	br_enc_cstr(e, "gateway", gw->id);
+	br_enc_cstr(e, "version", PACKAGE_VERSION);
+	br_enc_uint(e, "pid", (uint64_t)getpid());
+	br_enc_uint(e, "uptime_s", (uint64_t)(ev_now(gw->loop) - gw->started));
+	br_enc_uint(e, "loops", (uint64_t)gw->sh->n);
+	br_enc_uint(e, "connections", sn.conns);
+	br_enc_uint(e, "sessions_polling", sn.polling);
+	br_enc_uint(e, "sessions_websocket", sn.websocket);
+	br_enc_uint(e, "sockets", sn.sockets);
+	br_enc_uint(e, "namespaces", sn.nsps);
+	br_enc_uint(e, "workers", gw_bridge_workers(gw));
+	br_enc_uint(e, "worker_backlog_events", sn.backlog);
+	br_enc_uint(e, "supervised_processes", gw_super_running(gw));
 }
 
 /* Render every metric (sums over every loop). */
