@@ -320,7 +320,7 @@ eio_bridge_command(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 			return 1;
 		}
 		if ((s = eio_bridge_session(gw, w, &sid, m->type)) != NULL)
-			eio_session_close(s, "forced close");
+			eio_session_close_forced(s);
 		return 1;
 	default:
 		return 0;

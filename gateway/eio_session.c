@@ -522,9 +522,13 @@ eio_session_packet(struct eio_session *s, struct gw_conn *c, const struct eio_in
 	}
 }
 
-/* Close the session: tell the worker, answer or close its transports. */
-void
-eio_session_close(struct eio_session *s, const char *reason)
+/*
+ * Close the session: tell the layer above, answer or close its transports.
+ * deliver: a deliberate close (eio_session_close_forced) that lets a
+ * polling client collect what was queued first.
+ */
+static void
+session_close(struct eio_session *s, const char *reason, int deliver)
 {
 	struct gw *gw = s->gw;
 	uint32_t i;
@@ -546,7 +550,7 @@ eio_session_close(struct eio_session *s, const char *reason)
 	 * error the queue is dropped and the sid is gone at once, as in Node.
 	 */
 	linger = s->transport == EIO_T_POLLING && !s->client_closed && s->q.n > 0 &&
-	    !gw->stopping && strcmp(reason, "forced close") == 0;
+	    !gw->stopping && deliver;
 	if (s->get != NULL) {
 		if (linger)
 			eio_poll_flush(s);
@@ -579,6 +583,19 @@ eio_session_close(struct eio_session *s, const char *reason)
 		return;
 	}
 	session_finish(s);
+}
+
+void
+eio_session_close(struct eio_session *s, const char *reason)
+{
+	session_close(s, reason, 0);
+}
+
+/* A worker's or the server's decision: reason "forced close", the queue delivered first. */
+void
+eio_session_close_forced(struct eio_session *s)
+{
+	session_close(s, "forced close", 1);
 }
 
 /* Remove a closed session from the table and queue it for the reaper. */

@@ -107,8 +107,14 @@ struct eio_session *eio_session_authorised(struct gw_conn *c, const char *sid,
     const struct gw_endpoint *ep, int quiet);
 /* Queue one encoded packet (takes a reference). */
 void eio_session_send(struct eio_session *s, struct gw_buf *pkt);
-/* Close with a reason (sent to the worker); idempotent. */
+/* Close with a reason (sent to the worker); idempotent.  What was queued is dropped. */
 void eio_session_close(struct eio_session *s, const char *reason);
+/*
+ * Close deliberately (a worker asked, or the server's Socket.IO decision),
+ * with reason "forced close": a polling client still gets what was queued
+ * (the session lingers for its next GET, up to pingTimeout).  Idempotent.
+ */
+void eio_session_close_forced(struct eio_session *s);
 /* Handle one inbound packet from a transport connection. */
 void eio_session_packet(struct eio_session *s, struct gw_conn *c, const struct eio_in *pkt);
 /* A borrowed connection is closing. */

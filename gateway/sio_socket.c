@@ -116,7 +116,7 @@ conn_timeout_cb(struct gw_tlist *tl, struct gw_tnode *n)
 
 	gw_info("session %s: no namespace connected within %u ms, closing", c->eio->sid,
 	    c->eio->gw->conf.connect_timeout);
-	eio_session_close(c->eio, "forced close");
+	eio_session_close_forced(c->eio);
 }
 
 static void socket_connect_timeout_cb(struct gw_tlist *tl, struct gw_tnode *n);
@@ -461,7 +461,7 @@ sio_socket_disconnect(struct sio_socket *so, int close_conn)
 	}
 	if (close_conn) {
 		/* The 41 goes out first (a WebSocket flushes before its close frame). */
-		eio_session_close(s, "forced close");
+		eio_session_close_forced(s);
 		return;
 	}
 	sio_socket_close(so, "server namespace disconnect", 1);
