@@ -440,8 +440,7 @@ conn_http_fail(struct gw_conn *c, int status, const char *why)
 	gw_info("conn %llu %s: bad HTTP request (%d): %s", (unsigned long long)c->id, c->peer,
 	    status, gw_log_escape(esc, sizeof esc, why, strlen(why)));
 	c->gw->st.err_http++;
-	if (status == 413)
-		gw_http_oversized(c, c->hin->req);
+	gw_http_refused(c, c->hin->req, status);
 	n = snprintf(body, sizeof body, "{\"code\":3,\"message\":\"%s\"}",
 	    http_status_text(status));
 	gw_http_respond(c, status, "application/json", NULL, body, (size_t)n);

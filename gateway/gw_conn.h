@@ -97,8 +97,12 @@ void gw_conn_timers_init(struct gw *gw);
 void gw_http_request(struct gw_conn *c, struct http_req *req);
 /* Headers of a request are complete (before its body): 0, or a status to refuse. */
 int gw_http_headers(void *conn, struct http_req *req, const char **why);
-/* A request was over max_payload: close the session it names, if it may act on it. */
-void gw_http_oversized(struct gw_conn *c, const struct http_req *req);
+/*
+ * The HTTP reader refused a request (req: what was read of it, or NULL)
+ * with status, answered next: what it means above HTTP (a 413 closes the
+ * session it names, if it may act on it).
+ */
+void gw_http_refused(struct gw_conn *c, const struct http_req *req, int status);
 void gw_http_upgrade(struct gw_conn *c, struct http_req *req, const char *rest, size_t nrest);
 /*
  * Answer the request in service: status line, standard and CORS headers,

@@ -323,13 +323,17 @@ gw_http_headers(void *conn, struct http_req *req, const char **why)
 	return eio_poll_post_begin(c, req, ep, why);
 }
 
-/* A request over max_payload: only an authorised one closes its session. */
+/*
+ * A request refused by the HTTP reader with status (answered by the
+ * caller): one over max_payload (413) closes the Engine.IO session it
+ * names, if it is authorised to act on it.
+ */
 void
-gw_http_oversized(struct gw_conn *c, const struct http_req *req)
+gw_http_refused(struct gw_conn *c, const struct http_req *req, int status)
 {
 	const struct gw_endpoint *ep;
 
-	if (req == NULL || req->path_len == 0)
+	if (status != 413 || req == NULL || req->path_len == 0)
 		return;
 	ep = http_endpoint(c->gw, req->buf + req->path, req->path_len);
 	if (ep != NULL && gw_http_origin_ok(c->gw, req))
