@@ -62,7 +62,7 @@ struct eio_session {
 
 /*
  * The layer above an endpoint's sessions: Socket.IO (sio_eio.c) or the raw
- * Engine.IO adapter that hands them to workers (gw_bridge.c).  Each
+ * Engine.IO adapter that hands them to workers (eio_bridge.c).  Each
  * endpoint carries one (struct gw_endpoint h, chosen by its kind when the
  * loop starts); the session code calls through it and names neither.
  * Members that may be NULL say so.

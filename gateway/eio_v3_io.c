@@ -226,7 +226,7 @@ eio3_decode_post(struct eio_session *s, struct http_req *req, eio_packet_fn fn, 
 	return eio3_decode_payload(req->body, req->body_len, fn, arg, why);
 }
 
-/* A v3 session is open (its open packet sent): Socket.IO 2.x expects "/" connected. */
+/* A v3 session is open (its open packet sent): tell its handler (Socket.IO 2.x wants "/"). */
 void
 eio3_session_opened(struct eio_session *s)
 {

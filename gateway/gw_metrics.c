@@ -1,6 +1,7 @@
 /*
  * gw_metrics.c: the metrics endpoint (Prometheus text format, version
- * 0.0.4) on its own listener, and --status.
+ * 0.0.4) on its own listener, and --status: the question (as a bridge
+ * peer) and the answer (the STATUS_REPLY, the bridge's status hook).
  */
 #include <stdarg.h>
 #include <stdio.h>
