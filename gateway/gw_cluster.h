@@ -147,6 +147,14 @@ int gw_cluster_emit_ack(struct gw *gw, struct gw_worker *w, const struct br_str 
  * arg is its first argument, msgpack.  Published as BROADCAST_ACK.
  */
 void gw_cluster_client_ack(struct gw *gw, uint64_t n, const char *arg, size_t len);
+/*
+ * A worker's SIO_SERVER_EMIT: the adapter's SERVER_SIDE_EMIT to every
+ * other node of the namespace; with req, their answers come back in one
+ * SIO_SERVER_RESULT (at once, empty, without a cluster).
+ */
+void gw_cluster_server_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
+/* A worker's SIO_SERVER_ACK: its answer to a SIO_SERVER_EVENT with req, published. */
+void gw_cluster_server_ack(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
 /* Whether the cluster is configured (for hooks that change local behaviour). */
 int gw_cluster_on(struct gw *gw);
 /* 1 when this loop's subscriber and publisher are both connected. */

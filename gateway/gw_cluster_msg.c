@@ -299,8 +299,10 @@ gw_cluster_req_decode(const msgpack_object *o, struct gw_cluster_req *r, const c
 		break;
 	case GW_CL_SERVER_SIDE_EMIT:
 		r->data = br_map_get(o, "data");
-		if (r->data == NULL || r->data->type != MSGPACK_OBJECT_ARRAY) {
-			*why = "serverSideEmit data is not an array";
+		if (r->data == NULL || r->data->type != MSGPACK_OBJECT_ARRAY ||
+		    r->data->via.array.size == 0 ||
+		    r->data->via.array.ptr[0].type != MSGPACK_OBJECT_STR) {
+			*why = "serverSideEmit data is not an array starting with the event name";
 			return -1;
 		}
 		break;

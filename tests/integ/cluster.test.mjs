@@ -358,6 +358,75 @@ test('@socket.io/redis-emitter: emit, rooms, namespaces, socketsJoin/Leave, disc
   assert.equal((await gone)[0], 'io server disconnect');
 });
 
+/* The server-side events the worker of c's gateway has seen (SIO_SERVER_EVENT). */
+async function serverEvents(c) {
+  const got = next(c, 'server-events');
+  await ask(c, 'server-events');
+  return (await got)[0];
+}
+
+test('serverSideEmit from Node reaches one worker per siogate gateway; its acks come back', T, async () => {
+  const a = await client(gwA.url);
+  const b = await client(gwB.url);
+  const seen = (evs, ev) => evs.filter((e) => e.ev === ev);
+  nodeIo.serverSideEmit('sse-hello', 1, { x: [2, 'three'] });
+  await waitUntil(async () => seen(await serverEvents(a), 'sse-hello').length === 1 &&
+    seen(await serverEvents(b), 'sse-hello').length === 1, 3000, 'both workers got it');
+  assert.deepEqual(seen(await serverEvents(a), 'sse-hello'),
+    [{ nsp: '/', ev: 'sse-hello', args: [1, { x: [2, 'three'] }], ack: false }]);
+  /* With an ack: one answer per other node (two gateways), the worker's first argument each. */
+  const res = await deadline(nodeIo.serverSideEmitWithAck('sse-q', 7), 4000, 'serverSideEmitWithAck');
+  assert.deepEqual(res.map((r) => r.gw).sort(), ['GWca', 'GWcb']);
+  for (const r of res) assert.deepEqual(r.args, [7]);
+  /* Another namespace: only its workers (both serve /chat too) and the namespace in the event. */
+  const chat = await client(gwA.url, '/chat');
+  const res2 = await deadline(nodeIo.of('/chat').serverSideEmitWithAck('sse-chat'), 4000, '/chat');
+  assert.equal(res2.length, 2);
+  assert.deepEqual(seen(await serverEvents(chat), 'sse-chat'),
+    [{ nsp: '/chat', ev: 'sse-chat', args: [], ack: true }]);
+});
+
+test('serverSideEmit from a worker reaches Node and the other gateways, not its own; acks too', T, async () => {
+  const a = await client(gwA.url);
+  const b = await client(gwB.url);
+  const atNode = new Promise((resolve) => nodeIo.of('/').once('sse-w', (...args) => resolve(args)));
+  await ask(a, 'server-emit', 'sse-w', 5, { y: null });
+  assert.deepEqual(await deadline(atNode, 3000, 'Node gets sse-w'), [5, { y: null }]);
+  await waitUntil(async () => (await serverEvents(b)).some((e) => e.ev === 'sse-w'), 3000,
+    'gateway B\'s worker gets it');
+  assert.equal((await serverEvents(a)).some((e) => e.ev === 'sse-w'), false,
+    'the emitting node does not get its own event');
+  /* With an ack: Node's callback and gateway B's worker answer; the result holds both. */
+  nodeIo.of('/').once('sse-wq', (x, cb) => cb(`node:${x}`));
+  let got = next(a, 'server-result', 4000);
+  await ask(a, 'server-emit-ack', 'sse-wq', 9);
+  const [result, error] = await got;
+  assert.equal(error, undefined);
+  assert.equal(result.length, 2);
+  assert.ok(result.includes('node:9'), JSON.stringify(result));
+  assert.deepEqual(result.find((r) => typeof r === 'object'), { worker: `sio_test_worker-${wB.proc.pid}`, gw: 'GWcb', args: [9] });
+  /* Nobody answers: at gateway A's request timeout (1 s), the adapter's words and what came. */
+  got = next(a, 'server-result', 4000);
+  await ask(a, 'server-emit-ack', 'sse-mute');
+  assert.deepEqual(await got, [[], 'timeout reached: only 0 responses received out of 2']);
+});
+
+test('serverSideEmit without a cluster: no other node, an ack gets no answers at once', T, async () => {
+  const gw = await startGateway(['--gateway-id', 'GWcs']);
+  const w = await startWorker(gw.bridge);
+  try {
+    const c = await client(gw.url);
+    const got = next(c, 'server-result', 2000);
+    await ask(c, 'server-emit-ack', 'alone', 1);
+    assert.deepEqual(await got, [[]]);
+    await ask(c, 'server-emit', 'alone', 2);
+    assert.deepEqual(await serverEvents(c), [], 'not to the worker itself');
+  } finally {
+    await w.stop();
+    await gw.stop();
+  }
+});
+
 test('malformed messages on the channels are logged, counted and change nothing else', T, async () => {
   const a = await client(gwA.url);
   const mark = gwA.mark();
@@ -368,12 +437,13 @@ test('malformed messages on the channels are logged, counted and change nothing 
    */
   await nodePub.publish('socket.io#/nonode#', 'garbage that is no msgpack');
   await nodePub.publish(Buffer.from('socket.io#/nonode#'), Buffer.from([0x93, 0xa1, 0x78, 0x01, 0x80]));
-  /* Requests: Node's adapter shrugs these off; siogate refuses them. */
+  /* Requests: Node's adapter shrugs these off; siogate refuses them (a serverSideEmit needs an event name). */
   await nodePub.publish('socket.io-request#/#', '{"type": 2, "opts": {"rooms": [1]}, "rooms": "x"}');
   await nodePub.publish('socket.io-request#/#', '{not json');
+  await nodePub.publish('socket.io-request#/#', '{"uid": "x", "type": 6, "data": [1, 2]}');
   await gwA.waitLog(/cluster: malformed broadcast on channel socket\.io#\/nonode# ignored: /, 3000, mark);
-  await waitUntil(async () => await metric(gwA, 'cluster_malformed_total') >= bad0 + 4, 3000,
-    'all four counted');
+  await waitUntil(async () => await metric(gwA, 'cluster_malformed_total') >= bad0 + 5, 3000,
+    'all five counted');
   const ok = next(a, 'after');
   nodeIo.emit('after', 'fine');
   assert.deepEqual(await ok, ['fine']);
