@@ -427,6 +427,58 @@ test('serverSideEmit without a cluster: no other node, an ack gets no answers at
   }
 });
 
+/* The C worker (tests/integ/sdk_worker, on libsiogate), next to the gateway in the build tree. */
+const SDK_WORKER = process.env.SDK_WORKER ||
+  path.join(path.dirname(process.env.SIOGATE || '.'), '..', 'tests', 'integ', 'sdk_worker');
+
+test('a C worker linked to gateway A only: acks of a socket on gateway B, serverSideEmit both ways', T, async () => {
+  nodeIo.of('/c');
+  const cw = spawnLogged(SDK_WORKER, ['-n', 'csdk', '-s', '/c', '-e', gwA.bridge], 'sdk_worker');
+  const pw = spawnLogged(PY, [WORKER, gwB.bridge, '--nsp', '/c'], 'sio_test_worker');
+  try {
+    await cw.waitLog(/registered with gateway GWca/, 5000);
+    await pw.waitLog(/registered with gateway GWcb/, 10000);
+    const a = await client(gwA.url, '/c');
+    const b = await client(gwB.url, '/c');
+    await waitUntil(async () => await numsub('/c') === 3, 5000, 'NUMSUB 3 for /c');
+    /* siogate_emit_ack to a socket of a gateway the worker is not connected to. */
+    b.on('please', (x, cb) => cb({ from: 'b', x }));
+    let got = next(a, 'asked');
+    await ask(a, 'ask-other', b.id, 'please', 2000, 3);
+    assert.deepEqual(await got, [{ status: 0, args: [{ from: 'b', x: 3 }] }]);
+    b.on('mute', () => {});
+    got = next(a, 'asked');
+    await ask(a, 'ask-other', b.id, 'mute', 300);
+    assert.deepEqual(await got, [{ status: 1, args: null }]);
+    /* siogate_server_emit reaches Node and gateway B's worker. */
+    const atNode = new Promise((resolve) => nodeIo.of('/c').once('c-sse', (...args) => resolve(args)));
+    await ask(a, 'sse', 'c-sse', 1, 'two');
+    assert.deepEqual(await deadline(atNode, 3000, 'Node gets c-sse'), [1, 'two']);
+    await waitUntil(async () => (await serverEvents(b)).some((e) => e.ev === 'c-sse'), 3000, 'B\'s worker gets c-sse');
+    /* siogate_server_emit_ack: both other nodes answer. */
+    nodeIo.of('/c').once('c-q', (x, cb) => cb(`node:${x}`));
+    got = next(a, 'sse-result', 4000);
+    await ask(a, 'sse-ack', 'c-q', 4);
+    const [r] = await got;
+    assert.equal(r.status, 0);
+    assert.deepEqual(r.result.filter((x) => typeof x === 'string'), ['node:4']);
+    assert.deepEqual(r.result.filter((x) => typeof x === 'object'),
+      [{ worker: `sio_test_worker-${pw.proc.pid}`, gw: 'GWcb', args: [4] }]);
+    got = next(a, 'sse-result', 4000);
+    await ask(a, 'sse-ack', 'sse-mute');
+    assert.deepEqual(await got, [{ status: 1, result: [] }], 'TIMEOUT at the request timeout');
+    /* Node asks: the C worker answers with siogate_server_ack. */
+    const res = await deadline(nodeIo.of('/c').serverSideEmitWithAck('c-n', 5), 4000, 'Node\'s ack');
+    assert.deepEqual(res.map((x) => x.worker).sort(), ['csdk', `sio_test_worker-${pw.proc.pid}`].sort());
+    assert.deepEqual(res.find((x) => x.worker === 'csdk'), { worker: 'csdk', gw: 'GWca', args: [5] });
+    assert.deepEqual((await serverEvents(a)).filter((e) => e.ev === 'c-n'),
+      [{ nsp: '/c', ev: 'c-n', args: [5], ack: true }]);
+  } finally {
+    await cw.stop();
+    await pw.stop();
+  }
+});
+
 test('malformed messages on the channels are logged, counted and change nothing else', T, async () => {
   const a = await client(gwA.url);
   const mark = gwA.mark();
