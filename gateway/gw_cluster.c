@@ -1009,7 +1009,6 @@ on_python(struct gw_cluster *cl, const char *chan, size_t clen, const char *p, s
 	const char *why = NULL;
 	struct sio_nsp *nsp;
 	struct sio_socket *so, **v;
-	msgpack_object args;
 	uint32_t i, cnt;
 
 	if (gw_cluster_in_parse(&in, p, n, GW_CL_IN_JSON | GW_CL_IN_PICKLE, &root, &why) < 0 ||
@@ -1024,16 +1023,12 @@ on_python(struct gw_cluster *cl, const char *chan, size_t clen, const char *p, s
 		goto done;
 	switch (m.type) {
 	case GW_CL_PY_EMIT:
-		/* Server.emit's data: one argument; None: none (a tuple arrives as a list). */
-		args.type = MSGPACK_OBJECT_ARRAY;
-		args.via.array.size = m.data != NULL;
-		args.via.array.ptr = (msgpack_object *)(uintptr_t)m.data;
 		{
 			msgpack_object ev = { .type = MSGPACK_OBJECT_STR };
 
 			ev.via.str.ptr = m.event.p;
 			ev.via.str.size = m.event.n;
-			if (sio_emit_local(gw, nsp, &ev, &args, m.room, m.skip, 0, &why) < 0)
+			if (sio_emit_local(gw, nsp, &ev, &m.args, m.room, m.skip, 0, &why) < 0)
 				malformed(cl, chan, clen, "python-socketio emit", why);
 		}
 		break;

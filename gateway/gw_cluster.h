@@ -87,14 +87,18 @@ int gw_cluster_req_decode(const msgpack_object *o, struct gw_cluster_req *r, con
  * A message of python-socketio's pub/sub managers (5.x): a dict with
  * "method" emit {event, data, namespace, room, skip_sid, callback},
  * disconnect {sid, namespace} or close_room {room, namespace}.  room and
- * skip_sid (a str or a list) come as arrays of names.  close_room's room
- * is in sid.
+ * skip_sid (a str, a list or a tuple) come as arrays of names.  close_room's
+ * room is in sid.  Pickles are read with br_pickle's BR_PICKLE_MARK_TUPLES,
+ * so that a tuple of data is told from a list.
  */
 enum { GW_CL_PY_EMIT = 1, GW_CL_PY_DISCONNECT, GW_CL_PY_CLOSE_ROOM, GW_CL_PY_OTHER };
 struct gw_cluster_py {
 	int type;
 	struct br_str method, event, nsp, sid;
-	const msgpack_object *data;	/* NULL: no argument */
+	msgpack_object args;	/* emit: the arguments (an array view): data as one,
+				   a tuple's items (pickles only: JSON has no tuples),
+				   none for None */
+	int tuple;		/* data was a tuple */
 	const msgpack_object *room, *skip;	/* arrays or NULL */
 	msgpack_object room1, skip1;	/* one-name views */
 	int callback;

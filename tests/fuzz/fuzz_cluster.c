@@ -69,7 +69,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		why = NULL;
 		if (gw_cluster_py_decode(root, &m, &why) == 0)
 			sink += touch(&m.event) + touch(&m.nsp) + touch(&m.sid) +
-			    (m.room ? m.room->via.array.size : 0);
+			    (m.room ? m.room->via.array.size : 0) + m.args.via.array.size;
 		else if (why == NULL)
 			abort();
 		gw_cluster_in_free(&in);

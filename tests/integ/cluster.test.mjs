@@ -561,6 +561,19 @@ test('python-socketio RedisManager(write_only=True): emit, rooms, skip_sid, disc
   got = next(b, 'py4');
   pyEmit(`m.emit('py4', data=[1, 2], room=['${b.id}'], namespace='/')`);
   assert.deepEqual(await got, [[1, 2]], 'a list is one argument');
+  got = [next(a, 'py4t'), next(b, 'py4t')];
+  pyEmit("m.emit('py4t', data=(1, 'two', [3, (4, 5)], {'k': b'\\x07'}), namespace='/')");
+  for (const g of await Promise.all(got)) {
+    assert.equal(g.length, 4, 'a tuple is several arguments');
+    assert.deepEqual(g.slice(0, 3), [1, 'two', [3, [4, 5]]], 'a tuple inside is a list');
+    assert.deepEqual([...new Uint8Array(g[3].k)], [7]);
+  }
+  got = next(b, 'py4e');
+  pyEmit(`m.emit('py4e', data=(), room=('${b.id}',), namespace='/')`);
+  assert.deepEqual(await got, [], 'an empty tuple is no argument; a tuple of rooms is rooms');
+  got = next(b, 'py4one');
+  pyEmit(`m.emit('py4one', data=([1, 2],), room='${b.id}', namespace='/')`);
+  assert.deepEqual(await got, [[1, 2]], 'a one-tuple is one argument');
   pyEmit("m.close_room('py-room', namespace='/')");
   await waitUntil(async () => (await nodeIo.in('py-room').fetchSockets()).length === 0, 3000,
     'close_room empties the room on both gateways');
