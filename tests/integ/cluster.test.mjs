@@ -479,6 +479,87 @@ test('a C worker linked to gateway A only: acks of a socket on gateway B, server
   }
 });
 
+const PYSKIP = SKIP || (spawnSync(PY, ['-c', 'import socketio, redis'], { stdio: 'ignore' }).status !== 0 ?
+  'python3-socketio or python3-redis missing' : false);
+
+/* A worker on the Python module (sdk/python), linked to one gateway, serving /p. */
+const PY_MODULE_WORKER = `
+import logging, sys
+sys.path.insert(0, sys.argv[2])
+import siogate
+logging.basicConfig(level=logging.INFO)
+w = siogate.Worker(sys.argv[1], name='pymod')
+seen = []
+
+@w.on('sse', namespace='/p')
+def sse(sid, ev, *args):
+    w.server_side_emit(ev, tuple(args), namespace='/p')
+
+@w.on('sse-ack', namespace='/p')
+def sse_ack(sid, ev, *args):
+    def done(err, res):
+        w.emit('sse-result', {'error': str(err) if err else None, 'result': res}, to=sid, namespace='/p')
+    w.server_side_emit(ev, tuple(args), namespace='/p', callback=done)
+
+@w.on('ask-other', namespace='/p')
+def ask_other(sid, other, ev, x):
+    def done(*a):
+        w.emit('asked', {'timeout': str(a[0])} if a and isinstance(a[0], Exception) else list(a), to=sid, namespace='/p')
+    w.emit(ev, x, to=other, namespace='/p', callback=done)
+
+@w.on('seen', namespace='/p')
+def get_seen(sid):
+    return [seen]
+
+@w.on_server_event('p-q', namespace='/p')
+def p_q(x):
+    seen.append(['p-q', x])
+    return {'py': x}
+
+w.run()
+`;
+
+test('a Python-module worker linked to gateway A only: acks of a socket on B, serverSideEmit both ways', { ...T, skip: PYSKIP }, async () => {
+  nodeIo.of('/p');
+  const mw = spawnLogged(PY, ['-c', PY_MODULE_WORKER, gwA.bridge, path.join(here, '..', '..', 'sdk', 'python')], 'py_module_worker');
+  const pw = spawnLogged(PY, [WORKER, gwB.bridge, '--nsp', '/p'], 'sio_test_worker');
+  try {
+    await mw.waitLog(/registered as GWca/, 10000);
+    await pw.waitLog(/registered with gateway GWcb/, 10000);
+    const a = await client(gwA.url, '/p');
+    const b = await client(gwB.url, '/p');
+    await waitUntil(async () => await numsub('/p') === 3, 5000, 'NUMSUB 3 for /p');
+    b.on('please', (x, cb) => cb({ from: 'b', x }));
+    let got = next(a, 'asked');
+    await ask(a, 'ask-other', b.id, 'please', 3);
+    assert.deepEqual(await got, [[{ from: 'b', x: 3 }]]);
+    const atNode = new Promise((resolve) => nodeIo.of('/p').once('p-sse', (...args) => resolve(args)));
+    await ask(a, 'sse', 'p-sse', 1, [2]);
+    assert.deepEqual(await deadline(atNode, 3000, 'Node gets p-sse'), [1, [2]]);
+    await waitUntil(async () => (await serverEvents(b)).some((e) => e.ev === 'p-sse'), 3000, 'B\'s worker gets p-sse');
+    nodeIo.of('/p').once('p-qq', (x, cb) => cb(`node:${x}`));
+    got = next(a, 'sse-result', 4000);
+    await ask(a, 'sse-ack', 'p-qq', 4);
+    const [r] = await got;
+    assert.equal(r.error, null);
+    assert.deepEqual(r.result.filter((x) => typeof x === 'string'), ['node:4']);
+    assert.deepEqual(r.result.filter((x) => typeof x === 'object'),
+      [{ worker: `sio_test_worker-${pw.proc.pid}`, gw: 'GWcb', args: [4] }]);
+    got = next(a, 'sse-result', 4000);
+    await ask(a, 'sse-ack', 'sse-mute');
+    const [t] = await got;
+    assert.match(t.error, /timeout reached: only 0 responses received out of 2/, 'an AckTimeout');
+    assert.deepEqual(t.result, []);
+    const res = await deadline(nodeIo.of('/p').serverSideEmitWithAck('p-q', 6), 4000, 'Node\'s ack');
+    assert.deepEqual(res.filter((x) => x.py !== undefined), [{ py: 6 }]);
+    assert.equal(res.length, 2);
+    assert.deepEqual(await ask(a, 'seen'), [[['p-q', 6]]]);
+  } finally {
+    await mw.stop();
+    await pw.stop();
+  }
+});
+
 test('malformed messages on the channels are logged, counted and change nothing else', T, async () => {
   const a = await client(gwA.url);
   const mark = gwA.mark();
@@ -535,8 +616,6 @@ function pyEmit(code) {
   assert.equal(r.status, 0, `python script failed: ${r.stderr}`);
 }
 
-const PYSKIP = SKIP || (spawnSync(PY, ['-c', 'import socketio, redis'], { stdio: 'ignore' }).status !== 0 ?
-  'python3-socketio or python3-redis missing' : false);
 
 test('python-socketio RedisManager(write_only=True): emit, rooms, skip_sid, disconnect, close_room', { ...T, skip: PYSKIP }, async () => {
   const a = await client(gwA.url);
