@@ -371,6 +371,15 @@ link_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	link_open(l);
 }
 
+/* l's context is going (hiredis frees it after this callback): why, and retry. */
+static void
+link_lost(struct cl_link *l, const redisAsyncContext *ac, const char *dflt)
+{
+	snprintf(l->err, sizeof l->err, "%s", ac->errstr[0] ? ac->errstr : dflt);
+	l->ac = NULL;
+	link_retry(l);
+}
+
 static void
 connect_cb(const redisAsyncContext *ac, int status)
 {
@@ -379,10 +388,7 @@ connect_cb(const redisAsyncContext *ac, int status)
 	if (l == NULL)
 		return;
 	if (status != REDIS_OK) {
-		/* hiredis frees the context after this. */
-		snprintf(l->err, sizeof l->err, "%s", ac->errstr[0] ? ac->errstr : "connect failed");
-		l->ac = NULL;
-		link_retry(l);
+		link_lost(l, ac, "connect failed");
 		return;
 	}
 	gw_debug("cluster: %s connected to redis at %s", l->sub ? "subscriber" : "publisher",
@@ -422,12 +428,10 @@ disconnect_cb(const redisAsyncContext *ac, int status)
 
 	if (l == NULL)
 		return;
-	snprintf(l->err, sizeof l->err, "%s", ac->errstr[0] ? ac->errstr : "connection closed");
-	l->ac = NULL;
 	/* A connection that served a while retries quickly; one refused at once backs off. */
 	if (l->ready && ev_now(l->cl->gw->loop) - l->since >= 1.0)
 		l->backoff = CL_BACKOFF_MIN;
-	link_retry(l);
+	link_lost(l, ac, "connection closed");
 }
 
 /* The answer to AUTH or SELECT: an error closes the connection (and retries). */
@@ -598,6 +602,36 @@ pk_strs(msgpack_packer *pk, const msgpack_object *o)
 			pk_str(pk, o->via.array.ptr[i].via.str.ptr, o->via.array.ptr[i].via.str.size);
 }
 
+/* Start a request map {uid, [requestId], type, ...} of n further pairs. */
+static msgpack_packer *
+req_start(struct gw_cluster *cl, const char *rid, int type, uint32_t n)
+{
+	msgpack_packer *pk = enc(cl);
+
+	msgpack_pack_map(pk, 2 + (rid != NULL) + n);
+	pk_cstr(pk, "uid");
+	pk_cstr(pk, cl->uid);
+	if (rid != NULL) {
+		pk_cstr(pk, "requestId");
+		pk_cstr(pk, rid);
+	}
+	pk_cstr(pk, "type");
+	msgpack_pack_uint8(pk, (uint8_t)type);
+	return pk;
+}
+
+/* "opts": {rooms: the names in to, except: [], and flags when the caller packs it}. */
+static void
+pk_opts(msgpack_packer *pk, const msgpack_object *to, int flags)
+{
+	pk_cstr(pk, "opts");
+	msgpack_pack_map(pk, flags ? 3 : 2);
+	pk_cstr(pk, "rooms");
+	pk_strs(pk, to);
+	pk_cstr(pk, "except");
+	msgpack_pack_array(pk, 0);
+}
+
 /* Whether o is a non-empty array of strings. */
 static int
 has_names(const msgpack_object *o)
@@ -671,19 +705,9 @@ gw_cluster_command(struct gw *gw, int join, const struct br_str *nsp, const msgp
 	if (cl == NULL || gw->idx != 0 || !has_names(to) || gw_cluster_all_local(gw, to) ||
 	    nsp->n > 1000)
 		return;
-	pk = enc(cl);
-	msgpack_pack_map(pk, 4);
-	pk_cstr(pk, "uid");
-	pk_cstr(pk, cl->uid);
-	pk_cstr(pk, "type");
-	msgpack_pack_uint8(pk, join == 1 ? GW_CL_REMOTE_JOIN : join == 0 ? GW_CL_REMOTE_LEAVE :
-	    GW_CL_REMOTE_DISCONNECT);
-	pk_cstr(pk, "opts");
-	msgpack_pack_map(pk, 2);
-	pk_cstr(pk, "rooms");
-	pk_strs(pk, to);
-	pk_cstr(pk, "except");
-	msgpack_pack_array(pk, 0);
+	pk = req_start(cl, NULL, join == 1 ? GW_CL_REMOTE_JOIN : join == 0 ? GW_CL_REMOTE_LEAVE :
+	    GW_CL_REMOTE_DISCONNECT, 2);
+	pk_opts(pk, to, 0);
 	if (join >= 0) {
 		pk_cstr(pk, "rooms");
 		pk_strs(pk, rooms);
@@ -1408,20 +1432,8 @@ gw_cluster_query(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 		sio_targets(gw, nsp, to, NULL, query_local, q);
 	else
 		sio_targets(gw, nsp, NULL, NULL, query_local, q);
-	pk = enc(cl);
-	msgpack_pack_map(pk, 4);
-	pk_cstr(pk, "uid");
-	pk_cstr(pk, cl->uid);
-	pk_cstr(pk, "requestId");
-	pk_cstr(pk, q->id);
-	pk_cstr(pk, "type");
-	msgpack_pack_uint8(pk, GW_CL_REMOTE_FETCH);
-	pk_cstr(pk, "opts");
-	msgpack_pack_map(pk, 2);
-	pk_cstr(pk, "rooms");
-	pk_strs(pk, to);
-	pk_cstr(pk, "except");
-	msgpack_pack_array(pk, 0);
+	pk = req_start(cl, q->id, GW_CL_REMOTE_FETCH, 1);
+	pk_opts(pk, to, 0);
 	query_start(q, existed);
 	return 1;
 }
@@ -1478,20 +1490,13 @@ gw_cluster_server_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *
 		q->sse = 1;
 		sio_nsp_get(gw, nspname.p, nspname.n, 1);	/* counted like any node */
 	}
-	pk = enc(cl);
-	msgpack_pack_map(pk, ack ? 4 : 3);
-	pk_cstr(pk, "uid");
-	pk_cstr(pk, cl->uid);
-	pk_cstr(pk, "type");
-	msgpack_pack_uint8(pk, GW_CL_SERVER_SIDE_EMIT);
+	pk = req_start(cl, q != NULL ? q->id : NULL, GW_CL_SERVER_SIDE_EMIT, 1);
 	pk_cstr(pk, "data");
 	msgpack_pack_array(pk, 1 + args->via.array.size);
 	msgpack_pack_object(pk, *ev);
 	for (i = 0; i < args->via.array.size; i++)
 		msgpack_pack_object(pk, args->via.array.ptr[i]);
 	if (q != NULL) {
-		pk_cstr(pk, "requestId");
-		pk_cstr(pk, q->id);
 		query_start(q, existed);
 		return;
 	}
@@ -1667,22 +1672,10 @@ gw_cluster_emit_ack(struct gw *gw, struct gw_worker *w, const struct br_str *nsp
 	a->req = req;
 	memcpy(a->sid, t->via.str.ptr, t->via.str.size);
 	snprintf(a->rid, sizeof a->rid, "%s:%llu", cl->uid, (unsigned long long)a->num);
-	pk = enc(cl);
-	msgpack_pack_map(pk, 5);
-	pk_cstr(pk, "uid");
-	pk_cstr(pk, cl->uid);
-	pk_cstr(pk, "requestId");
-	pk_cstr(pk, a->rid);
-	pk_cstr(pk, "type");
-	msgpack_pack_uint8(pk, GW_CL_BROADCAST);
+	pk = req_start(cl, a->rid, GW_CL_BROADCAST, 2);
 	pk_cstr(pk, "packet");
 	pk_packet(pk, nsp, ev, args);
-	pk_cstr(pk, "opts");
-	msgpack_pack_map(pk, 3);
-	pk_cstr(pk, "rooms");
-	pk_strs(pk, to);
-	pk_cstr(pk, "except");
-	msgpack_pack_array(pk, 0);
+	pk_opts(pk, to, 1);
 	pk_cstr(pk, "flags");
 	msgpack_pack_map(pk, 1);
 	pk_cstr(pk, "timeout");

@@ -2659,6 +2659,18 @@ siogate_emit_volatile(struct siogate_worker *w, const char *nsp,
 	return sg_emit_to(w, nsp, to, ev, args, bins, nbins, 1);
 }
 
+/*
+ * Add wt (room made by sg_wait_room()), due ms from now plus a grace for
+ * a gateway g that dies silently.
+ */
+static void
+sg_wait_add(struct siogate_worker *w, struct sg_wait *wt, struct sg_gw *g,
+    int64_t ms)
+{
+	wt->deadline = sg_now() + ms + SG_ACK_GRACE + 2 * g->peer_hb;
+	w->waits[w->nwaits++] = wt;
+}
+
 /* Emit to one socket and wait for its ack. */
 int
 siogate_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
@@ -2699,9 +2711,7 @@ siogate_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
 	wt->acb = cb;
 	wt->ud = ud;
 	wt->g = g;
-	wt->deadline = sg_now() + e.timeout + SG_ACK_GRACE +
-	    2 * g->peer_hb;
-	w->waits[w->nwaits++] = wt;
+	sg_wait_add(w, wt, g, e.timeout);
 	wt = NULL;
 out:
 	sg_wait_free(wt);
@@ -2959,9 +2969,7 @@ siogate_server_emit_ack(struct siogate_worker *w, const char *nsp,
 	wt->qcb = cb;
 	wt->ud = ud;
 	/* The gateway ends it at its request timeout; ours covers its death. */
-	wt->deadline = sg_now() + (int64_t)g->cluster + SG_ACK_GRACE +
-	    2 * g->peer_hb;
-	w->waits[w->nwaits++] = wt;
+	sg_wait_add(w, wt, g, (int64_t)g->cluster);
 	wt = NULL;
 out:
 	sg_wait_free(wt);
