@@ -421,6 +421,18 @@ test('serverSideEmit without a cluster: no other node, an ack gets no answers at
     assert.deepEqual(await got, [[]]);
     await ask(c, 'server-emit', 'alone', 2);
     assert.deepEqual(await serverEvents(c), [], 'not to the worker itself');
+    /* Malformed server-side commands: an ERROR for the worker, nothing else. */
+    for (const [kind, text] of [['server-emit-bad-nsp', /nsp must start with '\/'/],
+      ['server-emit-no-ev', /SIO_SERVER_EMIT: "ev" is missing/], ['server-ack-no-req', /SIO_SERVER_ACK: "req" is missing/]]) {
+      const err = next(c, 'error-reply');
+      c.emit('bad-cmd', kind);
+      const [e] = await err;
+      assert.equal(e.code, 1, kind);
+      assert.match(e.text, text, kind);
+    }
+    const echo = next(c, 'echo');
+    await ask(c, 'echo', 'still here');
+    assert.deepEqual(await echo, ['still here']);
   } finally {
     await w.stop();
     await gw.stop();

@@ -433,6 +433,10 @@ class Worker:
             "query-bad-what": [pk({"v": 1, "t": SIO_QUERY, "req": 1, "nsp": nsp,
                                    "what": "everything"})],
             "query-no-req": [pk({"v": 1, "t": SIO_QUERY, "nsp": nsp, "what": "rooms"})],
+            "server-emit-bad-nsp": [pk({"v": 1, "t": SIO_SERVER_EMIT, "nsp": "chat", "ev": "x",
+                                        "args": []})],
+            "server-emit-no-ev": [pk({"v": 1, "t": SIO_SERVER_EMIT, "nsp": nsp, "args": []})],
+            "server-ack-no-req": [pk({"v": 1, "t": SIO_SERVER_ACK, "args": []})],
         }
         frames = cases.get(kind)
         if frames is None:
