@@ -7,8 +7,11 @@
 // broadcasts both ways (rooms, except, binary), a command for a socket of
 // another gateway, the emitter's emit/socketsJoin/socketsLeave/
 // disconnectSockets, the adapter's fetchSockets/allRooms/socketsJoin/
-// disconnectSockets reaching siogate's sockets, malformed messages on the
-// channels, and Redis killed and restarted mid-stream.
+// disconnectSockets reaching siogate's sockets, serverSideEmit both ways
+// (with and without acks, raw, C SDK and Python-module workers, and without
+// a cluster), acks of a socket on a gateway the worker is not linked to,
+// python-socketio tuple data, malformed messages on the channels, and Redis
+// killed and restarted mid-stream.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
