@@ -26,6 +26,7 @@
 #include "br_proto.h"
 #include "eio_session.h"
 #include "gw_bridge.h"
+#include "gw_cluster.h"
 #include "sio.h"
 
 #define GW_DRAIN_BUDGET 1024
@@ -666,12 +667,14 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 	gw_info("worker %u (%s) registered: serves%s credit %u heartbeat %u ms%s%s", w->id,
 	    w->name[0] ? w->name : "unnamed", paths[0] ? paths : " none", w->credit, w->hb_ms,
 	    w->batch ? " batch" : "", w->unordered ? " unordered" : "");
-	br_enc_init(&e, BR_T_WELCOME, gw->sh->n > 1 ? 5 : 4);
+	br_enc_init(&e, BR_T_WELCOME, (gw->sh->n > 1 ? 5 : 4) + gw_cluster_on(gw));
 	br_enc_cstr(&e, "gw", gw->id);
 	br_enc_uint(&e, "wid", w->id);
 	br_enc_uint(&e, "hb", gw->conf.bridge_hb);
 	br_enc_key(&e, "batch");	/* this gateway takes BATCH frames */
 	msgpack_pack_true(&e.pk);
+	if (gw_cluster_on(gw))	/* clustered: its request timeout */
+		br_enc_uint(&e, "cluster", gw->conf.cluster_request_timeout);
 	if (gw->sh->n > 1) {
 		/* threads = N: every loop's bridge, to connect to all of them. */
 		int i;
@@ -950,6 +953,8 @@ bridge_handle(struct gw *gw, const unsigned char *rid, size_t rid_len, const voi
 	case BR_T_SIO_DISCONNECT_SOCKETS:
 	case BR_T_SIO_SET_SESSION:
 	case BR_T_SIO_QUERY:
+	case BR_T_SIO_SERVER_EMIT:
+	case BR_T_SIO_SERVER_ACK:
 		sio_bridge_handle(gw, w, &m);
 		break;
 	default:

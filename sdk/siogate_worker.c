@@ -96,6 +96,8 @@ struct sg_gw {
 	int no_sync;		/* it answered SYNC with UNKNOWN_TYPE: an old
 				   gateway, synced with a query instead */
 	uint64_t sync_fallback;	/* req of the last SYNC it refused */
+	uint64_t cluster;	/* WELCOME "cluster": its request timeout (ms),
+				   0 when it is no cluster node */
 	struct br_batch out;	/* messages for it, sent at the end of the
 				   round (see sg_send_enc) */
 };
@@ -123,6 +125,8 @@ struct sg_wait {
 	struct sg_gw **asked;	/* query: gateways yet to answer */
 	size_t nasked;
 	int rooms;		/* query: "rooms", merged as a set */
+	int sse;		/* query: a server-side emit's answers
+				   (SIO_SERVER_RESULT) */
 	int lost;		/* query: a gateway was lost */
 	struct br_buf acc;	/* query: result items so far, comma-separated */
 	char **seen;		/* query "rooms": names already in acc */
@@ -184,6 +188,7 @@ struct siogate_worker {
 	const char *ev_json;
 	const msgpack_object *ev_args;
 	size_t ev_nbins;
+	siogate_server_event_cb server_event;	/* NULL: ignored */
 };
 
 /* Milliseconds of the monotonic clock. */
@@ -971,6 +976,44 @@ sg_on_sio_event(struct siogate_worker *w, struct sg_gw *g,
 	return 0;
 }
 
+/* SIO_SERVER_EVENT: another node's server-side event. */
+static int
+sg_on_server_event(struct siogate_worker *w, struct sg_gw *g,
+    const struct br_msg *m)
+{
+	struct siogate_server_event e;
+	size_t pos = 0, aoff, nbins = 0;
+	const char *why;
+	int r;
+
+	if (w->server_event == NULL)
+		return 0;
+	if (sg_scratch(w, sg_need(m->root, "nsp") + sg_need(m->root, "ev")) ==
+	    -1)
+		return -1;
+	memset(&e, 0, sizeof e);
+	e.nsp = sg_put_key(w, &pos, m->root, "nsp");
+	e.ev = sg_put_key(w, &pos, m->root, "ev");
+	e.gateway = g->gwid;
+	e.has_ack = br_msg_uint(m, "req", &e.ack) == 0;
+	if (!e.has_ack)
+		e.ack = 0;
+	w->jbuf.len = 0;
+	r = sg_to_json(w, br_msg_get(m, "args"), &aoff, &nbins,
+	    SIOGATE_MAX_BINS, &why);
+	if (r == -1)
+		return -1;
+	if (r == -2) {
+		sg_refuse(w, g, why, m->type);
+		return 0;
+	}
+	e.args = w->jbuf.p + aoff;
+	e.bins = nbins ? w->ibin : NULL;
+	e.nbins = nbins;
+	w->server_event(w, &e, w->ud);
+	return 0;
+}
+
 /* SIO_DISCONNECT: a socket is gone. */
 static int
 sg_on_sio_disconnect(struct siogate_worker *w, const struct br_msg *m)
@@ -1081,11 +1124,15 @@ sg_query_merge(struct sg_wait *wt, const msgpack_object *res,
 	return 0;
 }
 
-/* SIO_RESULT: one gateway's answer to a query. */
+/*
+ * SIO_RESULT: one gateway's answer to a query; SIO_SERVER_RESULT: the
+ * answers to a server-side emit (its "error" says why some are missing).
+ */
 static int
 sg_on_result(struct siogate_worker *w, struct sg_gw *g,
     const struct br_msg *m)
 {
+	struct br_str err;
 	struct sg_wait *wt;
 	uint64_t req = 0;
 	const char *why;
@@ -1095,7 +1142,8 @@ sg_on_result(struct siogate_worker *w, struct sg_gw *g,
 
 	br_msg_uint(m, "req", &req);
 	i = sg_wait_find(w, req);
-	if (i < 0 || !w->waits[i]->query)
+	if (i < 0 || !w->waits[i]->query || w->waits[i]->sse != (m->type ==
+	    BR_T_SIO_SERVER_RESULT))
 		return 0;
 	wt = w->waits[i];
 	for (k = 0; k < wt->nasked && wt->asked[k] != g; k++)
@@ -1110,7 +1158,10 @@ sg_on_result(struct siogate_worker *w, struct sg_gw *g,
 		wt->lost = 1;
 	}
 	if (wt->nasked == 0)
-		sg_wait_end(w, (size_t)i, SIOGATE_STATUS_OK);
+		sg_wait_end(w, (size_t)i, m->type == BR_T_SIO_SERVER_RESULT &&
+		    br_msg_str(m, "error", &err) == 0 ? (err.n >= 7 &&
+		    memcmp(err.p, "timeout", 7) == 0 ? SIOGATE_STATUS_TIMEOUT :
+		    SIOGATE_STATUS_GONE) : SIOGATE_STATUS_OK);
 	return r == -1 ? -1 : 0;
 }
 
@@ -1250,6 +1301,8 @@ sg_on_welcome(struct siogate_worker *w, struct sg_gw *g,
 	br_msg_uint(m, "wid", &wid);
 	br_msg_uint(m, "hb", &hb);
 	batch = br_msg_get(m, "batch");
+	if (br_msg_uint(m, "cluster", &g->cluster) < 0)
+		g->cluster = 0;
 	/* What was batched goes out as before; then the new gateway's way. */
 	(void)sg_flush(w, g);
 	g->batch = batch != NULL && batch->via.boolean;
@@ -1445,10 +1498,14 @@ sg_handle(struct siogate_worker *w, struct sg_gw *g, const void *p, size_t n,
 		rc = sg_on_client_ack(w, g, &m);
 		break;
 	case BR_T_SIO_RESULT:
+	case BR_T_SIO_SERVER_RESULT:
 		rc = sg_on_result(w, g, &m);
 		break;
 	case BR_T_SYNC_REPLY:
 		sg_on_sync_reply(w, g, &m);
+		break;
+	case BR_T_SIO_SERVER_EVENT:
+		rc = sg_on_server_event(w, g, &m);
 		break;
 	default:
 		/* HELLO, CREDIT, EIO_SEND...: known, but not for a worker. */
@@ -2279,6 +2336,34 @@ sg_usable(const struct sg_gw *g)
 }
 
 /*
+ * A usable gateway that is a cluster node (it forwards a command for a
+ * socket of a gateway this worker is not connected to), or NULL.
+ */
+static struct sg_gw *
+sg_cluster_gw(struct siogate_worker *w)
+{
+	size_t k;
+
+	for (k = 0; k < w->ngws; k++)
+		if (sg_usable(w->gws[k]) && w->gws[k]->cluster > 0)
+			return w->gws[k];
+	return NULL;
+}
+
+/* A usable gateway, a cluster node first, or NULL. */
+static struct sg_gw *
+sg_any_gw(struct siogate_worker *w)
+{
+	struct sg_gw *g = sg_cluster_gw(w);
+	size_t k;
+
+	for (k = 0; g == NULL && k < w->ngws; k++)
+		if (sg_usable(w->gws[k]))
+			g = w->gws[k];
+	return g;
+}
+
+/*
  * The gateway whose socket id s is exactly (its id plus
  * BR_SID_SUFFIX_LEN characters), or NULL: then s may be a room.
  */
@@ -2692,6 +2777,18 @@ siogate_emit_volatile(struct siogate_worker *w, const char *nsp,
 	return sg_emit_to(w, nsp, to, ev, args, bins, nbins, 1);
 }
 
+/*
+ * Add wt (room made by sg_wait_room()), due ms from now plus a grace for
+ * a gateway g that dies silently.
+ */
+static void
+sg_wait_add(struct siogate_worker *w, struct sg_wait *wt, struct sg_gw *g,
+    int64_t ms)
+{
+	wt->deadline = sg_now() + ms + SG_ACK_GRACE + 2 * g->peer_hb;
+	w->waits[w->nwaits++] = wt;
+}
+
 /* Emit to one socket and wait for its ack. */
 /* siogate_emit_ack() and siogate_emit_ack_nsp(): one of cb, ncb. */
 static int
@@ -2712,7 +2809,8 @@ sg_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
 	if ((rc = sg_emit_prep(w, &e, nsp, ev, args, bins, nbins, atts)) != 0)
 		return rc;
 	rc = SIOGATE_ERR_NOGATEWAY;
-	if ((g = sg_route_live(w, id)) == NULL)
+	if ((g = sg_route_live(w, id)) == NULL &&
+	    (g = sg_cluster_gw(w)) == NULL)
 		goto out;
 	rc = SIOGATE_ERR_NOMEM;
 	if ((wt = calloc(1, sizeof *wt)) == NULL ||
@@ -2735,9 +2833,7 @@ sg_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
 	wt->ancb = ncb;
 	wt->ud = ud;
 	wt->g = g;
-	wt->deadline = sg_now() + e.timeout + SG_ACK_GRACE +
-	    2 * g->peer_hb;
-	w->waits[w->nwaits++] = wt;
+	sg_wait_add(w, wt, g, e.timeout);
 	wt = NULL;
 out:
 	sg_wait_free(wt);
@@ -2968,5 +3064,133 @@ siogate_sync(struct siogate_worker *w, unsigned timeout_ms, siogate_sync_cb cb,
 	return SIOGATE_OK;
 out:
 	sg_wait_free(wt);
+	return rc;
+}
+
+/* ---- server-side events (serverSideEmit) ---- */
+
+/* Receive other nodes' server-side events. */
+int
+siogate_worker_on_server_event(struct siogate_worker *w,
+    siogate_server_event_cb cb)
+{
+	if (w == NULL)
+		return SIOGATE_ERR_INVALID;
+	w->server_event = cb;
+	return SIOGATE_OK;
+}
+
+/* Encode SIO_SERVER_EMIT (req 0: no answer asked). */
+static int
+sg_enc_server_emit(struct siogate_worker *w, const struct sg_emit *e,
+    uint64_t req)
+{
+	int rc;
+
+	br_enc_reset(&w->enc, BR_T_SIO_SERVER_EMIT, 3 + (req != 0));
+	br_enc_cstr(&w->enc, "nsp", e->nsp);
+	br_enc_cstr(&w->enc, "ev", e->ev);
+	rc = e->same != NULL ? sg_pack_obj(w, "args", e->same) :
+	    sg_pack(w, "args", e->args, e->atts, e->nbins);
+	if (rc != SIOGATE_OK)
+		return rc;
+	if (req != 0)
+		br_enc_uint(&w->enc, "req", req);
+	return br_enc_failed(&w->enc) ? SIOGATE_ERR_NOMEM : SIOGATE_OK;
+}
+
+/* Send an event to the other nodes of the cluster. */
+int
+siogate_server_emit(struct siogate_worker *w, const char *nsp,
+    const char *ev, const char *args, const struct siogate_bin *bins,
+    size_t nbins)
+{
+	struct br_str atts[SIOGATE_MAX_BINS];
+	struct sg_emit e;
+	struct sg_gw *g;
+	int rc;
+
+	if ((rc = sg_emit_prep(w, &e, nsp, ev, args, bins, nbins, atts)) != 0)
+		return rc;
+	rc = SIOGATE_ERR_NOGATEWAY;
+	if ((g = sg_any_gw(w)) != NULL &&
+	    (rc = sg_enc_server_emit(w, &e, 0)) == SIOGATE_OK)
+		rc = sg_send_checked(w, g);
+	json_decref(e.args);
+	return rc;
+}
+
+/* The same, collecting every other node's answer. */
+int
+siogate_server_emit_ack(struct siogate_worker *w, const char *nsp,
+    const char *ev, const char *args, const struct siogate_bin *bins,
+    size_t nbins, siogate_query_cb cb, void *ud)
+{
+	struct br_str atts[SIOGATE_MAX_BINS];
+	struct sg_wait *wt = NULL;
+	struct sg_emit e;
+	struct sg_gw *g;
+	int rc;
+
+	if (cb == NULL)
+		return SIOGATE_ERR_INVALID;
+	if ((rc = sg_emit_prep(w, &e, nsp, ev, args, bins, nbins, atts)) != 0)
+		return rc;
+	rc = SIOGATE_ERR_NOGATEWAY;
+	if ((g = sg_any_gw(w)) == NULL)
+		goto out;
+	rc = SIOGATE_ERR_NOMEM;
+	if ((wt = calloc(1, sizeof *wt)) == NULL || sg_wait_room(w) == -1 ||
+	    br_buf_append(&wt->acc, "[", 1) == -1 ||
+	    (wt->asked = calloc(1, sizeof *wt->asked)) == NULL)
+		goto out;
+	if ((rc = sg_enc_server_emit(w, &e, w->last_req + 1)) != SIOGATE_OK ||
+	    (rc = sg_send_checked(w, g)) != SIOGATE_OK)
+		goto out;
+	wt->req = ++w->last_req;
+	wt->query = 1;
+	wt->sse = 1;
+	wt->asked[wt->nasked++] = g;
+	wt->qcb = cb;
+	wt->ud = ud;
+	/* The gateway ends it at its request timeout; ours covers its death. */
+	sg_wait_add(w, wt, g, (int64_t)g->cluster);
+	wt = NULL;
+out:
+	sg_wait_free(wt);
+	json_decref(e.args);
+	return rc;
+}
+
+/* Answer another node's server-side event. */
+int
+siogate_server_ack(struct siogate_worker *w, const char *gateway,
+    uint64_t ack, const char *args, const struct siogate_bin *bins,
+    size_t nbins)
+{
+	struct br_str atts[SIOGATE_MAX_BINS];
+	struct sg_gw *g = NULL;
+	json_t *v = NULL;
+	size_t k;
+	int rc;
+
+	if (w == NULL || gateway == NULL || w->dying)
+		return SIOGATE_ERR_INVALID;
+	if ((rc = sg_bins(bins, nbins, atts)) != SIOGATE_OK)
+		return rc;
+	for (k = 0; k < w->ngws && g == NULL; k++)
+		if (sg_usable(w->gws[k]) &&
+		    strcmp(w->gws[k]->gwid, gateway) == 0)
+			g = w->gws[k];
+	if (g == NULL)
+		return SIOGATE_ERR_NOGATEWAY;
+	if ((rc = sg_parse(args ? args : "[]", JSON_ARRAY, &v)) != 0)
+		return rc;
+	br_enc_reset(&w->enc, BR_T_SIO_SERVER_ACK, 2);
+	br_enc_uint(&w->enc, "req", ack);
+	rc = sg_pack(w, "args", v, atts, nbins);
+	json_decref(v);
+	if (rc == SIOGATE_OK)
+		rc = sg_send_checked(w, g);
 	return rc;
 }

@@ -112,6 +112,7 @@ class _Link:
         self.sock.connect(endpoint)
         self.gw = None          # gateway id from the last WELCOME
         self.wid = None
+        self.cluster = 0        # WELCOME "cluster": its request timeout (ms), 0 if none
         self.gw_hb = P.DEFAULT_HB_MS / 1000.0
         self.registered = False
         t = now()
@@ -350,6 +351,8 @@ class _Base:
         old = link.gw
         link.gw = gw if isinstance(gw, str) else None
         link.wid = msg.get("wid")
+        cl = msg.get("cluster")
+        link.cluster = cl if isinstance(cl, int) and not isinstance(cl, bool) and cl > 0 else 0
         hb = msg.get("hb")
         link.gw_hb = (hb if isinstance(hb, int) and hb > 0 else P.DEFAULT_HB_MS) / 1000.0
         first = not link.registered

@@ -146,6 +146,7 @@ class Worker(_Base):
             raise ValueError("a worker needs credit >= 1 (use siogate.Emitter to only send)")
         super().__init__(endpoint, name, credit, heartbeat, curve)
         self._handlers = {}          # nsp -> {event: fn}
+        self._server_handlers = {}   # nsp -> {event: fn}: server-side events
         self._namespaces = {}        # nsp -> Namespace
         self._error_handlers = {}    # nsp -> fn(e)
         self._default_error_handler = None
@@ -494,6 +495,13 @@ class Worker(_Base):
         if t == P.SIO_RESULT:
             self._on_result(link, msg)
             return
+        if t == P.SIO_SERVER_RESULT:
+            self._on_server_result(link, msg)
+            return
+        if t == P.SIO_SERVER_EVENT:
+            # No credit; handled in order with the events.
+            self._stash.append((None, {"t": "_server_event", "link": link, "m": msg}))
+            return
         if t in (P.SIO_CLIENT_ACK, P.SIO_ACK_TIMEOUT):
             f = self._pending.get(msg.get("req"))
             if f is not None and f.kind != "callback":
@@ -532,6 +540,8 @@ class Worker(_Base):
                 self._run_callback(msg["f"], msg["args"])
             elif t == "_gone":
                 self._on_disconnect(None, msg)
+            elif t == "_server_event":
+                self._on_server_event(msg["link"], msg["m"])
         except _BadMessage as e:
             log.warning("siogate: %s: malformed message type %s dropped: %s",
                         link.name() if link else "-", t, e)
@@ -937,6 +947,11 @@ class Worker(_Base):
             plan = {l: None for l in self.links}
         else:
             plan = {l: sub for l, sub in self._split_targets(to).items() if sub}
+        if req is not None and t == P.SIO_EMIT and len(plan) > 1:
+            # A socket of a gateway not linked: one cluster node forwards it.
+            one = next((l for l in plan if l.cluster and l.registered), None)
+            if one is not None:
+                plan = {one: plan[one]}
         f = self._pending.get(req) if req is not None else None
         if f is not None:
             f.links_left = len(plan)
@@ -1100,6 +1115,100 @@ class Worker(_Base):
         if not args:
             return None
         return args[0] if len(args) == 1 else tuple(args)
+
+    # ---- server-side events (Node's serverSideEmit) ----
+
+    def on_server_event(self, event, handler=None, namespace=None):
+        """Register a handler for another cluster node's server-side event
+        (Node's ``io.serverSideEmit(event, ...args)``): ``fn(*args)``; when
+        the emitter waits for answers, the return value is this node's one
+        answer (only one value crosses the cluster: a tuple gives its first
+        item).  One worker of the namespace per siogate node gets each
+        event.  Use as a decorator or call it with ``handler``."""
+        namespace = P.check_nsp(namespace or "/")
+        if not isinstance(event, str):
+            raise TypeError("event names are str")
+
+        def set_handler(fn):
+            """Store the handler."""
+            self._server_handlers.setdefault(namespace, {})[event] = fn
+            return fn
+
+        if handler is None:
+            return set_handler
+        return set_handler(handler)
+
+    def server_side_emit(self, event, data=None, namespace=None, callback=None):
+        """Send an event to the other nodes of the cluster (Node servers
+        and one worker per other siogate node), not to clients; without a
+        cluster it reaches nobody.  ``data`` as in :meth:`emit`.  With
+        ``callback``, ``callback(error, responses)`` runs once in the run()
+        thread: ``responses`` the other nodes' answers, ``error`` None, or a
+        :class:`siogate.AckTimeout` (some did not answer within the
+        gateway's request timeout) or :class:`siogate.GatewayUnavailable`
+        (Redis or the gateway lost), with the answers that came."""
+        if not isinstance(event, str):
+            raise TypeError("event names are str")
+        nsp = namespace or "/"
+        if not nsp.startswith("/"):
+            raise ValueError("server_side_emit needs a namespace starting with '/', got %r" % (nsp,))
+        fields = {"nsp": nsp, "ev": event, "args": P.args_of(data)}
+        f = None
+        if callback is not None:
+            def settle(*a):
+                """(error, responses), or a lone error from the SDK's own deadline."""
+                if len(a) == 2:
+                    callback(a[0], a[1])
+                else:
+                    callback(a[0] if a else None, [])
+            wait = max([l.cluster for l in self.links] + [0]) / 1000.0
+            f = self._new_future("callback", None, now() + wait + ACK_GRACE, callback=settle)
+            fields["req"] = f.req
+        if self._in_loop():
+            self._send_server_emit(fields, f)
+        else:
+            msgpack.packb(fields, use_bin_type=True)
+            self._call_in_loop(self._send_server_emit, fields, f)
+
+    def _send_server_emit(self, fields, f):
+        """SIO_SERVER_EMIT through one gateway, a cluster node first."""
+        links = [l for l in self.links if l.registered and l.cluster] or \
+            [l for l in self.links if l.registered] or self.links
+        if f is not None:
+            f.link = links[0]
+        self._send_cmd(links[0], P.pack(t=P.SIO_SERVER_EMIT, **fields))
+
+    def _on_server_result(self, link, m):
+        """SIO_SERVER_RESULT: the answers to our server-side emit."""
+        with self._lock:
+            f = self._pending.pop(m.get("req"), None)
+        if f is None:
+            return
+        res = m.get("result") if isinstance(m.get("result"), list) else []
+        err = m.get("error")
+        if isinstance(err, str):
+            err = AckTimeout(err) if err.startswith("timeout") else GatewayUnavailable(err)
+        else:
+            err = None
+        self._settle(f, value=(err, res))
+
+    def _on_server_event(self, link, m):
+        """SIO_SERVER_EVENT: run its handler; answer when asked."""
+        nsp = m.get("nsp") if isinstance(m.get("nsp"), str) else "/"
+        ev, args = m.get("ev"), m.get("args")
+        table = self._find(self._server_handlers, nsp) or {}
+        h = table.get(ev)
+        if h is None:
+            log.debug("siogate: server-side event %r on %s without a handler", ev, nsp)
+            return
+        try:
+            ret = h(*(args if isinstance(args, list) else []))
+        except Exception:
+            log.exception("siogate: server-side event handler %r failed", ev)
+            return
+        if isinstance(m.get("req"), int):
+            out = P.ack_args(ret)
+            self._send_cmd(link, P.pack(t=P.SIO_SERVER_ACK, req=m["req"], args=out[:1]))
 
     def enter_room(self, sid, room, namespace=None):
         """Put socket ``sid`` (or every socket of a room, or a list) in
