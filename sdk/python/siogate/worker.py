@@ -813,7 +813,7 @@ class Worker(_Base):
             if error is not None:
                 if f.errback is None:
                     log.debug("siogate: no ack from %s (%s) and no error_callback",
-                              f.target, error.reason)
+                              f.target, getattr(error, "reason", error))
                     return
                 fn, args = f.errback, (error,)
             else:
