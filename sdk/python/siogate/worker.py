@@ -174,8 +174,9 @@ class Worker(_Base):
 
     _role = "worker"
 
-    def __init__(self, endpoint=None, name=None, credit=P.DEFAULT_CREDIT,
-                 heartbeat=P.DEFAULT_HB_MS, curve=None):
+    def __init__(self, endpoint: Union[str, Sequence[str], None] = None,
+                 name: Optional[str] = None, credit: int = P.DEFAULT_CREDIT,
+                 heartbeat: int = P.DEFAULT_HB_MS, curve: Optional[Sequence[str]] = None):
         """See the class docstring."""
         if credit < 1:
             raise ValueError("a worker needs credit >= 1 (use siogate.Emitter to only send)")
@@ -207,7 +208,8 @@ class Worker(_Base):
     # Registering handlers
     # ------------------------------------------------------------------
 
-    def on(self, event, handler=None, namespace=None):
+    def on(self, event: str, handler: Optional[Handler] = None,
+           namespace: Optional[str] = None) -> Any:
         """Register a handler for an event of a namespace (default ``"/"``).
 
         Use as a decorator, ``@worker.on("my event", namespace="/chat")``, or
@@ -245,7 +247,7 @@ class Worker(_Base):
             return set_handler
         return set_handler(handler)
 
-    def on_event(self, event, handler, namespace=None):
+    def on_event(self, event: str, handler: Handler, namespace: Optional[str] = None) -> Handler:
         """Flask-SocketIO's spelling of ``on(event, handler, namespace)``."""
         return self.on(event, handler, namespace)
 
@@ -260,7 +262,7 @@ class Worker(_Base):
             return self.on(fn.__name__, namespace=kwargs.get("namespace"))(fn)
         return decorator
 
-    def register_namespace(self, namespace_handler):
+    def register_namespace(self, namespace_handler: Namespace) -> Namespace:
         """Register a class-based namespace, an instance of a
         :class:`siogate.Namespace` subclass: its ``on_<event>`` methods handle
         the events of its namespace.  A decorator handler of the same event
@@ -275,7 +277,7 @@ class Worker(_Base):
 
     on_namespace = register_namespace
 
-    def on_error(self, namespace=None):
+    def on_error(self, namespace: Optional[str] = None) -> Callable[[Handler], Handler]:
         """Decorator: ``fn(e)`` handles exceptions raised by the handlers of a
         namespace (default ``"/"``).  :func:`siogate.current_event` tells
         which event failed.  When the failing event asked for an ack, the
@@ -288,14 +290,14 @@ class Worker(_Base):
             return fn
         return decorator
 
-    def on_error_default(self, fn):
+    def on_error_default(self, fn: Handler) -> Handler:
         """Decorator: ``fn(e)`` handles exceptions of every namespace without
         an :meth:`on_error` handler.  Without any error handler, the
         exception is logged (logger ``siogate``) and the worker carries on."""
         self._default_error_handler = fn
         return fn
 
-    def on_gateway_error(self, fn):
+    def on_gateway_error(self, fn: Handler) -> Handler:
         """Decorator: ``fn(err)`` receives every :class:`siogate.GatewayError`
         the gateway sends (a command naming a socket that is gone, a
         malformed command...).  Without it they are logged."""
@@ -310,18 +312,18 @@ class Worker(_Base):
         self._changed()
         return fn
 
-    def on_eio_open(self, path):
+    def on_eio_open(self, path: str) -> Callable[[Handler], Handler]:
         """Decorator: ``fn(sid, environ)`` when a client opens a raw Engine.IO
         session on ``path`` (the gateway must serve it: ``siogate
         --engineio-path PATH``)."""
         return lambda fn: self._eio_register(path, "open", fn)
 
-    def on_eio_message(self, path):
+    def on_eio_message(self, path: str) -> Callable[[Handler], Handler]:
         """Decorator: ``fn(sid, data)`` for each raw Engine.IO message on
         ``path``; data is str (text) or bytes (binary)."""
         return lambda fn: self._eio_register(path, "message", fn)
 
-    def on_eio_close(self, path):
+    def on_eio_close(self, path: str) -> Callable[[Handler], Handler]:
         """Decorator: ``fn(sid, reason)`` when a raw Engine.IO session of
         ``path`` closes."""
         return lambda fn: self._eio_register(path, "close", fn)
@@ -371,7 +373,7 @@ class Worker(_Base):
     # The loop
     # ------------------------------------------------------------------
 
-    def run(self):
+    def run(self) -> None:
         """Connect to the gateway(s) and handle events until :meth:`stop`,
         SIGTERM (when run() is called in the main thread) or Ctrl-C.
 
@@ -409,13 +411,14 @@ class Worker(_Base):
                     self._running = False
                     self._loop_ident = None
 
-    def stop(self):
+    def stop(self) -> None:
         """Make :meth:`run` return (after saying BYE).  Any thread; also from
         a handler."""
         self._stopping = True
         self._wake()
 
-    def start_background_task(self, target, *args, **kwargs):
+    def start_background_task(self, target: Callable[..., Any], *args: Any,
+                              **kwargs: Any) -> threading.Thread:
         """Run ``target(*args, **kwargs)`` in a daemon thread and return the
         ``threading.Thread``.  The task may emit, join rooms, call(), etc."""
         t = threading.Thread(target=target, args=args, kwargs=kwargs, daemon=True)
@@ -423,7 +426,7 @@ class Worker(_Base):
         return t
 
     @staticmethod
-    def sleep(seconds=0):
+    def sleep(seconds: float = 0) -> None:
         """``time.sleep``; for code written for python-socketio."""
         time.sleep(seconds)
 
@@ -1408,7 +1411,7 @@ class Worker(_Base):
 
     # ---- raw Engine.IO ----
 
-    def eio_send(self, sid, data):
+    def eio_send(self, sid: Union[str, Sequence[str]], data: Union[str, bytes]) -> None:
         """Send a raw Engine.IO message (str: text, bytes: binary) to one
         session or a list of sessions."""
         if isinstance(data, (bytearray, memoryview)):
@@ -1424,7 +1427,7 @@ class Worker(_Base):
             for group in by.values():
                 self._command(P.EIO_SEND, {"sids": group, "data": data}, route=group[0])
 
-    def eio_close(self, sid):
+    def eio_close(self, sid: str) -> None:
         """Close a raw Engine.IO session."""
         self._command(P.EIO_CLOSE_SESSION, {"sid": sid}, route=sid)
 
