@@ -520,7 +520,7 @@ def sse_ack(sid, ev, *args):
 def ask_other(sid, other, ev, x):
     def done(*a):
         w.emit('asked', {'timeout': str(a[0])} if a and isinstance(a[0], Exception) else list(a), to=sid, namespace='/p')
-    w.emit(ev, x, to=other, namespace='/p', callback=done)
+    w.emit(ev, x, to=other, namespace='/p', callback=done, error_callback=done)
 
 @w.on('seen', namespace='/p')
 def get_seen(sid):

@@ -22,7 +22,6 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.environ.get("TOP_SRCDIR") or os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-sys.path.insert(0, os.path.join(TOP, "sdk", "python"))
 
 WAIT = 5.0
 SEQ_CLIENTS = 4
@@ -120,11 +119,12 @@ def main_worker(endpoint):
     @worker.on("ask")
     def ask(sid, x, timeout, target=None):
         def answer(*args):
-            if args and isinstance(args[0], siogate.AckTimeout):
-                worker.emit("answer", ["timeout", args[0].reason], to=sid)
-            else:
-                worker.emit("answer", ["ack"] + list(args), to=sid)
-        worker.emit("question", x, to=target or sid, callback=answer, timeout=timeout)
+            worker.emit("answer", ["ack"] + list(args), to=sid)
+
+        def no_answer(e):
+            worker.emit("answer", ["timeout", e.reason], to=sid)
+        worker.emit("question", x, to=target or sid, callback=answer, timeout=timeout,
+                    error_callback=no_answer)
 
     @worker.on("call_here")
     def call_here(sid, x):
@@ -651,7 +651,7 @@ def server_acks(url, w, ok):
     slow.c.emit("ask", (1, 0.3))
     ans = slow.wait("answer", timeout=WAIT)
     ok(ans == (["timeout", "timeout"],),
-       "no ack within the timeout: callback(AckTimeout) with reason timeout (%r)" % (ans,))
+       "no ack within the timeout: error_callback(AckTimeout) with reason timeout (%r)" % (ans,))
     slow.c.emit("ask", (1, 1, old))
     ans = slow.wait("answer", timeout=WAIT)
     ok(ans == (["timeout", "disconnected"],),

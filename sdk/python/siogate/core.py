@@ -66,17 +66,20 @@ def endpoints_of(endpoint):
 class _Future:
     """A pending answer: a query's SIO_RESULT, or the client's ack of an emit.
 
-    kind "callback": ``callback`` runs in the loop thread; kind "sync": a
-    thread waits on ``event``; kind "query": like sync, for SIO_QUERY."""
+    kind "callback": ``callback`` (the ack) or ``errback`` (no ack) runs in
+    the loop thread; kind "sync": a thread waits on ``event``; kind "query":
+    like sync, for SIO_QUERY."""
 
-    __slots__ = ("req", "kind", "callback", "event", "value", "error", "deadline",
-                 "link", "target", "links_left", "done", "answered")
+    __slots__ = ("req", "kind", "callback", "errback", "nsp", "event", "value", "error",
+                 "deadline", "link", "target", "links_left", "done", "answered")
 
     def __init__(self, req, kind, deadline, link=None, target=None, callback=None):
         """See the class docstring."""
         self.req = req
         self.kind = kind
         self.callback = callback
+        self.errback = None     # callback futures: fn(AckTimeout)
+        self.nsp = None         # callback futures: the emit's namespace
         self.event = None
         self.value = None
         self.error = None
