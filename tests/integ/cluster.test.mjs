@@ -494,6 +494,39 @@ test('a C worker linked to gateway A only: acks of a socket on gateway B, server
   }
 });
 
+test('a C worker linked to both gateways: a room emit and a query happen once in the cluster', T, async () => {
+  const cw = spawnLogged(SDK_WORKER, ['-n', 'cboth', '-s', '/d', '-e', gwA.bridge, '-e', gwB.bridge], 'sdk_worker');
+  try {
+    await cw.waitLog(/registered with gateway GWca/, 5000);
+    await cw.waitLog(/registered with gateway GWcb/, 5000);
+    const a = await client(gwA.url, '/d');
+    const b = await client(gwB.url, '/d');
+    await ask(a, 'join', ['rd']);
+    await ask(b, 'join', ['rd']);
+    const published = async () => await metric(gwA, 'cluster_published_total') +
+      await metric(gwB, 'cluster_published_total');
+    const before = await published();
+    const copies = [0, 0];
+    a.on('hi', () => copies[0]++);
+    b.on('hi', () => copies[1]++);
+    const got = [next(a, 'hi'), next(b, 'hi')];
+    await ask(a, 'to', ['rd'], [], 'hi', 1);
+    assert.deepEqual(await Promise.all(got), [[1], [1]]);
+    /* One node carried it out and published it: no second copy from the other one. */
+    await Promise.all([silent(a, 'hi', 500), silent(b, 'hi', 500)]);
+    assert.deepEqual(copies, [1, 1], 'each client got the room emit once');
+    assert.equal(await published() - before, 1, 'the emit was published once');
+    /* A query spans the cluster from one node: each socket listed once. */
+    const q = next(a, 'query');
+    await ask(a, 'query', 'sockets', [], 2000);
+    const [[{ status, result }]] = [await q];
+    assert.equal(status, 0);
+    assert.deepEqual(result.map((x) => x.id).sort(), [a.id, b.id].sort());
+  } finally {
+    await cw.stop();
+  }
+});
+
 const PYSKIP = SKIP || (spawnSync(PY, ['-c', 'import socketio, redis'], { stdio: 'ignore' }).status !== 0 ?
   'python3-socketio or python3-redis missing' : false);
 
