@@ -98,6 +98,8 @@ struct sg_gw {
 	uint64_t sync_fallback;	/* req of the last SYNC it refused */
 	uint64_t cluster;	/* WELCOME "cluster": its request timeout (ms),
 				   0 when it is no cluster node */
+	char node[32];		/* WELCOME "node": the cluster node its loops
+				   share ("": none) */
 	struct br_batch out;	/* messages for it, sent at the end of the
 				   round (see sg_send_enc) */
 };
@@ -1293,6 +1295,7 @@ sg_on_welcome(struct siogate_worker *w, struct sg_gw *g,
 {
 	struct br_str gw;
 	uint64_t wid = 0, hb = 0;
+	struct br_str node = { NULL, 0 };
 	const msgpack_object *batch;
 	int changed;
 	char *id;
@@ -1303,6 +1306,12 @@ sg_on_welcome(struct siogate_worker *w, struct sg_gw *g,
 	batch = br_msg_get(m, "batch");
 	if (br_msg_uint(m, "cluster", &g->cluster) < 0)
 		g->cluster = 0;
+	g->node[0] = '\0';
+	if (g->cluster > 0 && br_msg_str(m, "node", &node) == 0 && node.n > 0 &&
+	    node.n < sizeof g->node) {
+		memcpy(g->node, node.p, node.n);
+		g->node[node.n] = '\0';
+	}
 	/* What was batched goes out as before; then the new gateway's way. */
 	(void)sg_flush(w, g);
 	g->batch = batch != NULL && batch->via.boolean;
@@ -2485,6 +2494,30 @@ typedef int (*sg_encode_fn)(struct siogate_worker *w, struct sg_gw *only,
     void *arg);
 
 /*
+ * In a cluster one node, with all of its loops, carries out a broadcast,
+ * a room command or a query for the whole cluster; the loops of other
+ * nodes the worker is connected to would do it again.  The lead: the node
+ * of the first usable cluster gateway (NULL: no cluster gateway).
+ */
+static const char *
+sg_lead_node(struct siogate_worker *w)
+{
+	size_t k;
+
+	for (k = 0; k < w->ngws; k++)
+		if (sg_usable(w->gws[k]) && w->gws[k]->node[0] != '\0')
+			return w->gws[k]->node;
+	return NULL;
+}
+
+/* Whether g is a loop of another cluster node than lead (left out). */
+static int
+sg_other_node(const struct sg_gw *g, const char *lead)
+{
+	return lead != NULL && g->node[0] != '\0' && strcmp(g->node, lead) != 0;
+}
+
+/*
  * Send a command addressed by a target list to the gateways concerned.
  *
  * Why two ways: when every name in to is the socket id of a known
@@ -2498,6 +2531,7 @@ static int
 sg_fanout(struct siogate_worker *w, const char *const *to, sg_encode_fn enc,
     void *arg)
 {
+	const char *lead = sg_lead_node(w);
 	struct sg_gw *g;
 	size_t i, k;
 	int split = to != NULL && to[0] != NULL, rc, first = SIOGATE_OK;
@@ -2512,7 +2546,7 @@ sg_fanout(struct siogate_worker *w, const char *const *to, sg_encode_fn enc,
 		if (!br_enc_failed(&w->enc) && w->enc.sb.size > BR_MAX_FRAME)
 			return SIOGATE_ERR_INVALID;
 		for (k = 0; k < w->ngws; k++) {
-			if (!sg_usable(w->gws[k]))
+			if (!sg_usable(w->gws[k]) || sg_other_node(w->gws[k], lead))
 				continue;
 			rc = sg_send_enc(w, w->gws[k]);
 			if (rc != SIOGATE_OK && first == SIOGATE_OK)
@@ -2975,6 +3009,7 @@ siogate_query(struct siogate_worker *w, const char *nsp, const char *what,
     void *ud)
 {
 	struct sg_wait *wt = NULL;
+	const char *lead;
 	size_t k;
 	int rc = SIOGATE_ERR_NOMEM, first = SIOGATE_OK;
 
@@ -2996,8 +3031,9 @@ siogate_query(struct siogate_worker *w, const char *nsp, const char *what,
 		sg_enc_list(w, "to", to, NULL);
 	if (br_enc_failed(&w->enc))
 		goto out;
+	lead = sg_lead_node(w);
 	for (k = 0; k < w->ngws; k++) {
-		if (!sg_usable(w->gws[k]))
+		if (!sg_usable(w->gws[k]) || sg_other_node(w->gws[k], lead))
 			continue;
 		rc = sg_send_checked(w, w->gws[k]);
 		if (rc == SIOGATE_OK)

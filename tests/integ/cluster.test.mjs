@@ -494,6 +494,39 @@ test('a C worker linked to gateway A only: acks of a socket on gateway B, server
   }
 });
 
+test('a C worker linked to both gateways: a room emit and a query happen once in the cluster', T, async () => {
+  const cw = spawnLogged(SDK_WORKER, ['-n', 'cboth', '-s', '/d', '-e', gwA.bridge, '-e', gwB.bridge], 'sdk_worker');
+  try {
+    await cw.waitLog(/registered with gateway GWca/, 5000);
+    await cw.waitLog(/registered with gateway GWcb/, 5000);
+    const a = await client(gwA.url, '/d');
+    const b = await client(gwB.url, '/d');
+    await ask(a, 'join', ['rd']);
+    await ask(b, 'join', ['rd']);
+    const published = async () => await metric(gwA, 'cluster_published_total') +
+      await metric(gwB, 'cluster_published_total');
+    const before = await published();
+    const copies = [0, 0];
+    a.on('hi', () => copies[0]++);
+    b.on('hi', () => copies[1]++);
+    const got = [next(a, 'hi'), next(b, 'hi')];
+    await ask(a, 'to', ['rd'], [], 'hi', 1);
+    assert.deepEqual(await Promise.all(got), [[1], [1]]);
+    /* One node carried it out and published it: no second copy from the other one. */
+    await Promise.all([silent(a, 'hi', 500), silent(b, 'hi', 500)]);
+    assert.deepEqual(copies, [1, 1], 'each client got the room emit once');
+    assert.equal(await published() - before, 1, 'the emit was published once');
+    /* A query spans the cluster from one node: each socket listed once. */
+    const q = next(a, 'query');
+    await ask(a, 'query', 'sockets', [], 2000);
+    const [[{ status, result }]] = [await q];
+    assert.equal(status, 0);
+    assert.deepEqual(result.map((x) => x.id).sort(), [a.id, b.id].sort());
+  } finally {
+    await cw.stop();
+  }
+});
+
 const PYSKIP = SKIP || (spawnSync(PY, ['-c', 'import socketio, redis'], { stdio: 'ignore' }).status !== 0 ?
   'python3-socketio or python3-redis missing' : false);
 
@@ -533,6 +566,54 @@ def p_q(x):
 
 w.run()
 `;
+
+/* A Python-module worker linked to both gateways (argv[1]: endpoints, comma-separated), serving /q. */
+const PY_BOTH_WORKER = `
+import logging, sys
+sys.path.insert(0, sys.argv[2])
+import siogate
+logging.basicConfig(level=logging.INFO)
+w = siogate.Worker(sys.argv[1].split(','), name='pyboth')
+
+@w.on('join', namespace='/q')
+def join(sid, room):
+    w.enter_room(sid, room, namespace='/q')
+    return True
+
+@w.on('to', namespace='/q')
+def to(sid, room, ev, x):
+    w.emit(ev, x, to=room, namespace='/q')
+    return True
+
+@w.on('ids', namespace='/q')
+def ids(sid):
+    return [s['id'] for s in w.sockets(namespace='/q')]
+
+w.run()
+`;
+
+test('a Python-module worker linked to both gateways: a room emit and a query happen once', { ...T, skip: PYSKIP }, async () => {
+  const mw = spawnLogged(PY, ['-c', PY_BOTH_WORKER, `${gwA.bridge},${gwB.bridge}`,
+    path.join(here, '..', '..', 'sdk', 'python')], 'py_both_worker');
+  try {
+    await mw.waitLogs(/registered as GWc[ab]/, 2, 10000);
+    const a = await client(gwA.url, '/q');
+    const b = await client(gwB.url, '/q');
+    assert.equal(await ask(a, 'join', 'rq'), true);
+    assert.equal(await ask(b, 'join', 'rq'), true);
+    const copies = [0, 0];
+    a.on('hq', () => copies[0]++);
+    b.on('hq', () => copies[1]++);
+    const got = [next(a, 'hq'), next(b, 'hq')];
+    await ask(a, 'to', 'rq', 'hq', 2);
+    assert.deepEqual(await Promise.all(got), [[2], [2]]);
+    await Promise.all([silent(a, 'hq', 500), silent(b, 'hq', 500)]);
+    assert.deepEqual(copies, [1, 1], 'each client got the room emit once');
+    assert.deepEqual((await ask(a, 'ids')).sort(), [a.id, b.id].sort(), 'each socket listed once');
+  } finally {
+    await mw.stop();
+  }
+});
 
 test('a Python-module worker linked to gateway A only: acks of a socket on B, serverSideEmit both ways', { ...T, skip: PYSKIP }, async () => {
   nodeIo.of('/p');

@@ -1004,9 +1004,9 @@ class Worker(_Base):
         req = fields.get("req") if t in (P.SIO_EMIT, P.SIO_QUERY) else None
         if to is None:
             link = self._link_for_id(route)
-            plan = {link: None} if link is not None else {l: None for l in self.links}
+            plan = {link: None} if link is not None else {l: None for l in self._wide_links()}
         elif not to:
-            plan = {l: None for l in self.links}
+            plan = {l: None for l in self._wide_links()}
         else:
             plan = {l: sub for l, sub in self._split_targets(to).items() if sub}
         if req is not None and t == P.SIO_EMIT and len(plan) > 1:
