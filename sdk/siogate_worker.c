@@ -3002,61 +3002,117 @@ siogate_set_session(struct siogate_worker *w, const char *id,
 	return rc;
 }
 
+/* Encodes a request req for gateway g into w->enc: SIOGATE_OK or an error. */
+typedef int (*sg_ask_fn)(struct siogate_worker *w, struct sg_gw *g,
+    uint64_t req, void *arg);
+
+/*
+ * Send request w->last_req + 1, as enc encodes it, to every usable gateway
+ * (wide: the loops of one cluster node only, see sg_lead_node()), noting
+ * them in wt->asked; then wt waits for their answers until timeout_ms (0:
+ * SG_TIMEOUT).  wt is freed when no gateway took it.
+ */
+static int
+sg_ask(struct siogate_worker *w, struct sg_wait *wt, int wide, sg_ask_fn enc,
+    void *arg, unsigned timeout_ms)
+{
+	const char *lead = wide ? sg_lead_node(w) : NULL;
+	int rc, first = SIOGATE_OK;
+	size_t k;
+
+	for (k = 0; k < w->ngws; k++) {
+		struct sg_gw *g = w->gws[k];
+
+		if (!sg_usable(g) || sg_other_node(g, lead))
+			continue;
+		rc = enc(w, g, w->last_req + 1, arg);
+		if (rc == SIOGATE_OK)
+			rc = sg_send_checked(w, g);
+		if (rc == SIOGATE_OK)
+			wt->asked[wt->nasked++] = g;
+		else if (first == SIOGATE_OK)
+			first = rc;
+	}
+	if (wt->nasked == 0) {
+		sg_wait_free(wt);
+		return first != SIOGATE_OK ? first : SIOGATE_ERR_NOGATEWAY;
+	}
+	wt->req = ++w->last_req;
+	wt->query = 1;
+	wt->deadline = sg_now() + (timeout_ms ? timeout_ms : SG_TIMEOUT);
+	w->waits[w->nwaits++] = wt;
+	return SIOGATE_OK;
+}
+
+/* A new wait with room for every gateway, or NULL (out of memory). */
+static struct sg_wait *
+sg_wait_new(struct siogate_worker *w)
+{
+	struct sg_wait *wt = calloc(1, sizeof *wt);
+
+	if (wt == NULL || sg_wait_room(w) == -1 ||
+	    (w->ngws > 0 && (wt->asked = calloc(w->ngws,
+	    sizeof *wt->asked)) == NULL)) {
+		sg_wait_free(wt);
+		return NULL;
+	}
+	return wt;
+}
+
+/* What a query asks. */
+struct sg_query {
+	const char *nsp, *what;
+	const char *const *to;
+};
+
+static int
+sg_enc_query(struct siogate_worker *w, struct sg_gw *g, uint64_t req,
+    void *arg)
+{
+	const struct sg_query *q = arg;
+
+	(void)g;
+	br_enc_reset(&w->enc, BR_T_SIO_QUERY, 3 + (sg_count(q->to) > 0));
+	br_enc_uint(&w->enc, "req", req);
+	br_enc_cstr(&w->enc, "nsp", q->nsp);
+	br_enc_cstr(&w->enc, "what", q->what);
+	if (sg_count(q->to) > 0)
+		sg_enc_list(w, "to", q->to, NULL);
+	return br_enc_failed(&w->enc) ? SIOGATE_ERR_NOMEM : SIOGATE_OK;
+}
+
 /* Ask every usable gateway about a namespace. */
 int
 siogate_query(struct siogate_worker *w, const char *nsp, const char *what,
     const char *const *to, unsigned timeout_ms, siogate_query_cb cb,
     void *ud)
 {
-	struct sg_wait *wt = NULL;
-	const char *lead;
-	size_t k;
-	int rc = SIOGATE_ERR_NOMEM, first = SIOGATE_OK;
+	struct sg_query q = { nsp, what, to };
+	struct sg_wait *wt;
 
 	if (w == NULL || cb == NULL || what == NULL ||
-	    (nsp = sg_nsp(nsp)) == NULL || sg_count(to) > UINT32_MAX ||
+	    (q.nsp = sg_nsp(nsp)) == NULL || sg_count(to) > UINT32_MAX ||
 	    (strcmp(what, "sockets") != 0 && strcmp(what, "rooms") != 0) ||
 	    w->dying)
 		return SIOGATE_ERR_INVALID;
-	if ((wt = calloc(1, sizeof *wt)) == NULL || sg_wait_room(w) == -1 ||
-	    br_buf_append(&wt->acc, "[", 1) == -1 ||
-	    (w->ngws > 0 && (wt->asked = calloc(w->ngws,
-	    sizeof *wt->asked)) == NULL))
-		goto out;
-	br_enc_reset(&w->enc, BR_T_SIO_QUERY, 3 + (sg_count(to) > 0));
-	br_enc_uint(&w->enc, "req", w->last_req + 1);
-	br_enc_cstr(&w->enc, "nsp", nsp);
-	br_enc_cstr(&w->enc, "what", what);
-	if (sg_count(to) > 0)
-		sg_enc_list(w, "to", to, NULL);
-	if (br_enc_failed(&w->enc))
-		goto out;
-	lead = sg_lead_node(w);
-	for (k = 0; k < w->ngws; k++) {
-		if (!sg_usable(w->gws[k]) || sg_other_node(w->gws[k], lead))
-			continue;
-		rc = sg_send_checked(w, w->gws[k]);
-		if (rc == SIOGATE_OK)
-			wt->asked[wt->nasked++] = w->gws[k];
-		else if (first == SIOGATE_OK)
-			first = rc;
+	if ((wt = sg_wait_new(w)) == NULL ||
+	    br_buf_append(&wt->acc, "[", 1) == -1) {
+		sg_wait_free(wt);
+		return SIOGATE_ERR_NOMEM;
 	}
-	if (wt->nasked == 0) {
-		rc = first != SIOGATE_OK ? first : SIOGATE_ERR_NOGATEWAY;
-		goto out;
-	}
-	w->last_req++;
-	wt->req = w->last_req;
-	wt->query = 1;
 	wt->rooms = strcmp(what, "rooms") == 0;
 	wt->qcb = cb;
 	wt->ud = ud;
-	wt->deadline = sg_now() + (timeout_ms ? timeout_ms : SG_TIMEOUT);
-	w->waits[w->nwaits++] = wt;
-	return SIOGATE_OK;
-out:
-	sg_wait_free(wt);
-	return rc;
+	return sg_ask(w, wt, 1, sg_enc_query, &q, timeout_ms);
+}
+
+static int
+sg_enc_sync_fn(struct siogate_worker *w, struct sg_gw *g, uint64_t req,
+    void *arg)
+{
+	(void)arg;
+	sg_enc_sync(w, g, req);
+	return br_enc_failed(&w->enc) ? SIOGATE_ERR_NOMEM : SIOGATE_OK;
 }
 
 /* A barrier: called back once every usable gateway handled what came before. */
@@ -3064,43 +3120,16 @@ int
 siogate_sync(struct siogate_worker *w, unsigned timeout_ms, siogate_sync_cb cb,
     void *ud)
 {
-	struct sg_wait *wt = NULL;
-	size_t k;
-	int rc = SIOGATE_ERR_NOMEM, first = SIOGATE_OK;
+	struct sg_wait *wt;
 
 	if (w == NULL || cb == NULL || w->dying)
 		return SIOGATE_ERR_INVALID;
-	if ((wt = calloc(1, sizeof *wt)) == NULL || sg_wait_room(w) == -1 ||
-	    (w->ngws > 0 && (wt->asked = calloc(w->ngws,
-	    sizeof *wt->asked)) == NULL))
-		goto out;
-	for (k = 0; k < w->ngws; k++) {
-		if (!sg_usable(w->gws[k]))
-			continue;
-		sg_enc_sync(w, w->gws[k], w->last_req + 1);
-		rc = br_enc_failed(&w->enc) ? SIOGATE_ERR_NOMEM :
-		    sg_send_checked(w, w->gws[k]);
-		if (rc == SIOGATE_OK)
-			wt->asked[wt->nasked++] = w->gws[k];
-		else if (first == SIOGATE_OK)
-			first = rc;
-	}
-	if (wt->nasked == 0) {
-		rc = first != SIOGATE_OK ? first : SIOGATE_ERR_NOGATEWAY;
-		goto out;
-	}
-	w->last_req++;
-	wt->req = w->last_req;
-	wt->query = 1;
+	if ((wt = sg_wait_new(w)) == NULL)
+		return SIOGATE_ERR_NOMEM;
 	wt->sync = 1;
 	wt->scb = cb;
 	wt->ud = ud;
-	wt->deadline = sg_now() + (timeout_ms ? timeout_ms : SG_TIMEOUT);
-	w->waits[w->nwaits++] = wt;
-	return SIOGATE_OK;
-out:
-	sg_wait_free(wt);
-	return rc;
+	return sg_ask(w, wt, 0, sg_enc_sync_fn, NULL, timeout_ms);
 }
 
 /* ---- server-side events (serverSideEmit) ---- */

@@ -104,7 +104,7 @@ def run(Client, url, transport):
         ok(a.call("call_me", 5, ns=NSP) == ["ok", [10, "twice"]],
            t + "call() asks the sender and returns its ack")
 
-        slow = Client(url, (NSP,), transport, auth={"user": "slow"}, answer="slow").connect()
+        slow = Client(url, (NSP,), transport, auth={"user": "slow"}, delay=1.0).connect()
         try:
             slow.c.emit("ask", (1, 0.3), namespace=NSP)
             ok(slow.wait("answer", NSP) == (["timeout", "timeout"],),

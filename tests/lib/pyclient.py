@@ -12,10 +12,12 @@ class Client:
     """socketio.Client connected to some namespaces, recording events."""
 
     def __init__(self, url, namespaces=("/",), transport="websocket", auth=None,
-                 answer=None):
+                 delay=0, query=None):
+        """delay: seconds the "question" handler sleeps before it answers;
+        query: a query string added to url."""
         import socketio
         self.c = socketio.Client(reconnection=False, engineio_logger=bool(os.environ.get("EIO_LOG")))
-        self.url = url
+        self.url = url + ("?" + query if query else "")
         self.namespaces = list(namespaces)
         self.transport = transport
         self.auth = auth
@@ -26,7 +28,7 @@ class Client:
             self.c.on("*", self._catch(ns), namespace=ns)
             for name in ("connect_error", "disconnect"):
                 self.c.on(name, self._named(ns, name), namespace=ns)
-            self.c.on("question", self._question(ns, answer), namespace=ns)
+            self.c.on("question", self._question(ns, delay), namespace=ns)
 
     def _add(self, ns, name, args):
         with self.cond:
@@ -39,15 +41,17 @@ class Client:
     def _named(self, ns, name):
         return lambda *args: self._add(ns, name, args)
 
-    def _question(self, ns, answer):
+    def _question(self, ns, delay):
         def question(x):
             self._add(ns, "question", (x,))
-            if answer == "slow":
-                time.sleep(1.0)         # a slow client: answers after the worker gave up
+            if delay:
+                time.sleep(delay)       # a slow client: answers after the worker gave up
             return x * 2, "twice"
         return question
 
     def connect(self, wait=WAIT):
+        """Connect every namespace.  python-socketio waits wait_timeout
+        after a refusal before it raises: expected refusals pass a short one."""
         self.c.connect(self.url, transports=[self.transport], namespaces=self.namespaces,
                        auth=self.auth, wait_timeout=wait)
         return self
@@ -55,19 +59,23 @@ class Client:
     def sid(self, ns="/"):
         return self.c.get_sid(ns)
 
-    def wait(self, name, ns="/", timeout=WAIT):
-        """The args of the first recorded, not yet taken, event name of ns."""
+    def wait(self, name, ns="/", pred=None, timeout=WAIT):
+        """The args of the first recorded, not yet taken, event name of ns
+        (for which pred(args) holds, if given)."""
         end = time.monotonic() + timeout
         with self.cond:
             while True:
                 for i, (n, e, args) in enumerate(self.events):
-                    if n == ns and e == name:
+                    if n == ns and e == name and (pred is None or pred(args)):
                         del self.events[i]
                         return args
                 left = end - time.monotonic()
                 if left <= 0:
                     return None
                 self.cond.wait(left)
+
+    def has(self, name, ns="/"):
+        return self.count(name, ns) > 0
 
     def count(self, name, ns="/"):
         with self.cond:
