@@ -9,6 +9,8 @@
 
 #include "sg_internal.h"
 
+/* ---- Engine.IO commands ---- */
+
 /* Send one message to one session. */
 int
 siogate_eio_send(struct siogate_worker *w, const char *sid, const void *data,

@@ -12,6 +12,8 @@
 
 #include "sg_internal.h"
 
+/* ---- copies handed to callbacks ---- */
+
 /* Make room for n bytes of callback copies; -1 on OOM. */
 static int
 sg_scratch(struct siogate_worker *w, size_t n)
@@ -145,6 +147,8 @@ sg_hs_put(struct siogate_worker *w, size_t *pos, const msgpack_object *hs,
 	h->query = nq ? w->hdrs + nh : NULL;
 	h->nquery = nq;
 }
+
+/* ---- Engine.IO: messages from the gateway ---- */
 
 /* EIO_OPEN: copy the handshake and call eio_open. */
 static int
@@ -440,6 +444,8 @@ sg_on_sio_disconnect(struct siogate_worker *w, const struct br_msg *m)
 		w->cb.sio_disconnect(w, id, nsp, reason, w->ud);
 	return 0;
 }
+
+/* ---- ERROR, and the dispatch of every message ---- */
 
 /* ERROR from the gateway. */
 static int

@@ -250,10 +250,8 @@ void sg_poke(struct siogate_worker *w);
 int sg_flush(struct siogate_worker *w, struct sg_gw *g);
 int sg_send_enc(struct siogate_worker *w, struct sg_gw *g);
 int sg_send_hello(struct siogate_worker *w, struct sg_gw *g, int64_t now);
-void sg_send_error(struct siogate_worker *w, struct sg_gw *g, int code,
-    const char *text, int ref);
-int sg_on_welcome(struct siogate_worker *w, struct sg_gw *g,
-    const struct br_msg *m, int64_t now);
+void sg_send_error(struct siogate_worker *w, struct sg_gw *g, int code, const char *text, int ref);
+int sg_on_welcome(struct siogate_worker *w, struct sg_gw *g, const struct br_msg *m, int64_t now);
 int sg_drain_monitor(struct siogate_worker *w, struct sg_gw *g);
 int sg_drain(struct siogate_worker *w, struct sg_gw *g, int *budget);
 void sg_timers(struct siogate_worker *w, int64_t now);
@@ -267,40 +265,32 @@ struct sg_gw *sg_id_gw(struct siogate_worker *w, const char *s);
 const char *sg_lead_node(struct siogate_worker *w);
 
 /* sg_dispatch.c */
-int sg_to_json(struct siogate_worker *w, const msgpack_object *o, size_t *off,
-    size_t *nbins, size_t maxbins, const char **why);
-void sg_refuse(struct siogate_worker *w, struct sg_gw *g, const char *why,
-    int type);
-void sg_handle(struct siogate_worker *w, struct sg_gw *g, const void *p,
-    size_t n, uint32_t item);
+int sg_to_json(struct siogate_worker *w, const msgpack_object *o, size_t *off, size_t *nbins,
+    size_t maxbins, const char **why);
+void sg_refuse(struct siogate_worker *w, struct sg_gw *g, const char *why, int type);
+void sg_handle(struct siogate_worker *w, struct sg_gw *g, const void *p, size_t n, uint32_t item);
 
 /* sg_cmd.c */
 int sg_parse(const char *text, int want, json_t **out);
 int sg_bins(const struct siogate_bin *bins, size_t nbins, struct br_str *atts);
-int sg_pack(struct siogate_worker *w, const char *key, const json_t *v,
-    const struct br_str *atts, size_t nbins);
-int sg_pack_obj(struct siogate_worker *w, const char *key,
-    const msgpack_object *o);
-void sg_enc_list(struct siogate_worker *w, const char *key,
-    const char *const *list, struct sg_gw *only);
-int sg_accept_reject(struct siogate_worker *w, const char *id,
-    const char *session, const char *const *rooms, const char *data,
-    int reject);
+int sg_pack(struct siogate_worker *w, const char *key, const json_t *v, const struct br_str *atts,
+    size_t nbins);
+int sg_pack_obj(struct siogate_worker *w, const char *key, const msgpack_object *o);
+void sg_enc_list(
+    struct siogate_worker *w, const char *key, const char *const *list, struct sg_gw *only);
+int sg_accept_reject(struct siogate_worker *w, const char *id, const char *session,
+    const char *const *rooms, const char *data, int reject);
 int sg_enc_emit(struct siogate_worker *w, struct sg_gw *only, void *arg);
-int sg_emit_prep(struct siogate_worker *w, struct sg_emit *e, const char *nsp,
-    const char *ev, const char *args, const struct siogate_bin *bins,
-    size_t nbins, struct br_str *atts);
+int sg_emit_prep(struct siogate_worker *w, struct sg_emit *e, const char *nsp, const char *ev,
+    const char *args, const struct siogate_bin *bins, size_t nbins, struct br_str *atts);
 
 /* sg_wait.c */
 void sg_wait_end(struct siogate_worker *w, size_t i, int status);
 void sg_gw_lost(struct siogate_worker *w, struct sg_gw *g);
 void sg_waits_expire(struct siogate_worker *w, int64_t now);
-int sg_on_client_ack(struct siogate_worker *w, struct sg_gw *g,
-    const struct br_msg *m);
-int sg_on_result(struct siogate_worker *w, struct sg_gw *g,
-    const struct br_msg *m);
-void sg_on_sync_reply(struct siogate_worker *w, struct sg_gw *g,
-    const struct br_msg *m);
+int sg_on_client_ack(struct siogate_worker *w, struct sg_gw *g, const struct br_msg *m);
+int sg_on_result(struct siogate_worker *w, struct sg_gw *g, const struct br_msg *m);
+void sg_on_sync_reply(struct siogate_worker *w, struct sg_gw *g, const struct br_msg *m);
 void sg_sync_refused(struct siogate_worker *w, struct sg_gw *g);
 void sg_acks_gone(struct siogate_worker *w, struct sg_gw *g, const char *id);
 

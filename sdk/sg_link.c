@@ -30,6 +30,8 @@
 
 #include "sg_internal.h"
 
+/* ---- send paths ---- */
+
 /* After a send: input may be pending that the fd will not announce. */
 static void
 sg_after_send(struct siogate_worker *w, struct sg_gw *g)
@@ -224,6 +226,8 @@ sg_send_checked(struct siogate_worker *w, struct sg_gw *g)
 	return sg_send_enc(w, g);
 }
 
+/* ---- which gateway ---- */
+
 /* The gateway that issued sid, or NULL. */
 struct sg_gw *
 sg_route(struct siogate_worker *w, const char *sid, size_t n)
@@ -315,6 +319,8 @@ sg_lead_node(struct siogate_worker *w)
 			return w->gws[k]->node;
 	return NULL;
 }
+
+/* ---- registration, receiving, timers ---- */
 
 /*
  * WELCOME "bridges" (a gateway running several event loops): connect to
@@ -548,6 +554,8 @@ sg_timers(struct siogate_worker *w, int64_t now)
 	if (!w->dying)
 		sg_waits_expire(w, now);
 }
+
+/* ---- connect and close ---- */
 
 /* Close and free one gateway (BYE first when say_bye and linked). */
 void

@@ -10,6 +10,8 @@
 
 #include "sg_internal.h"
 
+/* ---- Socket.IO: awaited answers ---- */
+
 /* Free a wait that left the array. */
 static void
 sg_wait_free(struct sg_wait *wt)
