@@ -93,6 +93,9 @@ run)
 	pids="$pids $!"
 	build/examples/echo/echo_worker -e tcp://127.0.0.1:5555 -p /engine.io/ &
 	pids="$pids $!"
+	# The Python examples import the siogate module of this tree.
+	PYTHONPATH="$top/sdk/python${PYTHONPATH:+:$PYTHONPATH}"
+	export PYTHONPATH
 	/usr/bin/python3 examples/push/dcenter_worker.py -e tcp://127.0.0.1:5555 &
 	pids="$pids $!"
 	echo
@@ -102,7 +105,8 @@ run)
 	echo "                                       spreads the sockets of /chat over both workers)"
 	echo "  echo   http://127.0.0.1:8080/echo/   raw Engine.IO at /engine.io/, C echo worker"
 	echo "  push   http://127.0.0.1:8080/push/   namespace /dcenter; then, in another shell:"
-	echo "           examples/push/push.py --loop     or   build/examples/push/push_emitter 'hello'"
+	echo "           PYTHONPATH=sdk/python examples/push/push.py --loop"
+	echo "           or   build/examples/push/push_emitter 'hello'"
 	echo "Ctrl-C stops them all."
 	wait
 	;;

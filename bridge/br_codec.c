@@ -98,6 +98,10 @@ static const struct br_field br_fields[] = {
 	    "HELLO: \"batch\" is not a boolean" },
 	{ BR_T_WELCOME, "batch", BK_BOOL, 0,
 	    "WELCOME: \"batch\" is not a boolean" },
+	{ BR_T_WELCOME, "cluster", BK_UINT, 0,
+	    "WELCOME: \"cluster\" is not an unsigned integer" },
+	{ BR_T_WELCOME, "node", BK_STR, 0,
+	    "WELCOME: \"node\" is not a string" },
 
 	{ BR_T_BATCH, "msgs", BK_BINARR, 1,
 	    "BATCH: \"msgs\" is missing or not an array of bin" },
@@ -254,6 +258,30 @@ static const struct br_field br_fields[] = {
 	{ BR_T_SIO_QUERY, "what", BK_STR, 1,
 	    "SIO_QUERY: \"what\" is missing or not a string" },
 	SIO_TO(BR_T_SIO_QUERY, "SIO_QUERY", 0),
+
+	SIO_NSP(BR_T_SIO_SERVER_EVENT, "SIO_SERVER_EVENT"),
+	{ BR_T_SIO_SERVER_EVENT, "ev", BK_STR, 1,
+	    "SIO_SERVER_EVENT: \"ev\" is missing or not a string" },
+	SIO_ARGS(BR_T_SIO_SERVER_EVENT, "SIO_SERVER_EVENT"),
+	{ BR_T_SIO_SERVER_EVENT, "req", BK_UINT, 0,
+	    "SIO_SERVER_EVENT: \"req\" is not an unsigned integer" },
+
+	SIO_REQ(BR_T_SIO_SERVER_RESULT, "SIO_SERVER_RESULT"),
+	{ BR_T_SIO_SERVER_RESULT, "result", BK_ARR, 1,
+	    "SIO_SERVER_RESULT: \"result\" is missing or not an array" },
+	{ BR_T_SIO_SERVER_RESULT, "error", BK_STR, 0,
+	    "SIO_SERVER_RESULT: \"error\" is not a string" },
+
+	{ BR_T_SIO_SERVER_EMIT, "nsp", BK_STR, 0,
+	    "SIO_SERVER_EMIT: \"nsp\" is not a string" },
+	{ BR_T_SIO_SERVER_EMIT, "ev", BK_STR, 1,
+	    "SIO_SERVER_EMIT: \"ev\" is missing or not a string" },
+	SIO_ARGS(BR_T_SIO_SERVER_EMIT, "SIO_SERVER_EMIT"),
+	{ BR_T_SIO_SERVER_EMIT, "req", BK_UINT, 0,
+	    "SIO_SERVER_EMIT: \"req\" is not an unsigned integer" },
+
+	SIO_REQ(BR_T_SIO_SERVER_ACK, "SIO_SERVER_ACK"),
+	SIO_ARGS(BR_T_SIO_SERVER_ACK, "SIO_SERVER_ACK"),
 };
 
 /* Read a big-endian unsigned integer of n bytes. */
@@ -917,6 +945,10 @@ br_type_name(int type)
 	case BR_T_SIO_DISCONNECT_SOCKETS: return "SIO_DISCONNECT_SOCKETS";
 	case BR_T_SIO_SET_SESSION: return "SIO_SET_SESSION";
 	case BR_T_SIO_QUERY: return "SIO_QUERY";
+	case BR_T_SIO_SERVER_EVENT: return "SIO_SERVER_EVENT";
+	case BR_T_SIO_SERVER_RESULT: return "SIO_SERVER_RESULT";
+	case BR_T_SIO_SERVER_EMIT: return "SIO_SERVER_EMIT";
+	case BR_T_SIO_SERVER_ACK: return "SIO_SERVER_ACK";
 	}
 	return "?";
 }

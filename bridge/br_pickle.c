@@ -99,6 +99,7 @@ struct pk {
 	size_t capmemo, nmemo;		/* nmemo: keys set, for MEMOIZE */
 	msgpack_packer *pk;
 	unsigned maxdepth;
+	int flags;			/* BR_PICKLE_* */
 	size_t budget;
 	const char *why;
 };
@@ -915,8 +916,16 @@ pk_pack(struct pk *c, uint32_t id, unsigned depth)
 			c->why = "pickle too deep";
 			return -1;
 		}
-		r = n->type == PT_DICT ? msgpack_pack_map(c->pk, n->n) :
-		    msgpack_pack_array(c->pk, n->n);
+		if (n->type == PT_TUPLE && depth == 1 &&
+		    (c->flags & BR_PICKLE_MARK_TUPLES) &&
+		    c->nodes[c->stack[0]].type == PT_DICT) {
+			/* A value of the root dict: [marker, items...]. */
+			r = msgpack_pack_array(c->pk, n->n + 1) ||
+			    msgpack_pack_ext(c->pk, 0, BR_PICKLE_TUPLE_EXT);
+		} else {
+			r = n->type == PT_DICT ? msgpack_pack_map(c->pk, n->n) :
+			    msgpack_pack_array(c->pk, n->n);
+		}
 		if (r != 0)
 			break;
 		for (e = n->v.c.head; e != PK_NONE_ID; e = c->ents[e].next)
@@ -936,6 +945,14 @@ int
 br_pickle_pack(msgpack_packer *pk, const void *buf, size_t len,
     unsigned maxdepth, const char **why)
 {
+	return br_pickle_pack_flags(pk, buf, len, maxdepth, 0, why);
+}
+
+/* The same, with BR_PICKLE_* flags. */
+int
+br_pickle_pack_flags(msgpack_packer *pk, const void *buf, size_t len,
+    unsigned maxdepth, int flags, const char **why)
+{
 	struct pk c;
 	int r;
 
@@ -944,6 +961,7 @@ br_pickle_pack(msgpack_packer *pk, const void *buf, size_t len,
 	c.len = len;
 	c.pk = pk;
 	c.maxdepth = maxdepth;
+	c.flags = flags;
 	if (len >= INT32_MAX / BR_PICKLE_EXPAND) {
 		c.why = "pickle too large";
 		goto fail;

@@ -63,4 +63,16 @@
 int br_pickle_pack(msgpack_packer *pk, const void *buf, size_t len,
     unsigned maxdepth, const char **why);
 
+/*
+ * br_pickle_pack() with flags.  BR_PICKLE_MARK_TUPLES: when the root is a
+ * dict, each of its values that is a tuple packs as an array whose first
+ * item is the empty ext of type BR_PICKLE_TUPLE_EXT, followed by the
+ * tuple's items (python-socketio's emit data: a tuple is several
+ * arguments, a list one).  Deeper tuples stay plain arrays.
+ */
+#define BR_PICKLE_MARK_TUPLES 1
+#define BR_PICKLE_TUPLE_EXT 84	/* 'T' */
+int br_pickle_pack_flags(msgpack_packer *pk, const void *buf, size_t len,
+    unsigned maxdepth, int flags, const char **why);
+
 #endif

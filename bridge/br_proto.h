@@ -41,15 +41,19 @@ enum br_type {
 	BR_T_EIO_SEND = 23,	/* w->g: sid | sids, data (str|bin) */
 	BR_T_EIO_CLOSE_SESSION = 24, /* w->g: sid */
 
-	/* Socket.IO, gateway -> worker (40-45). */
+	/* Socket.IO, gateway -> worker (40-47). */
 	BR_T_SIO_CONNECT = 40,	/* sid, id, nsp, seq, [auth], reply, hs */
 	BR_T_SIO_EVENT = 41,	/* id, nsp, seq, ev, args, [ack], session, rooms */
 	BR_T_SIO_DISCONNECT = 42, /* id, nsp, seq, reason */
 	BR_T_SIO_CLIENT_ACK = 43, /* id, nsp, req, args */
 	BR_T_SIO_ACK_TIMEOUT = 44, /* id, nsp, req, reason */
 	BR_T_SIO_RESULT = 45,	/* req, result (answers SIO_QUERY) */
+	BR_T_SIO_SERVER_EVENT = 46, /* nsp, ev, args, [req]: another node's
+				   serverSideEmit */
+	BR_T_SIO_SERVER_RESULT = 47, /* req, result, [error] (answers
+				   SIO_SERVER_EMIT with req) */
 
-	/* Socket.IO, worker -> gateway (50-58). */
+	/* Socket.IO, worker -> gateway (50-60). */
 	BR_T_SIO_ACCEPT = 50,	/* id, [session], [rooms] */
 	BR_T_SIO_REJECT = 51,	/* id, [data] */
 	BR_T_SIO_ACK = 52,	/* id, nsp, ack, args */
@@ -60,6 +64,10 @@ enum br_type {
 	BR_T_SIO_DISCONNECT_SOCKETS = 56, /* nsp, to, [close] */
 	BR_T_SIO_SET_SESSION = 57, /* id, nsp, session, [merge] */
 	BR_T_SIO_QUERY = 58,	/* req, nsp, what, [to] */
+	BR_T_SIO_SERVER_EMIT = 59, /* [nsp], ev, args, [req]: serverSideEmit
+				   to the other nodes of the cluster */
+	BR_T_SIO_SERVER_ACK = 60, /* req, args (answers SIO_SERVER_EVENT
+				   with req) */
 };
 
 /* Default ack timeout of SIO_EMIT with req (ms). */

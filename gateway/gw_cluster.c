@@ -115,7 +115,9 @@ struct cl_sync {
  * A broadcast with acks in flight.  out: a worker here asked a socket of
  * another node (waiting for BROADCAST_ACK on the response channel); else
  * another node asked sockets here (each client's ack is published as
- * BROADCAST_ACK).  Ends at its timeout.  Owned by cl->acks.
+ * BROADCAST_ACK).  sse: another node's serverSideEmit with an ack, handed
+ * to worker as SIO_SERVER_EVENT num; its SIO_SERVER_ACK is published.
+ * Ends at its timeout.  Owned by cl->acks.
  */
 struct cl_ack {
 	struct cl_ack *next;
@@ -123,6 +125,7 @@ struct cl_ack {
 	uint64_t num;
 	char rid[64];		/* the requestId */
 	int out;
+	int sse;		/* another node's serverSideEmit with an ack, given to worker */
 	uint32_t worker;	/* out: who asked, its req, and the socket */
 	uint64_t req;
 	char sid[64];
@@ -136,7 +139,9 @@ struct cl_ack {
  * once; the other nodes' come back on the namespace's response channel.
  * Done when every subscriber of the request channel but this loop answered
  * (the adapter's count, PUBSUB NUMSUB), or at the request timeout: then the
- * result says so in "error".  Owned by cl->queries.
+ * result says so in "error".  A worker's serverSideEmit with an ack is one
+ * too (sse), with the other nodes' answers as its items and no local part.
+ * Owned by cl->queries.
  */
 struct cl_query {
 	struct cl_query *next;
@@ -146,6 +151,7 @@ struct cl_query {
 	uint64_t req;
 	uint32_t worker;
 	int rooms;		/* what = rooms (else sockets) */
+	int sse;		/* a serverSideEmit with an ack: items are the answers */
 	char *nsp;
 	uint32_t nlen;
 	struct br_enc items;	/* what = sockets: the packed entries */
@@ -303,6 +309,15 @@ static void bcast_ack_in(struct gw_cluster *cl, struct sio_nsp *nsp, const struc
     const struct br_str *nspname);
 static int bcast_ack_back(struct gw_cluster *cl, const msgpack_object *root,
     const struct br_str *rid);
+static void server_result(struct gw *gw, struct gw_worker *w, uint64_t req,
+    const msgpack_sbuffer *items, uint32_t n, const char *error);
+struct cl_ack;
+static struct cl_ack *ack_new(struct gw_cluster *cl, int out, const struct br_str *nsp, uint64_t ms);
+static void ack_free(struct cl_ack *a);
+static void server_event_in(struct gw_cluster *cl, const struct gw_cluster_req *r,
+    const struct br_str *nspname);
+struct cl_query;
+static const char *query_unreachable(const struct cl_query *q);
 
 /* Log the start of an outage once. */
 static void
@@ -377,6 +392,15 @@ link_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	link_open(l);
 }
 
+/* l's context is going (hiredis frees it after this callback): why, and retry. */
+static void
+link_lost(struct cl_link *l, const redisAsyncContext *ac, const char *dflt)
+{
+	snprintf(l->err, sizeof l->err, "%s", ac->errstr[0] ? ac->errstr : dflt);
+	l->ac = NULL;
+	link_retry(l);
+}
+
 static void
 connect_cb(const redisAsyncContext *ac, int status)
 {
@@ -385,10 +409,7 @@ connect_cb(const redisAsyncContext *ac, int status)
 	if (l == NULL)
 		return;
 	if (status != REDIS_OK) {
-		/* hiredis frees the context after this. */
-		snprintf(l->err, sizeof l->err, "%s", ac->errstr[0] ? ac->errstr : "connect failed");
-		l->ac = NULL;
-		link_retry(l);
+		link_lost(l, ac, "connect failed");
 		return;
 	}
 	gw_debug("cluster: %s connected to redis at %s", l->sub ? "subscriber" : "publisher",
@@ -428,12 +449,10 @@ disconnect_cb(const redisAsyncContext *ac, int status)
 
 	if (l == NULL)
 		return;
-	snprintf(l->err, sizeof l->err, "%s", ac->errstr[0] ? ac->errstr : "connection closed");
-	l->ac = NULL;
 	/* A connection that served a while retries quickly; one refused at once backs off. */
 	if (l->ready && ev_now(l->cl->gw->loop) - l->since >= 1.0)
 		l->backoff = CL_BACKOFF_MIN;
-	link_retry(l);
+	link_lost(l, ac, "connection closed");
 }
 
 /* The answer to AUTH or SELECT: an error closes the connection (and retries). */
@@ -648,6 +667,36 @@ pk_strs(msgpack_packer *pk, const msgpack_object *o)
 			pk_str(pk, o->via.array.ptr[i].via.str.ptr, o->via.array.ptr[i].via.str.size);
 }
 
+/* Start a request map {uid, [requestId], type, ...} of n further pairs. */
+static msgpack_packer *
+req_start(struct gw_cluster *cl, const char *rid, int type, uint32_t n)
+{
+	msgpack_packer *pk = enc(cl);
+
+	msgpack_pack_map(pk, 2 + (rid != NULL) + n);
+	pk_cstr(pk, "uid");
+	pk_cstr(pk, cl->uid);
+	if (rid != NULL) {
+		pk_cstr(pk, "requestId");
+		pk_cstr(pk, rid);
+	}
+	pk_cstr(pk, "type");
+	msgpack_pack_uint8(pk, (uint8_t)type);
+	return pk;
+}
+
+/* "opts": {rooms: the names in to, except: [], and flags when the caller packs it}. */
+static void
+pk_opts(msgpack_packer *pk, const msgpack_object *to, int flags)
+{
+	pk_cstr(pk, "opts");
+	msgpack_pack_map(pk, flags ? 3 : 2);
+	pk_cstr(pk, "rooms");
+	pk_strs(pk, to);
+	pk_cstr(pk, "except");
+	msgpack_pack_array(pk, 0);
+}
+
 /* Whether o is a non-empty array of strings. */
 static int
 has_names(const msgpack_object *o)
@@ -721,19 +770,9 @@ gw_cluster_command(struct gw *gw, int join, const struct br_str *nsp, const msgp
 	if (cl == NULL || gw->idx != 0 || !has_names(to) || gw_cluster_all_local(gw, to) ||
 	    nsp->n > 1000)
 		return;
-	pk = enc(cl);
-	msgpack_pack_map(pk, 4);
-	pk_cstr(pk, "uid");
-	pk_cstr(pk, cl->uid);
-	pk_cstr(pk, "type");
-	msgpack_pack_uint8(pk, join == 1 ? GW_CL_REMOTE_JOIN : join == 0 ? GW_CL_REMOTE_LEAVE :
-	    GW_CL_REMOTE_DISCONNECT);
-	pk_cstr(pk, "opts");
-	msgpack_pack_map(pk, 2);
-	pk_cstr(pk, "rooms");
-	pk_strs(pk, to);
-	pk_cstr(pk, "except");
-	msgpack_pack_array(pk, 0);
+	pk = req_start(cl, NULL, join == 1 ? GW_CL_REMOTE_JOIN : join == 0 ? GW_CL_REMOTE_LEAVE :
+	    GW_CL_REMOTE_DISCONNECT, 2);
+	pk_opts(pk, to, 0);
 	if (join >= 0) {
 		pk_cstr(pk, "rooms");
 		pk_strs(pk, rooms);
@@ -987,10 +1026,11 @@ on_request(struct gw_cluster *cl, const char *chan, size_t clen, const char *p, 
 	}
 	/*
 	 * The loops of this process carried out a command of theirs already;
-	 * a query of loop 0's, they answer like any node.
+	 * a query of loop 0's or a serverSideEmit, they answer like any node.
 	 */
-	if ((r.type == GW_CL_SOCKETS || r.type == GW_CL_ALL_ROOMS || r.type == GW_CL_REMOTE_FETCH ?
-	    self_uid(cl, &r.uid) : own_uid(cl, &r.uid)) || clen < skip + 2 || chan[clen - 1] != '#')
+	if ((r.type == GW_CL_SOCKETS || r.type == GW_CL_ALL_ROOMS || r.type == GW_CL_REMOTE_FETCH ||
+	    r.type == GW_CL_SERVER_SIDE_EMIT ? self_uid(cl, &r.uid) : own_uid(cl, &r.uid)) ||
+	    clen < skip + 2 || chan[clen - 1] != '#')
 		goto done;
 	nspname.p = chan + skip;
 	nspname.n = (uint32_t)(clen - skip - 1);
@@ -1036,8 +1076,10 @@ on_request(struct gw_cluster *cl, const char *chan, size_t clen, const char *p, 
 	case GW_CL_BROADCAST:
 		bcast_ack_in(cl, nsp, &r, &nspname);
 		break;
+	case GW_CL_SERVER_SIDE_EMIT:
+		server_event_in(cl, &r, &nspname);
+		break;
 	default:
-		/* serverSideEmit is not served (siogate-protocol(7)). */
 		gw_debug("cluster: request type %d on %.*s not served", r.type, (int)clen, chan);
 		break;
 	}
@@ -1056,7 +1098,6 @@ on_python(struct gw_cluster *cl, const char *chan, size_t clen, const char *p, s
 	const char *why = NULL;
 	struct sio_nsp *nsp;
 	struct sio_socket *so, **v;
-	msgpack_object args;
 	uint32_t i, cnt;
 
 	if (gw_cluster_in_parse(&in, p, n, GW_CL_IN_JSON | GW_CL_IN_PICKLE, &root, &why) < 0 ||
@@ -1071,16 +1112,12 @@ on_python(struct gw_cluster *cl, const char *chan, size_t clen, const char *p, s
 		goto done;
 	switch (m.type) {
 	case GW_CL_PY_EMIT:
-		/* Server.emit's data: one argument; None: none (a tuple arrives as a list). */
-		args.type = MSGPACK_OBJECT_ARRAY;
-		args.via.array.size = m.data != NULL;
-		args.via.array.ptr = (msgpack_object *)(uintptr_t)m.data;
 		{
 			msgpack_object ev = { .type = MSGPACK_OBJECT_STR };
 
 			ev.via.str.ptr = m.event.p;
 			ev.via.str.size = m.event.n;
-			if (sio_emit_local(gw, nsp, &ev, &args, m.room, m.skip, 0, &why) < 0)
+			if (sio_emit_local(gw, nsp, &ev, &m.args, m.room, m.skip, 0, &why) < 0)
 				malformed(cl, chan, clen, "python-socketio emit", why);
 		}
 		break;
@@ -1151,7 +1188,9 @@ query_finish(struct cl_query *q, const char *error)
 		}
 	}
 	ev_timer_stop(cl->gw->loop, &q->t);
-	if (w != NULL) {
+	if (w != NULL && q->sse) {
+		server_result(cl->gw, w, q->req, &q->items.sb, q->nitems, error);
+	} else if (w != NULL) {
 		br_enc_init(&e, BR_T_SIO_RESULT, error ? 3 : 2);
 		br_enc_uint(&e, "req", q->req);
 		br_enc_key(&e, "result");
@@ -1180,8 +1219,12 @@ query_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct cl_query *q = t->data;
 	char msg[160];
 
-	snprintf(msg, sizeof msg, "timeout: %ld of %ld other nodes answered within %u ms", q->got,
-	    q->expected, q->cl->gw->conf.cluster_request_timeout);
+	if (q->sse)	/* the adapter's words */
+		snprintf(msg, sizeof msg, "timeout reached: only %ld responses received out of %ld",
+		    q->got, q->expected);
+	else
+		snprintf(msg, sizeof msg, "timeout: %ld of %ld other nodes answered within %u ms",
+		    q->got, q->expected, q->cl->gw->conf.cluster_request_timeout);
 	q->cl->gw->st.cluster_timeouts++;
 	query_finish(q, msg);
 }
@@ -1204,7 +1247,8 @@ numsub_cb(redisAsyncContext *ac, void *r, void *priv)
 		return;
 	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
 	    rep->element[1]->type != REDIS_REPLY_INTEGER) {
-		query_finish(q, "cluster: redis did not count the nodes; this gateway's sockets only");
+		query_finish(q, q->sse ? "cluster: redis did not count the nodes; no other node was asked" :
+		    "cluster: redis did not count the nodes; this gateway's sockets only");
 		return;
 	}
 	q->expected = (long)rep->element[1]->integer - 1;	/* all but this loop */
@@ -1215,7 +1259,7 @@ numsub_cb(redisAsyncContext *ac, void *r, void *priv)
 	n = snprintf(chan, sizeof chan, "%s-request#%.*s#", l->cl->prefix, (int)q->nlen, q->nsp);
 	if (redisAsyncCommand(ac, pub_cb, (void *)(uintptr_t)0, "PUBLISH %b %b", chan, (size_t)n,
 	    q->request, q->request_len) != REDIS_OK) {
-		query_finish(q, "cluster: redis unreachable; this gateway's sockets only");
+		query_finish(q, query_unreachable(q));
 		return;
 	}
 	l->cl->gw->st.cluster_published++;
@@ -1233,7 +1277,7 @@ query_count(struct cl_query *q)
 	if (!cl->pub.ready || cl->pub.ac == NULL ||
 	    redisAsyncCommand(cl->pub.ac, numsub_cb, (void *)(uintptr_t)q->num, "PUBSUB NUMSUB %s",
 	    chan) != REDIS_OK)
-		query_finish(q, "cluster: redis unreachable; this gateway's sockets only");
+		query_finish(q, query_unreachable(q));
 }
 
 /* A SUBSCRIBE confirmed: the queries that waited for their namespace's channels go on. */
@@ -1280,6 +1324,19 @@ on_response(struct gw_cluster *cl, const char *chan, size_t clen, const char *p,
 			break;
 	if (q == NULL || q->waiting_sub)
 		goto done;
+	if (q->sse) {
+		/* One answer per node: its callback's argument. */
+		v = br_map_get(root, "data");
+		if (v != NULL)
+			msgpack_pack_object(&q->items.pk, *v);
+		else
+			msgpack_pack_nil(&q->items.pk);
+		q->nitems++;
+		cl->gw->st.cluster_received++;
+		if (++q->got >= q->expected)
+			query_finish(q, NULL);
+		goto done;
+	}
 	socks = br_map_get(root, "sockets");
 	if (socks == NULL || socks->type != MSGPACK_OBJECT_ARRAY) {
 		malformed(cl, chan, clen, "response", "fetchSockets response without sockets");
@@ -1354,6 +1411,60 @@ query_local(struct sio_socket *so, void *arg)
 	q->nitems++;
 }
 
+/* A new query of worker w (its req) on namespace nsp: numbered, timed, not started. */
+static struct cl_query *
+query_new(struct gw_cluster *cl, struct gw_worker *w, uint64_t req, const struct br_str *nsp)
+{
+	struct cl_query *q = gw_xcalloc(1, sizeof *q);
+
+	q->cl = cl;
+	q->req = req;
+	q->worker = w->id;
+	q->nsp = gw_xstrndup(nsp->p, nsp->n);
+	q->nlen = nsp->n;
+	msgpack_sbuffer_init(&q->items.sb);
+	msgpack_packer_init(&q->items.pk, &q->items.sb, msgpack_sbuffer_write);
+	q->num = ++cl->next_query;
+	snprintf(q->id, sizeof q->id, "%s:%llu", cl->uid, (unsigned long long)q->num);
+	ev_timer_init(&q->t, query_timeout_cb, cl->gw->conf.cluster_request_timeout / 1000.0, 0.);
+	q->t.data = q;
+	q->next = cl->queries;
+	cl->queries = q;
+	return q;
+}
+
+/* Why q ended early without the other nodes. */
+static const char *
+query_unreachable(const struct cl_query *q)
+{
+	return q->sse ? "cluster: redis unreachable; no other node was asked" :
+	    "cluster: redis unreachable; this gateway's sockets only";
+}
+
+/*
+ * Start q with the request in the encoder: publish it once the nodes are
+ * counted.  existed: its namespace's channels were subscribed already
+ * (else the count waits for that SUBSCRIBE).
+ */
+static void
+query_start(struct cl_query *q, int existed)
+{
+	struct gw_cluster *cl = q->cl;
+
+	q->request = gw_xmalloc(cl->sb.size);
+	memcpy(q->request, cl->sb.data, cl->sb.size);
+	q->request_len = cl->sb.size;
+	ev_timer_start(cl->gw->loop, &q->t);
+	if (!cl->sub.ready || !cl->pub.ready) {
+		query_finish(q, query_unreachable(q));
+		return;
+	}
+	if (existed)
+		query_count(q);
+	else
+		q->waiting_sub = 1;	/* counted once its SUBSCRIBE is confirmed */
+}
+
 int
 gw_cluster_query(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 {
@@ -1373,21 +1484,8 @@ gw_cluster_query(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 	br_msg_str(m, "nsp", &nspname);
 	if (nspname.n == 0 || nspname.n > 1000 || nspname.p[0] != '/')
 		return 0;
-	q = gw_xcalloc(1, sizeof *q);
-	q->cl = cl;
-	q->req = req;
-	q->worker = w->id;
+	q = query_new(cl, w, req, &nspname);
 	q->rooms = what.n == 5;
-	q->nsp = gw_xstrndup(nspname.p, nspname.n);
-	q->nlen = nspname.n;
-	msgpack_sbuffer_init(&q->items.sb);
-	msgpack_packer_init(&q->items.pk, &q->items.sb, msgpack_sbuffer_write);
-	q->num = ++cl->next_query;
-	snprintf(q->id, sizeof q->id, "%s:%llu", cl->uid, (unsigned long long)q->num);
-	ev_timer_init(&q->t, query_timeout_cb, gw->conf.cluster_request_timeout / 1000.0, 0.);
-	q->t.data = q;
-	q->next = cl->queries;
-	cl->queries = q;
 	if (gw->idx != 0) {
 		/* Loop 0 answers for every loop of this process, as a node of its own each. */
 		query_finish(q, NULL);
@@ -1399,33 +1497,149 @@ gw_cluster_query(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 		sio_targets(gw, nsp, to, NULL, query_local, q);
 	else
 		sio_targets(gw, nsp, NULL, NULL, query_local, q);
-	pk = enc(cl);
-	msgpack_pack_map(pk, 4);
-	pk_cstr(pk, "uid");
-	pk_cstr(pk, cl->uid);
-	pk_cstr(pk, "requestId");
-	pk_cstr(pk, q->id);
-	pk_cstr(pk, "type");
-	msgpack_pack_uint8(pk, GW_CL_REMOTE_FETCH);
-	pk_cstr(pk, "opts");
-	msgpack_pack_map(pk, 2);
-	pk_cstr(pk, "rooms");
-	pk_strs(pk, to);
-	pk_cstr(pk, "except");
-	msgpack_pack_array(pk, 0);
-	q->request = gw_xmalloc(cl->sb.size);
-	memcpy(q->request, cl->sb.data, cl->sb.size);
-	q->request_len = cl->sb.size;
-	ev_timer_start(gw->loop, &q->t);
-	if (!cl->sub.ready || !cl->pub.ready) {
-		query_finish(q, "cluster: redis unreachable; this gateway's sockets only");
-		return 1;
-	}
-	if (existed)
-		query_count(q);
-	else
-		q->waiting_sub = 1;	/* counted once its SUBSCRIBE is confirmed */
+	pk = req_start(cl, q->id, GW_CL_REMOTE_FETCH, 1);
+	pk_opts(pk, to, 0);
+	query_start(q, existed);
 	return 1;
+}
+
+/* ---------------- serverSideEmit ---------------- */
+
+/* SIO_SERVER_RESULT {req, result: the answers, [error]} to worker w. */
+static void
+server_result(struct gw *gw, struct gw_worker *w, uint64_t req, const msgpack_sbuffer *items,
+    uint32_t n, const char *error)
+{
+	struct br_enc e;
+
+	br_enc_init(&e, BR_T_SIO_SERVER_RESULT, error ? 3 : 2);
+	br_enc_uint(&e, "req", req);
+	br_enc_key(&e, "result");
+	msgpack_pack_array(&e.pk, n);
+	if (n > 0)
+		msgpack_sbuffer_write(&e.sb, items->data, items->size);
+	if (error != NULL)
+		br_enc_cstr(&e, "error", error);
+	gw_bridge_send_ctl(gw, w, &e);
+}
+
+void
+gw_cluster_server_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
+{
+	struct gw_cluster *cl = gw->cl;
+	struct br_str nspname = { "/", 1 };
+	const msgpack_object *ev = br_msg_get(m, "ev"), *args = br_msg_get(m, "args");
+	struct cl_query *q = NULL;
+	msgpack_packer *pk;
+	char chan[1200];
+	uint64_t req;
+	uint32_t i;
+	int ack = br_msg_uint(m, "req", &req) == 0, existed, n;
+
+	br_msg_str(m, "nsp", &nspname);
+	if (nspname.n == 0 || nspname.n > 1000 || nspname.p[0] != '/') {
+		gw_bridge_error(gw, w, BR_E_BAD_MESSAGE,
+		    "SIO_SERVER_EMIT: nsp must start with '/' and have at most 1000 bytes", m->type,
+		    NULL, 0);
+		return;
+	}
+	if (cl == NULL) {
+		/* No cluster, no other node: nobody to tell, no answer to wait for. */
+		if (ack)
+			server_result(gw, w, req, NULL, 0, NULL);
+		return;
+	}
+	existed = sio_nsp_get(gw, nspname.p, nspname.n, 0) != NULL;
+	if (ack) {
+		q = query_new(cl, w, req, &nspname);
+		q->sse = 1;
+		sio_nsp_get(gw, nspname.p, nspname.n, 1);	/* counted like any node */
+	}
+	pk = req_start(cl, q != NULL ? q->id : NULL, GW_CL_SERVER_SIDE_EMIT, 1);
+	pk_cstr(pk, "data");
+	msgpack_pack_array(pk, 1 + args->via.array.size);
+	msgpack_pack_object(pk, *ev);
+	for (i = 0; i < args->via.array.size; i++)
+		msgpack_pack_object(pk, args->via.array.ptr[i]);
+	if (q != NULL) {
+		query_start(q, existed);
+		return;
+	}
+	n = snprintf(chan, sizeof chan, "%s-request#%.*s#", cl->prefix, (int)nspname.n, nspname.p);
+	cl_publish(cl, chan, (size_t)n);
+}
+
+/* Another node's serverSideEmit: to one worker of the namespace on this loop. */
+static void
+server_event_in(struct gw_cluster *cl, const struct gw_cluster_req *r, const struct br_str *nspname)
+{
+	struct gw *gw = cl->gw;
+	struct gw_worker *w = gw_bridge_pick_nsp(gw, nspname->p, nspname->n, NULL);
+	const msgpack_object *d = r->data;
+	struct cl_ack *a;
+	struct br_enc e;
+	uint32_t i;
+	int ack = r->req_id.p != NULL;
+
+	if (w == NULL) {
+		/* With an ack, the asking node counts this one as not answering. */
+		gw_debug("cluster: serverSideEmit on %.*s: no worker serves it here", (int)nspname->n,
+		    nspname->p);
+		return;
+	}
+	if (ack && r->req_id.n >= sizeof a->rid)
+		return;
+	br_enc_init(&e, BR_T_SIO_SERVER_EVENT, 3 + ack);
+	br_enc_str(&e, "nsp", nspname->p, nspname->n);
+	br_enc_key(&e, "ev");
+	msgpack_pack_object(&e.pk, d->via.array.ptr[0]);
+	br_enc_array(&e, "args", d->via.array.size - 1);
+	for (i = 1; i < d->via.array.size; i++)
+		msgpack_pack_object(&e.pk, d->via.array.ptr[i]);
+	if (ack) {
+		a = ack_new(cl, 0, nspname, gw->conf.cluster_request_timeout);
+		a->sse = 1;
+		a->worker = w->id;
+		memcpy(a->rid, r->req_id.p, r->req_id.n);
+		br_enc_uint(&e, "req", a->num);
+	}
+	gw_bridge_send_ctl(gw, w, &e);
+}
+
+void
+gw_cluster_server_ack(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
+{
+	struct gw_cluster *cl = gw->cl;
+	const msgpack_object *args = br_msg_get(m, "args");
+	struct cl_ack *a;
+	msgpack_packer *pk;
+	struct br_str nsp;
+	uint64_t req = 0;
+
+	br_msg_uint(m, "req", &req);
+	for (a = cl != NULL ? cl->acks : NULL; a != NULL; a = a->next)
+		if (a->sse && a->num == req && a->worker == w->id)
+			break;
+	if (a == NULL) {
+		gw_debug("worker %u: SIO_SERVER_ACK %llu answers nothing waiting (late?)", w->id,
+		    (unsigned long long)req);
+		return;
+	}
+	pk = enc(cl);
+	msgpack_pack_map(pk, 3);
+	pk_cstr(pk, "type");
+	msgpack_pack_uint8(pk, GW_CL_SERVER_SIDE_EMIT);
+	pk_cstr(pk, "requestId");
+	pk_cstr(pk, a->rid);
+	pk_cstr(pk, "data");	/* the adapter's callback takes one argument */
+	if (args->via.array.size > 0)
+		msgpack_pack_object(pk, args->via.array.ptr[0]);
+	else
+		msgpack_pack_nil(pk);
+	nsp.p = a->nsp;
+	nsp.n = a->nlen;
+	respond(cl, &nsp);
+	ack_free(a);
 }
 
 /* ---------------- broadcasts with acks ---------------- */
@@ -1523,22 +1737,10 @@ gw_cluster_emit_ack(struct gw *gw, struct gw_worker *w, const struct br_str *nsp
 	a->req = req;
 	memcpy(a->sid, t->via.str.ptr, t->via.str.size);
 	snprintf(a->rid, sizeof a->rid, "%s:%llu", cl->uid, (unsigned long long)a->num);
-	pk = enc(cl);
-	msgpack_pack_map(pk, 5);
-	pk_cstr(pk, "uid");
-	pk_cstr(pk, cl->uid);
-	pk_cstr(pk, "requestId");
-	pk_cstr(pk, a->rid);
-	pk_cstr(pk, "type");
-	msgpack_pack_uint8(pk, GW_CL_BROADCAST);
+	pk = req_start(cl, a->rid, GW_CL_BROADCAST, 2);
 	pk_cstr(pk, "packet");
 	pk_packet(pk, nsp, ev, args);
-	pk_cstr(pk, "opts");
-	msgpack_pack_map(pk, 3);
-	pk_cstr(pk, "rooms");
-	pk_strs(pk, to);
-	pk_cstr(pk, "except");
-	msgpack_pack_array(pk, 0);
+	pk_opts(pk, to, 1);
 	pk_cstr(pk, "flags");
 	msgpack_pack_map(pk, 1);
 	pk_cstr(pk, "timeout");
@@ -1604,7 +1806,7 @@ gw_cluster_client_ack(struct gw *gw, uint64_t n, const char *arg, size_t len)
 
 	if (cl == NULL)
 		return;
-	for (a = cl->acks; a != NULL && (a->out || a->num != n); a = a->next)
+	for (a = cl->acks; a != NULL && (a->out || a->sse || a->num != n); a = a->next)
 		;
 	if (a == NULL)
 		return;		/* late: the asking node gave up already */

@@ -87,14 +87,18 @@ int gw_cluster_req_decode(const msgpack_object *o, struct gw_cluster_req *r, con
  * A message of python-socketio's pub/sub managers (5.x): a dict with
  * "method" emit {event, data, namespace, room, skip_sid, callback},
  * disconnect {sid, namespace} or close_room {room, namespace}.  room and
- * skip_sid (a str or a list) come as arrays of names.  close_room's room
- * is in sid.
+ * skip_sid (a str, a list or a tuple) come as arrays of names.  close_room's
+ * room is in sid.  Pickles are read with br_pickle's BR_PICKLE_MARK_TUPLES,
+ * so that a tuple of data is told from a list.
  */
 enum { GW_CL_PY_EMIT = 1, GW_CL_PY_DISCONNECT, GW_CL_PY_CLOSE_ROOM, GW_CL_PY_OTHER };
 struct gw_cluster_py {
 	int type;
 	struct br_str method, event, nsp, sid;
-	const msgpack_object *data;	/* NULL: no argument */
+	msgpack_object args;	/* emit: the arguments (an array view): data as one,
+				   a tuple's items (pickles only: JSON has no tuples),
+				   none for None */
+	int tuple;		/* data was a tuple */
 	const msgpack_object *room, *skip;	/* arrays or NULL */
 	msgpack_object room1, skip1;	/* one-name views */
 	int callback;
@@ -147,6 +151,14 @@ int gw_cluster_emit_ack(struct gw *gw, struct gw_worker *w, const struct br_str 
  * arg is its first argument, msgpack.  Published as BROADCAST_ACK.
  */
 void gw_cluster_client_ack(struct gw *gw, uint64_t n, const char *arg, size_t len);
+/*
+ * A worker's SIO_SERVER_EMIT: the adapter's SERVER_SIDE_EMIT to every
+ * other node of the namespace; with req, their answers come back in one
+ * SIO_SERVER_RESULT (at once, empty, without a cluster).
+ */
+void gw_cluster_server_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
+/* A worker's SIO_SERVER_ACK: its answer to a SIO_SERVER_EVENT with req, published. */
+void gw_cluster_server_ack(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
 /* Whether the cluster is configured (for hooks that change local behaviour). */
 int gw_cluster_on(struct gw *gw);
 /* 1 when this loop's subscriber and publisher are both connected. */

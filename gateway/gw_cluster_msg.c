@@ -35,7 +35,7 @@ gw_cluster_in_parse(struct gw_cluster_in *in, const char *p, size_t n, int forma
 		msgpack_packer pk;
 
 		msgpack_packer_init(&pk, &in->sb, msgpack_sbuffer_write);
-		if (br_pickle_pack(&pk, p, n, CL_JSON_DEPTH, why) < 0)
+		if (br_pickle_pack_flags(&pk, p, n, CL_JSON_DEPTH, BR_PICKLE_MARK_TUPLES, why) < 0)
 			return -1;
 		p = in->sb.data;
 		n = in->sb.size;
@@ -299,8 +299,10 @@ gw_cluster_req_decode(const msgpack_object *o, struct gw_cluster_req *r, const c
 		break;
 	case GW_CL_SERVER_SIDE_EMIT:
 		r->data = br_map_get(o, "data");
-		if (r->data == NULL || r->data->type != MSGPACK_OBJECT_ARRAY) {
-			*why = "serverSideEmit data is not an array";
+		if (r->data == NULL || r->data->type != MSGPACK_OBJECT_ARRAY ||
+		    r->data->via.array.size == 0 ||
+		    r->data->via.array.ptr[0].type != MSGPACK_OBJECT_STR) {
+			*why = "serverSideEmit data is not an array starting with the event name";
 			return -1;
 		}
 		break;
@@ -316,13 +318,38 @@ gw_cluster_req_decode(const msgpack_object *o, struct gw_cluster_req *r, const c
 	return 0;
 }
 
-/* A str, a list of str, or absent/nil (*out NULL); into a one-item view for a str. */
+/* Whether v is a Python tuple as br_pickle marks it: [ext 'T', items...]. */
+static int
+is_tuple(const msgpack_object *v)
+{
+	return v != NULL && v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size > 0 &&
+	    v->via.array.ptr[0].type == MSGPACK_OBJECT_EXT &&
+	    v->via.array.ptr[0].via.ext.type == BR_PICKLE_TUPLE_EXT;
+}
+
+/* The items of a marked tuple as an array view. */
+static void
+tuple_items(const msgpack_object *v, msgpack_object *view)
+{
+	view->type = MSGPACK_OBJECT_ARRAY;
+	view->via.array.size = v->via.array.size - 1;
+	view->via.array.ptr = v->via.array.ptr + 1;
+}
+
+/*
+ * A str, a list or tuple of str, or absent/nil (*out NULL); into a
+ * one-item view for a str, the items' view for a tuple.
+ */
 static int
 names(const msgpack_object *v, msgpack_object *one, const msgpack_object **out)
 {
 	*out = NULL;
 	if (v == NULL || v->type == MSGPACK_OBJECT_NIL)
 		return 0;
+	if (is_tuple(v)) {
+		tuple_items(v, one);
+		return str_array(one, out);
+	}
 	if (v->type == MSGPACK_OBJECT_STR) {
 		one->type = MSGPACK_OBJECT_ARRAY;
 		one->via.array.size = 1;
@@ -336,6 +363,8 @@ names(const msgpack_object *v, msgpack_object *one, const msgpack_object **out)
 int
 gw_cluster_py_decode(const msgpack_object *o, struct gw_cluster_py *m, const char **why)
 {
+	const msgpack_object *d;
+
 	memset(m, 0, sizeof *m);
 	if (o->type != MSGPACK_OBJECT_MAP || br_obj_str(br_map_get(o, "method"), &m->method) < 0) {
 		*why = "not a map with a method";
@@ -355,9 +384,16 @@ gw_cluster_py_decode(const msgpack_object *o, struct gw_cluster_py *m, const cha
 			*why = "emit without an event name";
 			return -1;
 		}
-		m->data = br_map_get(o, "data");
-		if (m->data != NULL && m->data->type == MSGPACK_OBJECT_NIL)
-			m->data = NULL;
+		/* Server.emit's data: a tuple is its arguments, None none, else one argument. */
+		d = br_map_get(o, "data");
+		m->args.type = MSGPACK_OBJECT_ARRAY;
+		if (is_tuple(d)) {
+			tuple_items(d, &m->args);
+			m->tuple = 1;
+		} else if (d != NULL && d->type != MSGPACK_OBJECT_NIL) {
+			m->args.via.array.size = 1;
+			m->args.via.array.ptr = (msgpack_object *)(uintptr_t)d;
+		}
 		if (names(br_map_get(o, "room"), &m->room1, &m->room) < 0 ||
 		    names(br_map_get(o, "skip_sid"), &m->skip1, &m->skip) < 0) {
 			*why = "room and skip_sid must be a string or a list of strings";

@@ -551,6 +551,12 @@ sio_bridge_command(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 	case BR_T_SIO_QUERY:
 		cmd_query(gw, w, m);
 		break;
+	case BR_T_SIO_SERVER_EMIT:
+		gw_cluster_server_emit(gw, w, m);
+		break;
+	case BR_T_SIO_SERVER_ACK:
+		gw_cluster_server_ack(gw, w, m);
+		break;
 	default:
 		return 0;
 	}

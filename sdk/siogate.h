@@ -425,7 +425,9 @@ int siogate_emit_volatile(struct siogate_worker *w, const char *nsp,
 /*
  * Emit to the one socket id and ask it for an ack: cb is called exactly
  * once (unless this returns an error), with the client's answer or a
- * status saying why there is none.  timeout_ms 0: 10000.
+ * status saying why there is none.  timeout_ms 0: 10000.  A socket id of
+ * a gateway this worker is not connected to goes through a connected
+ * gateway that is a cluster node, which forwards it over Redis.
  */
 int siogate_emit_ack(struct siogate_worker *w, const char *nsp,
     const char *id, const char *ev, const char *args,
@@ -477,6 +479,62 @@ int siogate_query(struct siogate_worker *w, const char *nsp,
  */
 int siogate_sync(struct siogate_worker *w, unsigned timeout_ms,
     siogate_sync_cb cb, void *ud);
+
+/* ---- Server-side events (siogate_server_emit(3)) ----
+ * Node's serverSideEmit(): events between the servers of a cluster, not
+ * to clients.  A worker stands in for a server's code: another node's
+ * event reaches one worker of the namespace per siogate node.
+ */
+
+/* Another node's server-side event (valid during the callback). */
+struct siogate_server_event {
+	const char *gateway;		/* the gateway it came through: answer
+					   there with siogate_server_ack() */
+	const char *nsp;
+	const char *ev;
+	const char *args;		/* a JSON array */
+	const struct siogate_bin *bins;
+	size_t nbins;
+	int has_ack;			/* the emitter waits for an answer */
+	uint64_t ack;			/* for siogate_server_ack() */
+};
+
+typedef void (*siogate_server_event_cb)(struct siogate_worker *w,
+    const struct siogate_server_event *e, void *ud);
+
+/*
+ * Receive other nodes' server-side events with cb (NULL: ignore them).
+ * SIOGATE_OK, INVALID.
+ */
+int siogate_worker_on_server_event(struct siogate_worker *w,
+    siogate_server_event_cb cb);
+/*
+ * Send event ev with args (a JSON array, NULL for []) to the other nodes
+ * of the cluster, through one registered gateway (a cluster node first).
+ * Without a cluster it reaches nobody.  Returns as siogate_emit().
+ */
+int siogate_server_emit(struct siogate_worker *w, const char *nsp,
+    const char *ev, const char *args, const struct siogate_bin *bins,
+    size_t nbins);
+/*
+ * The same, asking every other node for an answer: cb is called exactly
+ * once (unless this returns an error) with a JSON array of the answers
+ * (each node's first ack argument): OK when all answered, TIMEOUT at the
+ * gateway's request timeout (with the answers that came), GONE (Redis
+ * unreachable, the gateway lost) or CANCELLED.  Without a cluster: "[]"
+ * and OK at once.
+ */
+int siogate_server_emit_ack(struct siogate_worker *w, const char *nsp,
+    const char *ev, const char *args, const struct siogate_bin *bins,
+    size_t nbins, siogate_query_cb cb, void *ud);
+/*
+ * Answer a server-side event that has_ack: args (a JSON array, NULL for
+ * []; only its first item crosses the cluster) to e->gateway with
+ * e->ack.  SIOGATE_OK, INVALID, JSON, NOGATEWAY, AGAIN, NOMEM, ZMQ.
+ */
+int siogate_server_ack(struct siogate_worker *w, const char *gateway,
+    uint64_t ack, const char *args, const struct siogate_bin *bins,
+    size_t nbins);
 
 #ifdef __cplusplus
 }

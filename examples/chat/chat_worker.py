@@ -5,7 +5,8 @@
 
 Serves the Socket.IO namespace "/chat" for the page in this folder
 (index.html, chat.js) with the same behaviour as chat_worker.c, written the
-Flask-SocketIO way:
+Flask-SocketIO way (siogate.emit, join_room, session... act on the socket
+whose event is being handled):
 
     "nick" (name)            keep name as the socket's session data
                              {"nick": name} in the gateway; tell the rooms
@@ -24,19 +25,22 @@ its own: names and rooms live in the gateway and come with every event.
 ENDPOINT defaults to $SIOGATE_ENDPOINT, else tcp://127.0.0.1:5555.  It logs
 "registered" once the gateway accepted it.  Ctrl-C or SIGTERM: leave
 cleanly (BYE) and exit 0.
+
+The siogate module must be importable: installed (make install, or
+pip install sdk/python), or PYTHONPATH=sdk/python from a source tree.
 """
 import argparse
 import logging
-import os
 import re
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "..", "sdk", "python"))
-
-import siogate  # noqa: E402
-from siogate import request  # noqa: E402
+try:
+    import siogate
+    from siogate import emit, join_room, leave_room, request, session
+except ImportError as e:
+    sys.exit("chat_worker.py: %s: install the siogate module (make install, or pip install "
+             "sdk/python) or run with PYTHONPATH=sdk/python" % e)
 
 NSP = "/chat"
 NICK_MAX = 32       # bytes of UTF-8
@@ -77,8 +81,7 @@ def make_worker(endpoint=None, name="chat"):
     worker = siogate.Worker(endpoint, name=name)
 
     def notice(room, text):
-        worker.emit("notice", {"room": room, "text": text, "ts": now_ms()},
-                    to=room, namespace=NSP)
+        emit("notice", {"room": room, "text": text, "ts": now_ms()}, to=room)
 
     def online():
         """Everyone with a nickname, to everyone: [{id, nick, rooms}]."""
@@ -98,8 +101,8 @@ def make_worker(endpoint=None, name="chat"):
         people.sort(key=lambda p: (p["nick"].encode(), p["id"].encode()))
         worker.emit("online", people, namespace=NSP)
 
-    def my_nick(sid):
-        nick = worker.get_session(sid, namespace=NSP).get("nick")
+    def my_nick():
+        nick = session.get("nick")
         return nick if isinstance(nick, str) else None
 
     @worker.on("nick", namespace=NSP)
@@ -107,10 +110,11 @@ def make_worker(endpoint=None, name="chat"):
         nick = clean(name, " ", NICK_MAX, True)
         if nick is None:
             return refuse("nickname must be 1 to 32 bytes, no control characters")
-        old = my_nick(sid)
-        session = dict(worker.get_session(sid, namespace=NSP))
+        old = my_nick()
         session["nick"] = nick
-        worker.save_session(sid, session, namespace=NSP)
+        # online() below asks the gateway, so store the name before it
+        # (otherwise the module stores it when the handler returns).
+        worker.save_session(sid, session.copy())
         if old is not None and old != nick:
             for room in request.rooms:
                 notice(room, "%s is now known as %s" % (old, nick))
@@ -118,7 +122,7 @@ def make_worker(endpoint=None, name="chat"):
         return ok(nick=nick)
 
     def change_room(sid, room, join):
-        nick = my_nick(sid)
+        nick = my_nick()
         if nick is None:
             return refuse("set a nickname first")
         if not isinstance(room, str) or not ROOM_RE.match(room):
@@ -129,9 +133,9 @@ def make_worker(endpoint=None, name="chat"):
         if join and len(rooms) >= ROOMS_MAX:
             return refuse("too many rooms (at most 20)")
         if join:
-            worker.enter_room(sid, room, namespace=NSP)
+            join_room(room)
         else:
-            worker.leave_room(sid, room, namespace=NSP)
+            leave_room(room)
         # Commands reach the gateway in order: a joiner gets the notice.
         notice(room, "%s %s #%s" % (nick, "joined" if join else "left", room))
         online()
@@ -147,7 +151,7 @@ def make_worker(endpoint=None, name="chat"):
 
     @worker.on("message", namespace=NSP)
     def on_message(sid, data=None, *_):
-        nick = my_nick(sid)
+        nick = my_nick()
         if nick is None:
             return refuse("set a nickname first")
         room = data.get("room") if isinstance(data, dict) else None
@@ -160,8 +164,8 @@ def make_worker(endpoint=None, name="chat"):
         if text is None:
             return refuse("message must be 1 to 2000 bytes")
         ts = now_ms()
-        worker.emit("message", {"room": room, "nick": nick, "text": text, "ts": ts},
-                    to=room, skip_sid=sid, namespace=NSP)
+        emit("message", {"room": room, "nick": nick, "text": text, "ts": ts},
+             to=room, include_self=False)
         return ok(ts=ts)
 
     @worker.on("*", namespace=NSP)

@@ -18,13 +18,13 @@ tcp://127.0.0.1:5555.
 """
 import argparse
 import logging
-import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "..", "sdk", "python"))
-
-import siogate  # noqa: E402
+try:
+    import siogate
+except ImportError as e:
+    sys.exit("dcenter_worker.py: %s: install the siogate module (make install, or pip install "
+             "sdk/python) or run with PYTHONPATH=sdk/python" % e)
 
 NSP = "/dcenter"
 

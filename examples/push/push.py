@@ -18,14 +18,14 @@ $SIOGATE_ENDPOINT, else tcp://127.0.0.1:5555.  Exit 0 when delivered to the
 gateway, 1 when no gateway answered.
 """
 import argparse
-import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "..", "sdk", "python"))
-
-import siogate  # noqa: E402
+try:
+    import siogate
+except ImportError as e:
+    sys.exit("push.py: %s: install the siogate module (make install, or pip install "
+             "sdk/python) or run with PYTHONPATH=sdk/python" % e)
 
 
 def main():

@@ -57,14 +57,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		}
 		why = NULL;
-		if (gw_cluster_req_decode(root, &r, &why) == 0)
+		if (gw_cluster_req_decode(root, &r, &why) == 0) {
 			sink += touch(&r.uid) + touch(&r.req_id) + touch(&r.sid) + touch(&r.room);
-		else if (why == NULL)
+			/* serverSideEmit: what the gateway hands a worker starts with the event name. */
+			if (r.type == GW_CL_SERVER_SIDE_EMIT && (r.data == NULL ||
+			    r.data->type != MSGPACK_OBJECT_ARRAY || r.data->via.array.size == 0 ||
+			    r.data->via.array.ptr[0].type != MSGPACK_OBJECT_STR))
+				abort();
+		} else if (why == NULL)
 			abort();
 		why = NULL;
 		if (gw_cluster_py_decode(root, &m, &why) == 0)
 			sink += touch(&m.event) + touch(&m.nsp) + touch(&m.sid) +
-			    (m.room ? m.room->via.array.size : 0);
+			    (m.room ? m.room->via.array.size : 0) + m.args.via.array.size;
 		else if (why == NULL)
 			abort();
 		gw_cluster_in_free(&in);

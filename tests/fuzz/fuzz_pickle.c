@@ -2,7 +2,8 @@
  * fuzz_pickle.c: br_pickle_pack() on any bytes.  It must never crash, read
  * out of bounds or run away; an accepted pickle must give exactly one
  * msgpack value within the documented output bound, and the same bytes
- * each time; a refused one must say why.
+ * each time; a refused one must say why; marking tuples
+ * (BR_PICKLE_MARK_TUPLES) accepts and refuses the same pickles.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,6 +43,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		msgpack_unpacked_destroy(&up);
 	}
+	/* Marking tuples changes nothing about what is accepted. */
+	msgpack_sbuffer_clear(&b);
+	if (br_pickle_pack_flags(&pb, data, size, 32, BR_PICKLE_MARK_TUPLES, &why2) != r)
+		abort();
+	msgpack_sbuffer_clear(&b);
 	if (br_pickle_pack(&pb, data, size, 32, &why2) != r || a.size != b.size ||
 	    (a.size > 0 && memcmp(a.data, b.data, a.size) != 0) ||
 	    (r == -1 && strcmp(why, why2) != 0))

@@ -7,8 +7,11 @@
 // broadcasts both ways (rooms, except, binary), a command for a socket of
 // another gateway, the emitter's emit/socketsJoin/socketsLeave/
 // disconnectSockets, the adapter's fetchSockets/allRooms/socketsJoin/
-// disconnectSockets reaching siogate's sockets, malformed messages on the
-// channels, and Redis killed and restarted mid-stream.
+// disconnectSockets reaching siogate's sockets, serverSideEmit both ways
+// (with and without acks, raw, C SDK and Python-module workers, and without
+// a cluster), acks of a socket on a gateway the worker is not linked to,
+// python-socketio tuple data, malformed messages on the channels, and Redis
+// killed and restarted mid-stream.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -358,6 +361,301 @@ test('@socket.io/redis-emitter: emit, rooms, namespaces, socketsJoin/Leave, disc
   assert.equal((await gone)[0], 'io server disconnect');
 });
 
+/* The server-side events the worker of c's gateway has seen (SIO_SERVER_EVENT). */
+async function serverEvents(c) {
+  const got = next(c, 'server-events');
+  await ask(c, 'server-events');
+  return (await got)[0];
+}
+
+test('serverSideEmit from Node reaches one worker per siogate gateway; its acks come back', T, async () => {
+  const a = await client(gwA.url);
+  const b = await client(gwB.url);
+  const seen = (evs, ev) => evs.filter((e) => e.ev === ev);
+  nodeIo.serverSideEmit('sse-hello', 1, { x: [2, 'three'] });
+  await waitUntil(async () => seen(await serverEvents(a), 'sse-hello').length === 1 &&
+    seen(await serverEvents(b), 'sse-hello').length === 1, 3000, 'both workers got it');
+  assert.deepEqual(seen(await serverEvents(a), 'sse-hello'),
+    [{ nsp: '/', ev: 'sse-hello', args: [1, { x: [2, 'three'] }], ack: false }]);
+  /* With an ack: one answer per other node (two gateways), the worker's first argument each. */
+  const res = await deadline(nodeIo.serverSideEmitWithAck('sse-q', 7), 4000, 'serverSideEmitWithAck');
+  assert.deepEqual(res.map((r) => r.gw).sort(), ['GWca', 'GWcb']);
+  for (const r of res) assert.deepEqual(r.args, [7]);
+  /* Another namespace: only its workers (both serve /chat too) and the namespace in the event. */
+  const chat = await client(gwA.url, '/chat');
+  const res2 = await deadline(nodeIo.of('/chat').serverSideEmitWithAck('sse-chat'), 4000, '/chat');
+  assert.equal(res2.length, 2);
+  assert.deepEqual(seen(await serverEvents(chat), 'sse-chat'),
+    [{ nsp: '/chat', ev: 'sse-chat', args: [], ack: true }]);
+});
+
+test('serverSideEmit from a worker reaches Node and the other gateways, not its own; acks too', T, async () => {
+  const a = await client(gwA.url);
+  const b = await client(gwB.url);
+  const atNode = new Promise((resolve) => nodeIo.of('/').once('sse-w', (...args) => resolve(args)));
+  await ask(a, 'server-emit', 'sse-w', 5, { y: null });
+  assert.deepEqual(await deadline(atNode, 3000, 'Node gets sse-w'), [5, { y: null }]);
+  await waitUntil(async () => (await serverEvents(b)).some((e) => e.ev === 'sse-w'), 3000,
+    'gateway B\'s worker gets it');
+  assert.equal((await serverEvents(a)).some((e) => e.ev === 'sse-w'), false,
+    'the emitting node does not get its own event');
+  /* With an ack: Node's callback and gateway B's worker answer; the result holds both. */
+  nodeIo.of('/').once('sse-wq', (x, cb) => cb(`node:${x}`));
+  let got = next(a, 'server-result', 4000);
+  await ask(a, 'server-emit-ack', 'sse-wq', 9);
+  const [result, error] = await got;
+  assert.equal(error, undefined);
+  assert.equal(result.length, 2);
+  assert.ok(result.includes('node:9'), JSON.stringify(result));
+  assert.deepEqual(result.find((r) => typeof r === 'object'), { worker: `sio_test_worker-${wB.proc.pid}`, gw: 'GWcb', args: [9] });
+  /* Nobody answers: at gateway A's request timeout (1 s), the adapter's words and what came. */
+  got = next(a, 'server-result', 4000);
+  await ask(a, 'server-emit-ack', 'sse-mute');
+  assert.deepEqual(await got, [[], 'timeout reached: only 0 responses received out of 2']);
+});
+
+test('serverSideEmit without a cluster: no other node, an ack gets no answers at once', T, async () => {
+  const gw = await startGateway(['--gateway-id', 'GWcs']);
+  const w = await startWorker(gw.bridge);
+  try {
+    const c = await client(gw.url);
+    const got = next(c, 'server-result', 2000);
+    await ask(c, 'server-emit-ack', 'alone', 1);
+    assert.deepEqual(await got, [[]]);
+    await ask(c, 'server-emit', 'alone', 2);
+    assert.deepEqual(await serverEvents(c), [], 'not to the worker itself');
+    /* Malformed server-side commands: an ERROR for the worker, nothing else. */
+    for (const [kind, text] of [['server-emit-bad-nsp', /nsp must start with '\/'/],
+      ['server-emit-no-ev', /SIO_SERVER_EMIT: "ev" is missing/], ['server-ack-no-req', /SIO_SERVER_ACK: "req" is missing/]]) {
+      const err = next(c, 'error-reply');
+      c.emit('bad-cmd', kind);
+      const [e] = await err;
+      assert.equal(e.code, 1, kind);
+      assert.match(e.text, text, kind);
+    }
+    const echo = next(c, 'echo');
+    await ask(c, 'echo', 'still here');
+    assert.deepEqual(await echo, ['still here']);
+  } finally {
+    await w.stop();
+    await gw.stop();
+  }
+});
+
+/* The C worker (tests/integ/sdk_worker, on libsiogate), next to the gateway in the build tree. */
+const SDK_WORKER = process.env.SDK_WORKER ||
+  path.join(path.dirname(process.env.SIOGATE || '.'), '..', 'tests', 'integ', 'sdk_worker');
+
+test('a C worker linked to gateway A only: acks of a socket on gateway B, serverSideEmit both ways', T, async () => {
+  nodeIo.of('/c');
+  const cw = spawnLogged(SDK_WORKER, ['-n', 'csdk', '-s', '/c', '-e', gwA.bridge], 'sdk_worker');
+  const pw = spawnLogged(PY, [WORKER, gwB.bridge, '--nsp', '/c'], 'sio_test_worker');
+  try {
+    await cw.waitLog(/registered with gateway GWca/, 5000);
+    await pw.waitLog(/registered with gateway GWcb/, 10000);
+    const a = await client(gwA.url, '/c');
+    const b = await client(gwB.url, '/c');
+    await waitUntil(async () => await numsub('/c') === 3, 5000, 'NUMSUB 3 for /c');
+    /* siogate_emit_ack to a socket of a gateway the worker is not connected to. */
+    b.on('please', (x, cb) => cb({ from: 'b', x }));
+    let got = next(a, 'asked');
+    await ask(a, 'ask-other', b.id, 'please', 2000, 3);
+    assert.deepEqual(await got, [{ status: 0, args: [{ from: 'b', x: 3 }] }]);
+    b.on('mute', () => {});
+    got = next(a, 'asked');
+    await ask(a, 'ask-other', b.id, 'mute', 300);
+    assert.deepEqual(await got, [{ status: 1, args: null }]);
+    /* siogate_server_emit reaches Node and gateway B's worker. */
+    const atNode = new Promise((resolve) => nodeIo.of('/c').once('c-sse', (...args) => resolve(args)));
+    await ask(a, 'sse', 'c-sse', 1, 'two');
+    assert.deepEqual(await deadline(atNode, 3000, 'Node gets c-sse'), [1, 'two']);
+    await waitUntil(async () => (await serverEvents(b)).some((e) => e.ev === 'c-sse'), 3000, 'B\'s worker gets c-sse');
+    /* siogate_server_emit_ack: both other nodes answer. */
+    nodeIo.of('/c').once('c-q', (x, cb) => cb(`node:${x}`));
+    got = next(a, 'sse-result', 4000);
+    await ask(a, 'sse-ack', 'c-q', 4);
+    const [r] = await got;
+    assert.equal(r.status, 0);
+    assert.deepEqual(r.result.filter((x) => typeof x === 'string'), ['node:4']);
+    assert.deepEqual(r.result.filter((x) => typeof x === 'object'),
+      [{ worker: `sio_test_worker-${pw.proc.pid}`, gw: 'GWcb', args: [4] }]);
+    got = next(a, 'sse-result', 4000);
+    await ask(a, 'sse-ack', 'sse-mute');
+    assert.deepEqual(await got, [{ status: 1, result: [] }], 'TIMEOUT at the request timeout');
+    /* Node asks: the C worker answers with siogate_server_ack. */
+    const res = await deadline(nodeIo.of('/c').serverSideEmitWithAck('c-n', 5), 4000, 'Node\'s ack');
+    assert.deepEqual(res.map((x) => x.worker).sort(), ['csdk', `sio_test_worker-${pw.proc.pid}`].sort());
+    assert.deepEqual(res.find((x) => x.worker === 'csdk'), { worker: 'csdk', gw: 'GWca', args: [5] });
+    assert.deepEqual((await serverEvents(a)).filter((e) => e.ev === 'c-n'),
+      [{ nsp: '/c', ev: 'c-n', args: [5], ack: true }]);
+  } finally {
+    await cw.stop();
+    await pw.stop();
+  }
+});
+
+test('a C worker linked to both gateways: a room emit and a query happen once in the cluster', T, async () => {
+  const cw = spawnLogged(SDK_WORKER, ['-n', 'cboth', '-s', '/d', '-e', gwA.bridge, '-e', gwB.bridge], 'sdk_worker');
+  try {
+    await cw.waitLog(/registered with gateway GWca/, 5000);
+    await cw.waitLog(/registered with gateway GWcb/, 5000);
+    const a = await client(gwA.url, '/d');
+    const b = await client(gwB.url, '/d');
+    await ask(a, 'join', ['rd']);
+    await ask(b, 'join', ['rd']);
+    const published = async () => await metric(gwA, 'cluster_published_total') +
+      await metric(gwB, 'cluster_published_total');
+    const before = await published();
+    const copies = [0, 0];
+    a.on('hi', () => copies[0]++);
+    b.on('hi', () => copies[1]++);
+    const got = [next(a, 'hi'), next(b, 'hi')];
+    await ask(a, 'to', ['rd'], [], 'hi', 1);
+    assert.deepEqual(await Promise.all(got), [[1], [1]]);
+    /* One node carried it out and published it: no second copy from the other one. */
+    await Promise.all([silent(a, 'hi', 500), silent(b, 'hi', 500)]);
+    assert.deepEqual(copies, [1, 1], 'each client got the room emit once');
+    assert.equal(await published() - before, 1, 'the emit was published once');
+    /* A query spans the cluster from one node: each socket listed once. */
+    const q = next(a, 'query');
+    await ask(a, 'query', 'sockets', [], 2000);
+    const [[{ status, result }]] = [await q];
+    assert.equal(status, 0);
+    assert.deepEqual(result.map((x) => x.id).sort(), [a.id, b.id].sort());
+  } finally {
+    await cw.stop();
+  }
+});
+
+const PYSKIP = SKIP || (spawnSync(PY, ['-c', 'import socketio, redis'], { stdio: 'ignore' }).status !== 0 ?
+  'python3-socketio or python3-redis missing' : false);
+
+/* A worker on the Python module (sdk/python), linked to one gateway, serving /p. */
+const PY_MODULE_WORKER = `
+import logging, sys
+sys.path.insert(0, sys.argv[2])
+import siogate
+logging.basicConfig(level=logging.INFO)
+w = siogate.Worker(sys.argv[1], name='pymod')
+seen = []
+
+@w.on('sse', namespace='/p')
+def sse(sid, ev, *args):
+    w.server_side_emit(ev, tuple(args), namespace='/p')
+
+@w.on('sse-ack', namespace='/p')
+def sse_ack(sid, ev, *args):
+    def done(err, res):
+        w.emit('sse-result', {'error': str(err) if err else None, 'result': res}, to=sid, namespace='/p')
+    w.server_side_emit(ev, tuple(args), namespace='/p', callback=done)
+
+@w.on('ask-other', namespace='/p')
+def ask_other(sid, other, ev, x):
+    def done(*a):
+        w.emit('asked', {'timeout': str(a[0])} if a and isinstance(a[0], Exception) else list(a), to=sid, namespace='/p')
+    w.emit(ev, x, to=other, namespace='/p', callback=done, error_callback=done)
+
+@w.on('seen', namespace='/p')
+def get_seen(sid):
+    return [seen]
+
+@w.on_server_event('p-q', namespace='/p')
+def p_q(x):
+    seen.append(['p-q', x])
+    return {'py': x}
+
+w.run()
+`;
+
+/* A Python-module worker linked to both gateways (argv[1]: endpoints, comma-separated), serving /q. */
+const PY_BOTH_WORKER = `
+import logging, sys
+sys.path.insert(0, sys.argv[2])
+import siogate
+logging.basicConfig(level=logging.INFO)
+w = siogate.Worker(sys.argv[1].split(','), name='pyboth')
+
+@w.on('join', namespace='/q')
+def join(sid, room):
+    w.enter_room(sid, room, namespace='/q')
+    return True
+
+@w.on('to', namespace='/q')
+def to(sid, room, ev, x):
+    w.emit(ev, x, to=room, namespace='/q')
+    return True
+
+@w.on('ids', namespace='/q')
+def ids(sid):
+    return [s['id'] for s in w.sockets(namespace='/q')]
+
+w.run()
+`;
+
+test('a Python-module worker linked to both gateways: a room emit and a query happen once', { ...T, skip: PYSKIP }, async () => {
+  const mw = spawnLogged(PY, ['-c', PY_BOTH_WORKER, `${gwA.bridge},${gwB.bridge}`,
+    path.join(here, '..', '..', 'sdk', 'python')], 'py_both_worker');
+  try {
+    await mw.waitLogs(/registered as GWc[ab]/, 2, 10000);
+    const a = await client(gwA.url, '/q');
+    const b = await client(gwB.url, '/q');
+    assert.equal(await ask(a, 'join', 'rq'), true);
+    assert.equal(await ask(b, 'join', 'rq'), true);
+    const copies = [0, 0];
+    a.on('hq', () => copies[0]++);
+    b.on('hq', () => copies[1]++);
+    const got = [next(a, 'hq'), next(b, 'hq')];
+    await ask(a, 'to', 'rq', 'hq', 2);
+    assert.deepEqual(await Promise.all(got), [[2], [2]]);
+    await Promise.all([silent(a, 'hq', 500), silent(b, 'hq', 500)]);
+    assert.deepEqual(copies, [1, 1], 'each client got the room emit once');
+    assert.deepEqual((await ask(a, 'ids')).sort(), [a.id, b.id].sort(), 'each socket listed once');
+  } finally {
+    await mw.stop();
+  }
+});
+
+test('a Python-module worker linked to gateway A only: acks of a socket on B, serverSideEmit both ways', { ...T, skip: PYSKIP }, async () => {
+  nodeIo.of('/p');
+  const mw = spawnLogged(PY, ['-c', PY_MODULE_WORKER, gwA.bridge, path.join(here, '..', '..', 'sdk', 'python')], 'py_module_worker');
+  const pw = spawnLogged(PY, [WORKER, gwB.bridge, '--nsp', '/p'], 'sio_test_worker');
+  try {
+    await mw.waitLog(/registered as GWca/, 10000);
+    await pw.waitLog(/registered with gateway GWcb/, 10000);
+    const a = await client(gwA.url, '/p');
+    const b = await client(gwB.url, '/p');
+    await waitUntil(async () => await numsub('/p') === 3, 5000, 'NUMSUB 3 for /p');
+    b.on('please', (x, cb) => cb({ from: 'b', x }));
+    let got = next(a, 'asked');
+    await ask(a, 'ask-other', b.id, 'please', 3);
+    assert.deepEqual(await got, [[{ from: 'b', x: 3 }]]);
+    const atNode = new Promise((resolve) => nodeIo.of('/p').once('p-sse', (...args) => resolve(args)));
+    await ask(a, 'sse', 'p-sse', 1, [2]);
+    assert.deepEqual(await deadline(atNode, 3000, 'Node gets p-sse'), [1, [2]]);
+    await waitUntil(async () => (await serverEvents(b)).some((e) => e.ev === 'p-sse'), 3000, 'B\'s worker gets p-sse');
+    nodeIo.of('/p').once('p-qq', (x, cb) => cb(`node:${x}`));
+    got = next(a, 'sse-result', 4000);
+    await ask(a, 'sse-ack', 'p-qq', 4);
+    const [r] = await got;
+    assert.equal(r.error, null);
+    assert.deepEqual(r.result.filter((x) => typeof x === 'string'), ['node:4']);
+    assert.deepEqual(r.result.filter((x) => typeof x === 'object'),
+      [{ worker: `sio_test_worker-${pw.proc.pid}`, gw: 'GWcb', args: [4] }]);
+    got = next(a, 'sse-result', 4000);
+    await ask(a, 'sse-ack', 'sse-mute');
+    const [t] = await got;
+    assert.match(t.error, /timeout reached: only 0 responses received out of 2/, 'an AckTimeout');
+    assert.deepEqual(t.result, []);
+    const res = await deadline(nodeIo.of('/p').serverSideEmitWithAck('p-q', 6), 4000, 'Node\'s ack');
+    assert.deepEqual(res.filter((x) => x.py !== undefined), [{ py: 6 }]);
+    assert.equal(res.length, 2);
+    assert.deepEqual(await ask(a, 'seen'), [[['p-q', 6]]]);
+  } finally {
+    await mw.stop();
+    await pw.stop();
+  }
+});
+
 test('malformed messages on the channels are logged, counted and change nothing else', T, async () => {
   const a = await client(gwA.url);
   const mark = gwA.mark();
@@ -368,12 +666,13 @@ test('malformed messages on the channels are logged, counted and change nothing 
    */
   await nodePub.publish('socket.io#/nonode#', 'garbage that is no msgpack');
   await nodePub.publish(Buffer.from('socket.io#/nonode#'), Buffer.from([0x93, 0xa1, 0x78, 0x01, 0x80]));
-  /* Requests: Node's adapter shrugs these off; siogate refuses them. */
+  /* Requests: Node's adapter shrugs these off; siogate refuses them (a serverSideEmit needs an event name). */
   await nodePub.publish('socket.io-request#/#', '{"type": 2, "opts": {"rooms": [1]}, "rooms": "x"}');
   await nodePub.publish('socket.io-request#/#', '{not json');
+  await nodePub.publish('socket.io-request#/#', '{"uid": "x", "type": 6, "data": [1, 2]}');
   await gwA.waitLog(/cluster: malformed broadcast on channel socket\.io#\/nonode# ignored: /, 3000, mark);
-  await waitUntil(async () => await metric(gwA, 'cluster_malformed_total') >= bad0 + 4, 3000,
-    'all four counted');
+  await waitUntil(async () => await metric(gwA, 'cluster_malformed_total') >= bad0 + 5, 3000,
+    'all five counted');
   const ok = next(a, 'after');
   nodeIo.emit('after', 'fine');
   assert.deepEqual(await ok, ['fine']);
@@ -413,8 +712,6 @@ function pyEmit(code) {
   assert.equal(r.status, 0, `python script failed: ${r.stderr}`);
 }
 
-const PYSKIP = SKIP || (spawnSync(PY, ['-c', 'import socketio, redis'], { stdio: 'ignore' }).status !== 0 ?
-  'python3-socketio or python3-redis missing' : false);
 
 test('python-socketio RedisManager(write_only=True): emit, rooms, skip_sid, disconnect, close_room', { ...T, skip: PYSKIP }, async () => {
   const a = await client(gwA.url);
@@ -439,6 +736,19 @@ test('python-socketio RedisManager(write_only=True): emit, rooms, skip_sid, disc
   got = next(b, 'py4');
   pyEmit(`m.emit('py4', data=[1, 2], room=['${b.id}'], namespace='/')`);
   assert.deepEqual(await got, [[1, 2]], 'a list is one argument');
+  got = [next(a, 'py4t'), next(b, 'py4t')];
+  pyEmit("m.emit('py4t', data=(1, 'two', [3, (4, 5)], {'k': b'\\x07'}), namespace='/')");
+  for (const g of await Promise.all(got)) {
+    assert.equal(g.length, 4, 'a tuple is several arguments');
+    assert.deepEqual(g.slice(0, 3), [1, 'two', [3, [4, 5]]], 'a tuple inside is a list');
+    assert.deepEqual([...new Uint8Array(g[3].k)], [7]);
+  }
+  got = next(b, 'py4e');
+  pyEmit(`m.emit('py4e', data=(), room=('${b.id}',), namespace='/')`);
+  assert.deepEqual(await got, [], 'an empty tuple is no argument; a tuple of rooms is rooms');
+  got = next(b, 'py4one');
+  pyEmit(`m.emit('py4one', data=([1, 2],), room='${b.id}', namespace='/')`);
+  assert.deepEqual(await got, [[1, 2]], 'a one-tuple is one argument');
   pyEmit("m.close_room('py-room', namespace='/')");
   await waitUntil(async () => (await nodeIo.in('py-room').fetchSockets()).length === 0, 3000,
     'close_room empties the room on both gateways');

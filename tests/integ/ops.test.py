@@ -21,7 +21,7 @@ TOP = os.environ.get("TOP_SRCDIR", ".")
 LIB = os.path.join(TOP, "tests", "lib")
 sys.path.insert(0, LIB)
 import tap  # noqa: E402
-from tap import http, ok, status_body  # noqa: E402
+from tap import free_port, http, ok, status_body  # noqa: E402
 
 try:
     import socketio  # noqa: E402
@@ -51,14 +51,6 @@ class Slow(t.Worker):
 t.Worker = Slow
 sys.exit(t.main())
 """ % LIB
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Proc(tap.Proc):

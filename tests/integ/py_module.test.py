@@ -22,7 +22,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.environ.get("TOP_SRCDIR") or os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-sys.path.insert(0, os.path.join(TOP, "sdk", "python"))
+
+from pyclient import Client  # noqa: E402  (a recording python-socketio client)
 
 WAIT = 5.0
 SEQ_CLIENTS = 4
@@ -120,11 +121,12 @@ def main_worker(endpoint):
     @worker.on("ask")
     def ask(sid, x, timeout, target=None):
         def answer(*args):
-            if args and isinstance(args[0], siogate.AckTimeout):
-                worker.emit("answer", ["timeout", args[0].reason], to=sid)
-            else:
-                worker.emit("answer", ["ack"] + list(args), to=sid)
-        worker.emit("question", x, to=target or sid, callback=answer, timeout=timeout)
+            worker.emit("answer", ["ack"] + list(args), to=sid)
+
+        def no_answer(e):
+            worker.emit("answer", ["timeout", e.reason], to=sid)
+        worker.emit("question", x, to=target or sid, callback=answer, timeout=timeout,
+                    error_callback=no_answer)
 
     @worker.on("call_here")
     def call_here(sid, x):
@@ -377,84 +379,6 @@ class Proc:
         return self.p.returncode
 
 
-class Rec:
-    """A python-socketio client that records every event it gets."""
-
-    def __init__(self, url, namespaces=("/",), transport="websocket", auth=None,
-                 query=None, answers=None):
-        import socketio
-        self.c = socketio.Client(reconnection=False)
-        self.cond = threading.Condition()
-        self.events = []
-        self.url = url + ("?" + query if query else "")
-        self.answers = answers or {}
-        for ns in namespaces:
-            self.c.on("*", self._catch(ns), namespace=ns)
-            self.c.on("connect_error", self._named(ns, "connect_error"), namespace=ns)
-            self.c.on("disconnect", self._named(ns, "disconnect"), namespace=ns)
-            self.c.on("question", self._question(ns), namespace=ns)
-        self.namespaces = list(namespaces)
-        self.transport = transport
-        self.auth = auth
-
-    def _add(self, ns, name, args):
-        with self.cond:
-            self.events.append((ns, name, args))
-            self.cond.notify_all()
-
-    def _catch(self, ns):
-        return lambda event, *args: self._add(ns, event, args)
-
-    def _named(self, ns, name):
-        return lambda *args: self._add(ns, name, args)
-
-    def _question(self, ns):
-        def question(x):
-            self._add(ns, "question", (x,))
-            delay = self.answers.get("delay")
-            if delay:
-                time.sleep(delay)
-            return x * 2, "twice"
-        return question
-
-    def connect(self, wait=WAIT):
-        """Connect every namespace.  python-socketio waits wait_timeout
-        after a refusal before it raises: expected refusals pass a short one."""
-        self.c.connect(self.url, transports=[self.transport], namespaces=self.namespaces,
-                       auth=self.auth, wait_timeout=wait)
-        return self
-
-    def sid(self, ns="/"):
-        return self.c.get_sid(ns)
-
-    def wait(self, name, ns="/", pred=None, timeout=WAIT):
-        """The first recorded (and not yet taken) event name of ns."""
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for i, (n, e, args) in enumerate(self.events):
-                    if n == ns and e == name and (pred is None or pred(args)):
-                        del self.events[i]
-                        return args
-                left = end - time.monotonic()
-                if left <= 0:
-                    return None
-                self.cond.wait(left)
-
-    def has(self, name, ns="/"):
-        with self.cond:
-            return any(n == ns and e == name for n, e, _ in self.events)
-
-    def call(self, event, data=None, ns="/", timeout=WAIT):
-        return self.c.call(event, data, namespace=ns, timeout=timeout)
-
-    def close(self):
-        try:
-            self.c.disconnect()
-        except Exception:
-            pass
-
-
 def main():
     from tap import Gateway, done, ok
     try:
@@ -486,7 +410,7 @@ def run(gw, procs, ok):
     url = "http://127.0.0.1:%d" % gw.port
 
     # No worker at all: Node's answer for an unknown namespace.
-    c = Rec(url, transport="polling")
+    c = Client(url, transport="polling")
     try:
         c.connect(0.5)
         connected = True
@@ -522,7 +446,7 @@ def run(gw, procs, ok):
 def events_acks_binary(url, transport, w, ok):
     import socketio.packet
     t = "[%s] " % transport
-    c = Rec(url, transport=transport, auth={"user": "ann"}, query="tag=t1").connect()
+    c = Client(url, transport=transport, auth={"user": "ann"}, query="tag=t1").connect()
     sid = c.sid()
     welcome = c.wait("welcome")
     ok(welcome and welcome[0]["sid"] == sid and welcome[0]["addr"] == "127.0.0.1" and
@@ -561,14 +485,14 @@ def events_acks_binary(url, transport, w, ok):
     # python-socketio 5.7 has no per-namespace disconnect, and its
     # disconnect() may close the transport before its DISCONNECT packet
     # leaves: send the packet by hand for the exact reason.
-    c = Rec(url, transport=transport, auth={"user": "bob"}).connect()
+    c = Client(url, transport=transport, auth={"user": "bob"}).connect()
     sid = c.sid()
     c.c._send_packet(c.c.packet_class(socketio.packet.DISCONNECT, namespace="/"))
     r = w.expect(ev="disconnect", sid=sid)
     ok(r and r["reason"] == "client namespace disconnect",
        t + "client DISCONNECT packet: reason %r" % (r and r["reason"],))
     c.close()
-    c = Rec(url, transport=transport, auth={"user": "cy"}).connect()
+    c = Client(url, transport=transport, auth={"user": "cy"}).connect()
     sid = c.sid()
     c.close()
     r = w.expect(ev="disconnect", sid=sid)
@@ -577,9 +501,9 @@ def events_acks_binary(url, transport, w, ok):
 
 
 def rooms_and_broadcasts(url, w, ok):
-    a = Rec(url, auth={"user": "a"}).connect()
-    b = Rec(url, auth={"user": "b"}, transport="polling").connect()
-    c = Rec(url, auth={"user": "c"}).connect()
+    a = Client(url, auth={"user": "a"}).connect()
+    b = Client(url, auth={"user": "b"}, transport="polling").connect()
+    c = Client(url, auth={"user": "c"}).connect()
     for x in (a, b, c):
         x.wait("welcome")
     ra = a.call("join", "blue")
@@ -617,7 +541,7 @@ def refused_connects(url, w, ok):
              ("multi", ("a", 2)),
              ("crash", ({"message": "Internal server error"},))]
     for how, want in cases:
-        c = Rec(url, auth={"reject": how}, transport="polling")
+        c = Client(url, auth={"reject": how}, transport="polling")
         try:
             c.connect(0.5)
             raised = False
@@ -633,7 +557,7 @@ def refused_connects(url, w, ok):
 
 
 def server_acks(url, w, ok):
-    c = Rec(url, auth={"user": "q"}).connect()
+    c = Client(url, auth={"user": "q"}).connect()
     c.wait("welcome")
     c.c.emit("ask", (21, 2))
     ok(c.wait("question") == (21,) and c.wait("answer") == (["ack", 42, "twice"],),
@@ -646,12 +570,12 @@ def server_acks(url, w, ok):
     old = c.sid()
     c.close()
 
-    slow = Rec(url, auth={"user": "slow"}, answers={"delay": 1.2}).connect()
+    slow = Client(url, auth={"user": "slow"}, delay=1.2).connect()
     slow.wait("welcome")
     slow.c.emit("ask", (1, 0.3))
     ans = slow.wait("answer", timeout=WAIT)
     ok(ans == (["timeout", "timeout"],),
-       "no ack within the timeout: callback(AckTimeout) with reason timeout (%r)" % (ans,))
+       "no ack within the timeout: error_callback(AckTimeout) with reason timeout (%r)" % (ans,))
     slow.c.emit("ask", (1, 1, old))
     ans = slow.wait("answer", timeout=WAIT)
     ok(ans == (["timeout", "disconnected"],),
@@ -661,8 +585,8 @@ def server_acks(url, w, ok):
 
 def class_based_and_errors(url, w, ok):
     import socketio
-    a = Rec(url, namespaces=("/", "/chat"), auth={"nick": "ann", "user": "ann"}).connect()
-    b = Rec(url, namespaces=("/chat",), auth={"nick": "bob"}, transport="polling").connect()
+    a = Client(url, namespaces=("/", "/chat"), auth={"nick": "ann", "user": "ann"}).connect()
+    b = Client(url, namespaces=("/chat",), auth={"nick": "bob"}, transport="polling").connect()
     ok(a.call("rooms", ns="/chat") == [a.sid("/chat"), "lobby"],
        "class-based on_connect joined lobby (rooms() from a Namespace)")
     ok(a.call("hello", "world", ns="/chat") == "ok", "on_hello returns the ack")
@@ -679,7 +603,7 @@ def class_based_and_errors(url, w, ok):
     ok(r and r["nsp"] == "/chat" and "chat failure" in r["error"],
        "the default error handler sees the namespace and event (%r)" % (r,))
     ok(a.call("echo", "still alive") == "still alive", "the worker keeps going")
-    c = Rec(url, namespaces=("/chat",), auth={"reject": True})
+    c = Client(url, namespaces=("/chat",), auth={"reject": True})
     try:
         c.connect(0.5)
         refused = False
@@ -688,7 +612,7 @@ def class_based_and_errors(url, w, ok):
     ok(refused and c.wait("connect_error", ns="/chat") == ({"message": "no chat for you"},),
        "a Namespace's on_connect refuses with ConnectionRefusedError")
     c.close()
-    o = Rec(url, namespaces=("/open",)).connect()
+    o = Client(url, namespaces=("/open",)).connect()
     ok(o.call("ping", 3, ns="/open") == ("pong", 3),
        "a namespace without connect handler (nsp_open) serves events")
     ok(o.call("whatever", ns="/open") == "caught whatever", "catch-all handler '*'")
@@ -698,7 +622,7 @@ def class_based_and_errors(url, w, ok):
 
 
 def emitter_process(url, gw, w, ok, procs):
-    c = Rec(url, namespaces=("/chat",), auth={"nick": "em"}).connect()
+    c = Client(url, namespaces=("/chat",), auth={"nick": "em"}).connect()
     sid = c.sid("/chat")
     p = subprocess.run([sys.executable, os.path.abspath(__file__), "--emitter", gw.bridge, sid],
                        capture_output=True, timeout=30)
@@ -722,7 +646,7 @@ def two_workers(url, gw, ok, procs):
     procs += [wa, wb]
     ok(gw.wait_log(r"\(seqA\) registered", WAIT) and gw.wait_log(r"\(seqB\) registered", WAIT),
        "two workers serve /seq")
-    clients = [Rec(url, namespaces=("/seq",), transport=("websocket", "polling")[i % 2]).connect()
+    clients = [Client(url, namespaces=("/seq",), transport=("websocket", "polling")[i % 2]).connect()
                for i in range(SEQ_CLIENTS)]
     for c in clients:
         for i in range(SEQ_EVENTS):
@@ -766,8 +690,8 @@ def two_workers(url, gw, ok, procs):
 
 
 def more_api(url, w, ok):
-    a = Rec(url, namespaces=("/", "/chat", "/dyn-7"), auth={"user": "m", "nick": "m"}).connect()
-    b = Rec(url, auth={"user": "n"}).connect()
+    a = Client(url, namespaces=("/", "/chat", "/dyn-7"), auth={"user": "m", "nick": "m"}).connect()
+    b = Client(url, auth={"user": "n"}).connect()
     a.wait("welcome")
     got = a.call("upd", {"k": [1, 2]})
     ok(got == {"user": "m", "count": 0, "k": [1, 2]}, "update_session merges (%r)" % (got,))
@@ -797,8 +721,8 @@ def two_gateways(gw, ok, procs):
         procs.append(m)
         ok(g2.wait_log(r"\(multi\) registered", WAIT) and g3.wait_log(r"\(multi\) registered", WAIT),
            "one worker registers with two gateways")
-        a = Rec("http://127.0.0.1:%d" % g2.port, namespaces=("/multi",)).connect()
-        b = Rec("http://127.0.0.1:%d" % g3.port, namespaces=("/multi",)).connect()
+        a = Client("http://127.0.0.1:%d" % g2.port, namespaces=("/multi",)).connect()
+        b = Client("http://127.0.0.1:%d" % g3.port, namespaces=("/multi",)).connect()
         ids = a.call("hello", "from a", ns="/multi")
         ok(ids == sorted([a.sid("/multi"), b.sid("/multi")]),
            "sockets() merges the answers of both gateways (%r)" % (ids,))
@@ -865,7 +789,7 @@ def curve(ok, procs):
                              stderr=subprocess.DEVNULL)
         ok(g.wait_log(r"\(curvy\) registered", WAIT) is not None,
            "CURVE: a worker with keys from $SIOGATE_CURVE_* registers")
-        c = Rec("http://127.0.0.1:%d" % g.port).connect()
+        c = Client("http://127.0.0.1:%d" % g.port).connect()
         ok(c.call("echo", "secret") == "secret", "CURVE: events flow")
         c.c.on("news", lambda x: c._add("/", "news", (x,)))
         siogate.Emitter(g.bridge, curve=(spub, wpub, wsec), timeout=5).emit("news", 1)
@@ -892,14 +816,14 @@ def gateway_restart(gw, w, ok, procs):
         ok(gw2.wait_log(r"worker \d+ \(pymain\) registered", WAIT) is not None,
            "after a gateway restart the worker registers again by itself")
         url = "http://127.0.0.1:%d" % gw2.port
-        c = Rec(url, auth={"user": "again"}).connect()
+        c = Client(url, auth={"user": "again"}).connect()
         ok(c.sid().startswith("PyM2") and c.call("echo", "back") == "back",
            "and serves clients of the new gateway")
         c.close()
         ok(w.stop() == 0 and w.expect(ev="stopped") is not None,
            "the worker stops cleanly on SIGTERM (BYE)")
         import socketio
-        c = Rec(url, transport="polling")
+        c = Client(url, transport="polling")
         try:
             c.connect(0.5)
             failed = False

@@ -43,6 +43,14 @@
  *	raw-emit TO EV TEXT	siogate_emit with TEXT as the args text
  *	raw-ack TEXT		siogate_ack with TEXT as the args text
  *	unknown-gw		siogate_emit_ack to a socket of no gateway
+ *	sse EV ...		siogate_server_emit EV ...
+ *	sse-ack EV ...		siogate_server_emit_ack EV ...; the answers
+ *				come back as "sse-result"
+ *				[{"status":S,"result":R}]
+ *	server-events		emit "server-events" [every server-side event
+ *				seen: {nsp, ev, args, ack}]
+ * Server-side events that ask for an answer (but "sse-mute") are
+ * answered with siogate_server_ack [{"worker":NAME,"gw":GW,"args":A}].
  *	connects / disconnects	emit "connects" / "disconnects" [records]
  *	whoami			emit "whoami" [NAME]
  * For tests/integ/pipeline.test.mjs (answers in the ack):
@@ -84,7 +92,7 @@ static struct siogate_worker *sw;
 static volatile sig_atomic_t stopping;
 static int verbose, emitter, welcomed, emitted;
 static const char *name = "sdkw";
-static json_t *connects, *disconnects, *trail;
+static json_t *connects, *disconnects, *trail, *server_events;
 
 /* Accepts due later (connect auth {"later": ms}). */
 static struct later {
@@ -350,6 +358,54 @@ on_query(struct siogate_worker *w, int status, const char *result, void *ud)
 	free(c);
 }
 
+/* A server-side emit's answers: send them back as "sse-result". */
+static void
+on_sse_result(struct siogate_worker *w, int status, const char *result,
+    void *ud)
+{
+	struct ctx *c = ud;
+	char *s;
+	size_t n;
+
+	(void)w;
+	if (status != SIOGATE_STATUS_CANCELLED) {
+		n = strlen(result) + 64;
+		if ((s = malloc(n)) != NULL) {
+			snprintf(s, n, "[{\"status\":%d,\"result\":%s}]",
+			    status, result);
+			emit_to(c->id, c->nsp, "sse-result", s, NULL, 0);
+			free(s);
+		}
+	}
+	free(c);
+}
+
+/*
+ * Another node's server-side event: recorded; one asking for an answer
+ * (but "sse-mute") is answered [{"worker":NAME,"gw":GW,"args":ARGS}].
+ */
+static void
+on_server_event(struct siogate_worker *w, const struct siogate_server_event *e,
+    void *ud)
+{
+	json_t *args = json_loads(e->args, 0, NULL), *a;
+	char *s;
+
+	(void)ud;
+	json_array_append_new(server_events, json_pack("{s:s,s:s,s:O?,s:b}",
+	    "nsp", e->nsp, "ev", e->ev, "args", args, "ack", e->has_ack));
+	if (e->has_ack && strcmp(e->ev, "sse-mute") != 0) {
+		a = json_pack("[{s:s,s:s,s:O?}]", "worker", name, "gw",
+		    e->gateway, "args", args);
+		s = dump(a);
+		vlog("server ack %s: %d", s, siogate_server_ack(w, e->gateway,
+		    e->ack, s, NULL, 0));
+		free(s);
+		json_decref(a);
+	}
+	json_decref(args);
+}
+
 /* A new answer context for id in nsp; NULL on OOM. */
 static struct ctx *
 ctx_new(const char *id, const char *nsp)
@@ -452,6 +508,24 @@ on_event(struct siogate_worker *w, const struct siogate_event *e, void *ud)
 			if (rc != SIOGATE_OK)
 				free(c);
 		}
+	} else if (strcmp(ev, "sse") == 0) {
+		s = rest(args, 1);
+		rc = json_is_string(a0) ? siogate_server_emit(w, e->nsp,
+		    json_string_value(a0), s, e->bins, e->nbins) :
+		    SIOGATE_ERR_INVALID;
+	} else if (strcmp(ev, "sse-ack") == 0) {
+		if (!json_is_string(a0) || (c = ctx_new(e->id, e->nsp)) == NULL) {
+			rc = SIOGATE_ERR_INVALID;
+		} else {
+			s = rest(args, 1);
+			rc = siogate_server_emit_ack(w, e->nsp,
+			    json_string_value(a0), s, e->bins, e->nbins,
+			    on_sse_result, c);
+			if (rc != SIOGATE_OK)
+				free(c);
+		}
+	} else if (strcmp(ev, "server-events") == 0) {
+		emit_value(e->id, e->nsp, "server-events", server_events);
 	} else if (strcmp(ev, "unknown-gw") == 0) {
 		c = ctx_new(e->id, e->nsp);
 		rc = siogate_emit_ack(w, e->nsp, "ZZZZaaaaaaaaaaaaaaaaaaaa", "x",
@@ -611,10 +685,12 @@ main(int argc, char **argv)
 	connects = json_array();
 	disconnects = json_array();
 	trail = json_array();
+	server_events = json_array();
 	if ((rc = siogate_worker_new(&sw, &cb, NULL)) != SIOGATE_OK) {
 		fprintf(stderr, "sdk_worker: %s\n", siogate_strerror(rc));
 		return 1;
 	}
+	siogate_worker_on_server_event(sw, on_server_event);
 	while ((c = getopt(argc, argv, "vn:c:H:Us:o:e:EN:t:x:a:")) != -1) {
 		switch (c) {
 		case 'v':

@@ -18,19 +18,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get("TOP_SRCDIR", "."), "tests", "lib"))
-from tap import Gateway, Peer, done, ok, start  # noqa: E402
+from tap import Gateway, Peer, done, free_port, ok, start  # noqa: E402
 from proto import E_NOT_REGISTERED, ERROR, HELLO, SIO_EMIT, SYNC, SYNC_REPLY, WELCOME  # noqa: E402
 
 REDIS = os.environ.get("REDIS_SERVER", "/usr/bin/redis-server")
 ROUNDS = 30
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Resp:

@@ -3,13 +3,9 @@
 way a Flask-SocketIO app's handlers are (v2_browser.test.mjs,
 sio_recovery.test.mjs).  "stats" answers [connect handler runs, the
 environ flags of the last one]."""
-import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "..", "sdk", "python"))
-
-import siogate  # noqa: E402
+import siogate
 
 worker = siogate.Worker(sys.argv[1])
 runs = []

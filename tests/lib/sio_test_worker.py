@@ -60,6 +60,12 @@ Events (args after the name):
     connects [ID]             emit "connects" [every SIO_CONNECT seen, or ID's]
     ack-timeouts              emit "ack-timeouts" [every SIO_ACK_TIMEOUT seen]
     errors                    emit "errors" [every ERROR received]
+    server-emit EV, ...       SIO_SERVER_EMIT EV (...) to the other nodes of the cluster
+    server-emit-ack EV, ...   the same with req -> emit "server-result" [result] (or
+                              [result, error] when SIO_SERVER_RESULT has "error")
+    server-events             emit "server-events" [every SIO_SERVER_EVENT seen]
+Server-side events (SIO_SERVER_EVENT) are recorded; one with req is answered with
+SIO_SERVER_ACK [{"worker": NAME, "gw": GWID, "args": ARGS}], unless EV is "sse-mute".
 An event that asked for an ack and was not answered by its handler (all but
 "ack", the disconnects and bad-cmd) is acked with ["ok"] once its commands are
 sent: the gateway handles one worker's messages in order, so the client's
@@ -86,6 +92,7 @@ from proto import (BYE, CREDIT, ERROR, HEARTBEAT, HELLO, SIO_ACCEPT, SIO_ACK,  #
                    SIO_ACK_TIMEOUT, SIO_CLIENT_ACK, SIO_CONNECT, SIO_DISCONNECT,
                    SIO_DISCONNECT_SOCKETS, SIO_EMIT, SIO_EVENT, SIO_JOIN, SIO_LEAVE,
                    SIO_QUERY, SIO_REJECT, SIO_RESULT, SIO_SET_SESSION, SYNC, SYNC_REPLY,
+                   SIO_SERVER_EVENT, SIO_SERVER_RESULT, SIO_SERVER_EMIT, SIO_SERVER_ACK,
                    WELCOME)
 EVENTS = (SIO_CONNECT, SIO_EVENT, SIO_DISCONNECT, SIO_CLIENT_ACK, SIO_ACK_TIMEOUT)
 
@@ -135,6 +142,7 @@ class Worker:
         self.disconnects = []
         self.ack_timeouts = []
         self.errors = []
+        self.server_events = []  # SIO_SERVER_EVENT seen (nsp, ev, args, ack)
         self.bad_waiting = []   # (id, nsp) waiting for an ERROR
         self.used = 0           # credit to return
         self.stop = False
@@ -220,7 +228,13 @@ class Worker:
             who = self.asks.pop(m.get("req"), None)
             if who and m.get("reason") != "disconnected":
                 self.emit(who[1], "asked", [{"timeout": m.get("reason")}], to=who[0])
-        elif t == SIO_RESULT:
+        elif t == SIO_SERVER_EVENT:
+            self.server_events.append({"nsp": m.get("nsp"), "ev": m.get("ev"),
+                                       "args": m.get("args"), "ack": "req" in m})
+            if "req" in m and m.get("ev") != "sse-mute":
+                self.send(SIO_SERVER_ACK, req=m["req"],
+                          args=[{"worker": self.o.name, "gw": self.gw, "args": m.get("args")}])
+        elif t == SIO_SERVER_RESULT or t == SIO_RESULT:
             q = self.queries.pop(m.get("req"), None)
             if q:
                 # A cluster's partial answer carries "error": it follows the result.
@@ -371,6 +385,15 @@ class Worker:
             self.emit(nsp, "ack-timeouts", [self.ack_timeouts], to=sid)
         elif ev == "errors":
             self.emit(nsp, "errors", [self.errors], to=sid)
+        elif ev == "server-emit":
+            self.send(SIO_SERVER_EMIT, nsp=nsp, ev=a0, args=args[1:])
+        elif ev == "server-emit-ack":
+            req = self.next_req
+            self.next_req += 1
+            self.queries[req] = (sid, nsp, "server-result")
+            self.send(SIO_SERVER_EMIT, nsp=nsp, ev=a0, args=args[1:], req=req)
+        elif ev == "server-events":
+            self.emit(nsp, "server-events", [self.server_events], to=sid)
         if "ack" in m and not acked:
             self.send(SIO_ACK, id=sid, nsp=nsp, ack=m["ack"], args=["ok"])
 
@@ -413,6 +436,10 @@ class Worker:
             "query-bad-what": [pk({"v": 1, "t": SIO_QUERY, "req": 1, "nsp": nsp,
                                    "what": "everything"})],
             "query-no-req": [pk({"v": 1, "t": SIO_QUERY, "nsp": nsp, "what": "rooms"})],
+            "server-emit-bad-nsp": [pk({"v": 1, "t": SIO_SERVER_EMIT, "nsp": "chat", "ev": "x",
+                                        "args": []})],
+            "server-emit-no-ev": [pk({"v": 1, "t": SIO_SERVER_EMIT, "nsp": nsp, "args": []})],
+            "server-ack-no-req": [pk({"v": 1, "t": SIO_SERVER_ACK, "args": []})],
         }
         frames = cases.get(kind)
         if frames is None:

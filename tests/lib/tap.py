@@ -30,6 +30,15 @@ def done():
     sys.exit(1 if _failed else 0)
 
 
+def free_port():
+    """A TCP port of 127.0.0.1 that was free a moment ago."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def http(port, raw, timeout=5):
     """Send raw bytes, return the whole response (until close or one response)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)

@@ -579,6 +579,16 @@ test_sio_errors(void)
 		{ "SIO_QUERY what is unknown", BR_T_SIO_QUERY,
 		    "req=u nsp=s what=s" },
 		{ "SIO_QUERY without req", BR_T_SIO_QUERY, "nsp=s what=w" },
+		{ "SIO_SERVER_EMIT without ev", BR_T_SIO_SERVER_EMIT, "args=a" },
+		{ "SIO_SERVER_EMIT req is a str", BR_T_SIO_SERVER_EMIT,
+		    "ev=s args=a req=s" },
+		{ "SIO_SERVER_ACK without req", BR_T_SIO_SERVER_ACK, "args=a" },
+		{ "SIO_SERVER_ACK args is a map", BR_T_SIO_SERVER_ACK,
+		    "req=u args=m" },
+		{ "SIO_SERVER_EVENT without nsp", BR_T_SIO_SERVER_EVENT,
+		    "ev=s args=a" },
+		{ "SIO_SERVER_RESULT result is a map", BR_T_SIO_SERVER_RESULT,
+		    "req=u result=m" },
 	};
 	static const struct sio_bad good[] = {
 		{ "SIO_EMIT req with one target", BR_T_SIO_EMIT,
@@ -589,6 +599,13 @@ test_sio_errors(void)
 		{ "SIO_RESULT result of any type", BR_T_SIO_RESULT,
 		    "req=u result=a" },
 		{ "SIO_QUERY sockets", BR_T_SIO_QUERY, "req=u nsp=s what=w" },
+		{ "SIO_SERVER_EMIT with req", BR_T_SIO_SERVER_EMIT,
+		    "nsp=s ev=s args=a req=u" },
+		{ "SIO_SERVER_ACK", BR_T_SIO_SERVER_ACK, "req=u args=a" },
+		{ "SIO_SERVER_EVENT with req", BR_T_SIO_SERVER_EVENT,
+		    "nsp=s ev=s args=a req=u" },
+		{ "SIO_SERVER_RESULT with error", BR_T_SIO_SERVER_RESULT,
+		    "req=u result=a error=s" },
 	};
 	struct raw r;
 	struct br_msg m;
@@ -1229,7 +1246,8 @@ test_names(void)
 	    BR_T_SIO_RESULT, BR_T_SIO_ACCEPT, BR_T_SIO_REJECT, BR_T_SIO_ACK,
 	    BR_T_SIO_EMIT, BR_T_SIO_JOIN, BR_T_SIO_LEAVE,
 	    BR_T_SIO_DISCONNECT_SOCKETS, BR_T_SIO_SET_SESSION,
-	    BR_T_SIO_QUERY };
+	    BR_T_SIO_QUERY, BR_T_SIO_SERVER_EVENT, BR_T_SIO_SERVER_RESULT,
+	    BR_T_SIO_SERVER_EMIT, BR_T_SIO_SERVER_ACK };
 	size_t i;
 	int ok = 1;
 
@@ -1242,8 +1260,8 @@ test_names(void)
 	    strcmp(br_type_name(-1), "?") == 0 &&
 	    strcmp(br_type_name(BR_T_SIO_DISCONNECT_SOCKETS),
 	    "SIO_DISCONNECT_SOCKETS") == 0 &&
-	    strcmp(br_type_name(46), "?") == 0 &&
-	    strcmp(br_type_name(59), "?") == 0, "br_type_name values");
+	    strcmp(br_type_name(48), "?") == 0 &&
+	    strcmp(br_type_name(61), "?") == 0, "br_type_name values");
 	ok = 1;
 	for (i = BR_E_BAD_MESSAGE; i <= BR_E_NO_WORKER; i++)
 		if (strcmp(br_err_name((int)i), "?") == 0)

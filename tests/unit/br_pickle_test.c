@@ -93,6 +93,47 @@ vector(char *line, msgpack_sbuffer *sb)
 	    r ? why : "accepted");
 	free(ext);
 }
+/*
+ * BR_PICKLE_MARK_TUPLES: tuples that are values of a root dict get the
+ * marker, others do not (pickles and msgpack from python3's pickle and
+ * msgpack, protocol 4, the marker as ExtType(84, b'')).
+ */
+static void
+marked(msgpack_sbuffer *sb)
+{
+	static const struct {
+		const char *name, *pick, *exp;
+	} v[] = {
+		{ "{'data': (1, 2), 'r': [3, (4,)], 'e': ()}",
+		    "80049525000000000000007d94288c0464617461944b014b0286948c0172"
+		    "945d94284b034b048594658c01659429752e",
+		    "83a46461746193c700540102a17292039104a16591c70054" },
+		{ "(1, (2,)) (no dict at the root)",
+		    "80049509000000000000004b014b02859486942e", "92019102" },
+		{ "{'d': {'t': (5,)}} (deeper)",
+		    "80049513000000000000007d948c0164947d948c0174944b05859473732e",
+		    "81a16481a1749105" },
+	};
+	char pick[256], exp[256];
+	msgpack_packer pk;
+	const char *why;
+	size_t i;
+	long n, en;
+	int r;
+
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		snprintf(pick, sizeof pick, "%s", v[i].pick);
+		snprintf(exp, sizeof exp, "%s", v[i].exp);
+		n = unhex(pick);
+		en = unhex(exp);
+		msgpack_sbuffer_clear(sb);
+		msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+		why = NULL;
+		r = br_pickle_pack_flags(&pk, pick, (size_t)n, 8, BR_PICKLE_MARK_TUPLES, &why);
+		tap_ok(r == 0 && (long)sb->size == en && memcmp(sb->data, exp, (size_t)en) == 0,
+		    "MARK_TUPLES %s%s%s", v[i].name, r ? ": " : "", r ? why : "");
+	}
+}
 
 int
 main(void)
@@ -120,6 +161,7 @@ main(void)
 	}
 	free(line);
 	tap_ok(pclose(f) == 0 && nvec > 400, "the vector script ran and gave %d vectors", nvec);
+	marked(&sb);
 	msgpack_sbuffer_destroy(&sb);
 	return tap_done();
 }

@@ -1,5 +1,5 @@
 /*
- * sdk_test.c: libsiogate's Socket.IO API (sdk/siogate_worker.c) against
+ * sdk_test.c: libsiogate's Socket.IO API (sdk/siogate.h) against
  * two fake gateways: ZeroMQ ROUTER sockets in this process that speak the
  * bridge protocol with the real codec.  Checks what the SDK sends for
  * every call, what callbacks it makes for every gateway message, the

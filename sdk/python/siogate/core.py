@@ -66,17 +66,20 @@ def endpoints_of(endpoint):
 class _Future:
     """A pending answer: a query's SIO_RESULT, or the client's ack of an emit.
 
-    kind "callback": ``callback`` runs in the loop thread; kind "sync": a
-    thread waits on ``event``; kind "query": like sync, for SIO_QUERY."""
+    kind "callback": ``callback`` (the ack) or ``errback`` (no ack) runs in
+    the loop thread; kind "sync": a thread waits on ``event``; kind "query":
+    like sync, for SIO_QUERY."""
 
-    __slots__ = ("req", "kind", "callback", "event", "value", "error", "deadline",
-                 "link", "target", "links_left", "done", "answered")
+    __slots__ = ("req", "kind", "callback", "errback", "nsp", "event", "value", "error",
+                 "deadline", "link", "target", "links_left", "done", "answered")
 
     def __init__(self, req, kind, deadline, link=None, target=None, callback=None):
         """See the class docstring."""
         self.req = req
         self.kind = kind
         self.callback = callback
+        self.errback = None     # callback futures: fn(AckTimeout)
+        self.nsp = None         # callback futures: the emit's namespace
         self.event = None
         self.value = None
         self.error = None
@@ -112,6 +115,8 @@ class _Link:
         self.sock.connect(endpoint)
         self.gw = None          # gateway id from the last WELCOME
         self.wid = None
+        self.cluster = 0        # WELCOME "cluster": its request timeout (ms), 0 if none
+        self.node = None        # WELCOME "node": the cluster node its loops share
         self.gw_hb = P.DEFAULT_HB_MS / 1000.0
         self.registered = False
         t = now()
@@ -202,17 +207,28 @@ class _Base:
                     return link
         return None
 
+    def _wide_links(self):
+        """The links a command for rooms or a namespace goes to.  In a
+        cluster one node, with all of its loops, carries it out for the
+        whole cluster (the node of the first registered cluster link): the
+        loops of other nodes are left out, or they would do it again.
+        Gateways that are no cluster node all get it."""
+        lead = next((l.node for l in self.links if l.registered and l.node), None)
+        return [l for l in self.links if lead is None or l.node is None or l.node == lead]
+
     def _split_targets(self, to):
         """Route a target list over the links: {link: [targets]}.  A socket
         id of a known gateway goes to that gateway only; anything else (a
-        room, an id of an unknown gateway) goes to every gateway."""
+        room, an id of an unknown gateway) goes to every gateway of
+        :meth:`_wide_links`."""
         if len(self.links) == 1:
             return {self.links[0]: list(to)}
         out = {link: [] for link in self.links}
+        wide = self._wide_links()
         for x in to:
             owner = self._link_for_id(x)
             for link in self.links:
-                if owner is None or owner is link:
+                if owner is link or (owner is None and link in wide):
                     out[link].append(x)
         return out
 
@@ -350,6 +366,10 @@ class _Base:
         old = link.gw
         link.gw = gw if isinstance(gw, str) else None
         link.wid = msg.get("wid")
+        cl = msg.get("cluster")
+        link.cluster = cl if isinstance(cl, int) and not isinstance(cl, bool) and cl > 0 else 0
+        node = msg.get("node")
+        link.node = node if link.cluster and isinstance(node, str) and node else None
         hb = msg.get("hb")
         link.gw_hb = (hb if isinstance(hb, int) and hb > 0 else P.DEFAULT_HB_MS) / 1000.0
         first = not link.registered

@@ -1,10 +1,14 @@
 """siogate.Emitter: send to Socket.IO clients from any process (a cron job,
 a queue consumer, a web request handler) without serving anything."""
+from __future__ import annotations
+
 import atexit
 import threading
 import weakref
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from . import protocol as P
+from .context import Targets
 from .core import _Base, log, now
 from .exceptions import GatewayError, GatewayUnavailable, SiogateError
 
@@ -244,7 +248,8 @@ class Emitter(_Base):
 
     # ---- the API ----
 
-    def emit(self, event, data=None, to=None, room=None, skip_sid=None, namespace="/"):
+    def emit(self, event: str, data: Any = None, to: Targets = None, room: Targets = None,
+             skip_sid: Targets = None, namespace: str = "/") -> None:
         """Emit an event: to every socket of ``namespace``, or to ``to``/
         ``room`` (a socket id, a room, or a list), leaving out ``skip_sid``.
         ``data``: one argument, a tuple of several, or None for none (as
@@ -259,28 +264,31 @@ class Emitter(_Base):
             fields["except"] = skip
         self._send(P.SIO_EMIT, fields, to=to_l)
 
-    def send(self, data, to=None, room=None, skip_sid=None, namespace="/"):
+    def send(self, data: Any, to: Targets = None, room: Targets = None,
+             skip_sid: Targets = None, namespace: str = "/") -> None:
         """``emit("message", data, ...)``."""
         self.emit("message", data, to=to, room=room, skip_sid=skip_sid, namespace=namespace)
 
-    def enter_room(self, sid, room, namespace="/"):
+    def enter_room(self, sid: Targets, room: Union[str, Sequence[str]],
+                   namespace: str = "/") -> None:
         """Put socket(s) ``sid`` (ids and/or rooms) in ``room`` (one or a list)."""
         self._send(P.SIO_JOIN, {"nsp": P.check_nsp(namespace), "rooms": P.targets(room)},
                    to=P.targets(sid))
 
     join_room = enter_room
 
-    def leave_room(self, sid, room, namespace="/"):
+    def leave_room(self, sid: Targets, room: Union[str, Sequence[str]],
+                   namespace: str = "/") -> None:
         """Take socket(s) ``sid`` out of ``room``."""
         self._send(P.SIO_LEAVE, {"nsp": P.check_nsp(namespace), "rooms": P.targets(room)},
                    to=P.targets(sid))
 
-    def close_room(self, room, namespace="/"):
+    def close_room(self, room: Union[str, Sequence[str]], namespace: str = "/") -> None:
         """Empty ``room``."""
         self._send(P.SIO_LEAVE, {"nsp": P.check_nsp(namespace), "rooms": P.targets(room)},
                    to=P.targets(room))
 
-    def disconnect(self, sid, namespace="/", close=False):
+    def disconnect(self, sid: Targets, namespace: str = "/", close: bool = False) -> None:
         """Disconnect socket(s) ``sid`` (ids and/or rooms) from the namespace;
         ``close=True`` closes their whole connections."""
         fields = {"nsp": P.check_nsp(namespace)}
@@ -288,31 +296,31 @@ class Emitter(_Base):
             fields["close"] = True
         self._send(P.SIO_DISCONNECT_SOCKETS, fields, to=P.targets(sid))
 
-    def save_session(self, sid, session, namespace="/"):
+    def save_session(self, sid: str, session: Dict[str, Any], namespace: str = "/") -> None:
         """Replace the session data of socket ``sid``."""
         if not isinstance(session, dict):
             raise TypeError("a session is a dict")
         self._send(P.SIO_SET_SESSION, {"id": sid, "nsp": P.check_nsp(namespace),
                                        "session": session}, route=sid)
 
-    def update_session(self, sid, changes, namespace="/"):
+    def update_session(self, sid: str, changes: Dict[str, Any], namespace: str = "/") -> None:
         """Merge ``changes`` into the session data of socket ``sid``."""
         if not isinstance(changes, dict):
             raise TypeError("session changes are a dict")
         self._send(P.SIO_SET_SESSION, {"id": sid, "nsp": P.check_nsp(namespace),
                                        "session": changes, "merge": True}, route=sid)
 
-    def eio_send(self, sid, data):
+    def eio_send(self, sid: Union[str, Sequence[str]], data: Union[str, bytes]) -> None:
         """Send a raw Engine.IO message (str or bytes) to session ``sid``."""
         if isinstance(data, (bytearray, memoryview)):
             data = bytes(data)
         self._send(P.EIO_SEND, {"sid": sid, "data": data}, route=sid)
 
-    def eio_close(self, sid):
+    def eio_close(self, sid: str) -> None:
         """Close raw Engine.IO session ``sid``."""
         self._send(P.EIO_CLOSE_SESSION, {"sid": sid}, route=sid)
 
-    def rooms(self, sid=None, namespace="/"):
+    def rooms(self, sid: Optional[str] = None, namespace: str = "/") -> List[str]:
         """The rooms with members in ``namespace`` (of socket ``sid`` only,
         its own id room first, when given)."""
         with self._lock:
@@ -328,7 +336,7 @@ class Emitter(_Base):
                 out += [r for r in part or [] if r not in out]
             return out
 
-    def sockets(self, namespace="/", to=None):
+    def sockets(self, namespace: str = "/", to: Targets = None) -> List[Dict[str, Any]]:
         """The sockets of ``namespace`` (restricted to ``to``: ids and/or
         rooms), as dicts ``{"id", "rooms", "session", "addr"}``."""
         with self._lock:
@@ -345,7 +353,7 @@ class Emitter(_Base):
                 out += part or []
             return out
 
-    def flush(self, timeout=None):
+    def flush(self, timeout: Optional[float] = None) -> None:
         """Wait until the gateway(s) processed every command sent so far;
         raises :class:`siogate.GatewayUnavailable` after ``timeout`` seconds
         (default: the emitter's timeout)."""
@@ -355,7 +363,7 @@ class Emitter(_Base):
             deadline = now() + (self.timeout if timeout is None else timeout)
             self._barrier(deadline)
 
-    def close(self, timeout=None):
+    def close(self, timeout: Optional[float] = None) -> None:
         """Flush, say BYE and close the sockets.  Idempotent."""
         with self._lock:
             if self._closed:

@@ -1,4 +1,5 @@
-"""Exceptions raised or passed by the siogate Python module."""
+"""Exceptions raised or passed, and warnings given, by the siogate Python
+module."""
 import builtins
 
 
@@ -37,9 +38,12 @@ class ConnectionRefusedError(SiogateError, builtins.ConnectionRefusedError):
 class AckTimeout(SiogateError, TimeoutError):
     """The client did not acknowledge an emit in time.
 
-    Passed as the single argument to an emit ``callback`` (test with
-    ``isinstance(args[0], siogate.AckTimeout)``), and raised by
-    :meth:`siogate.Worker.call`.  ``reason`` is the gateway's reason:
+    Raised by :meth:`siogate.Worker.call` and :func:`siogate.call` (it is a
+    ``TimeoutError``, as python-socketio's ``call()`` raises), and passed to
+    the ``error_callback`` of an emit with an ack callback; the ``callback``
+    itself is then never called (as in python-socketio, whose emit
+    callbacks are not called when no ack comes).  ``reason`` is the
+    gateway's reason:
     ``"timeout"`` (no answer within the timeout), ``"disconnected"`` (the
     socket went away first, or was already gone), or ``"lost"`` (no word from
     the gateway at all: it died, restarted, or refused the emit)."""
@@ -77,3 +81,12 @@ class GatewayUnavailable(SiogateError, TimeoutError):
 class NotRunning(SiogateError, RuntimeError):
     """A round trip was asked of a Worker from another thread while its
     :meth:`~siogate.Worker.run` loop is not running."""
+
+
+class BroadcastWarning(UserWarning):
+    """``worker.emit``/``worker.send`` inside a Socket.IO handler without
+    ``to``, ``room``, ``namespace`` or ``broadcast=True``: that goes to every
+    socket of ``"/"``, where Flask-SocketIO's ``emit`` would answer the
+    sender.  Use :func:`siogate.emit` to answer the sender, or say
+    ``broadcast=True``.  ``warnings.simplefilter("error",
+    siogate.BroadcastWarning)`` makes it an exception."""

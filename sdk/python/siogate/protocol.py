@@ -38,6 +38,8 @@ SIO_DISCONNECT = 42
 SIO_CLIENT_ACK = 43
 SIO_ACK_TIMEOUT = 44
 SIO_RESULT = 45
+SIO_SERVER_EVENT = 46     # another node's serverSideEmit (no credit)
+SIO_SERVER_RESULT = 47    # the answers to our SIO_SERVER_EMIT with req
 
 # Socket.IO, worker to gateway (50-69).
 SIO_ACCEPT = 50
@@ -49,6 +51,8 @@ SIO_LEAVE = 55
 SIO_DISCONNECT_SOCKETS = 56
 SIO_SET_SESSION = 57
 SIO_QUERY = 58
+SIO_SERVER_EMIT = 59      # serverSideEmit to the other nodes of the cluster
+SIO_SERVER_ACK = 60       # our answer to a SIO_SERVER_EVENT with req
 
 #: Gateway-to-worker messages that cost one credit each.
 CREDITED = frozenset((EIO_OPEN, EIO_MESSAGE, EIO_CLOSE, SIO_CONNECT, SIO_EVENT,

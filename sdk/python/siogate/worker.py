@@ -1,6 +1,8 @@
 """siogate.Worker: Socket.IO (and raw Engine.IO) event handlers served over
 the siogate bridge, with an API shaped like python-socketio's Server and
 Flask-SocketIO's SocketIO."""
+from __future__ import annotations
+
 import collections
 import contextlib
 import inspect
@@ -8,15 +10,19 @@ import os
 import signal
 import threading
 import time
+import warnings
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Union
 
 import msgpack
 
 from . import protocol as P
-from .context import EventContext, _pop, _push, current_event
+from .context import EventContext, Targets, _pop, _push, current_event
 from .core import _Base, _Future, log, now
-from .exceptions import (AckTimeout, ConnectionRefusedError, GatewayError,
-                         GatewayUnavailable, NotRunning)
+from .exceptions import (AckTimeout, BroadcastWarning, ConnectionRefusedError,
+                         GatewayError, GatewayUnavailable, NotRunning)
 from .namespace import Namespace
+
+Handler = Callable[..., Any]
 
 #: Extra time the module waits, past the gateway's own ack timeout, before it
 #: gives up on hearing anything (gateway dead or restarted).
@@ -61,9 +67,36 @@ def call_adapted(fn, args):
     return fn(*args) if n is None else fn(*args[:n])
 
 
+def _packed(session):
+    """The msgpack bytes of a session dict (to see whether it changed)."""
+    return msgpack.packb(session, use_bin_type=True)
+
+
+def _ignore(*args):
+    """The ack callback of an emit given only an error_callback."""
+
+
+def _warn_broadcast(method, event):
+    """worker.emit/send without a target inside a Socket.IO handler: warn
+    (once per place in the caller's code, Python's default filter)."""
+    ctx = current_event()
+    if ctx is not None and ctx.namespace is not None:
+        warnings.warn(
+            "worker.%s(%r) in a handler without to=, namespace= or broadcast=True goes "
+            "to every socket of '/'; siogate.%s() answers the sender in its namespace, as "
+            "Flask-SocketIO's %s() does" % (method, event, method, method),
+            BroadcastWarning, stacklevel=4)
+
+
 class _Sock:
-    """What the worker remembers of a connected socket it serves."""
-    __slots__ = ("id", "nsp", "session", "environ", "seq", "link")
+    """What the worker remembers of a connected socket it serves.
+
+    ``session`` is this worker's copy of the socket's session data;
+    ``base`` the msgpack bytes of what the gateway holds as far as this
+    worker knows (None: not computed yet); ``saved_at`` the value of the
+    worker's receive counter when this worker last changed the session in
+    the gateway: a message received before that carries an older copy."""
+    __slots__ = ("id", "nsp", "session", "environ", "seq", "link", "base", "saved_at")
 
     def __init__(self, sid, nsp, link, session=None, environ=None, seq=None):
         """See the class docstring."""
@@ -73,6 +106,8 @@ class _Sock:
         self.session = session if session is not None else {}
         self.environ = environ
         self.seq = seq
+        self.base = None
+        self.saved_at = -1
 
 
 class _Capture:
@@ -139,13 +174,15 @@ class Worker(_Base):
 
     _role = "worker"
 
-    def __init__(self, endpoint=None, name=None, credit=P.DEFAULT_CREDIT,
-                 heartbeat=P.DEFAULT_HB_MS, curve=None):
+    def __init__(self, endpoint: Union[str, Sequence[str], None] = None,
+                 name: Optional[str] = None, credit: int = P.DEFAULT_CREDIT,
+                 heartbeat: int = P.DEFAULT_HB_MS, curve: Optional[Sequence[str]] = None):
         """See the class docstring."""
         if credit < 1:
             raise ValueError("a worker needs credit >= 1 (use siogate.Emitter to only send)")
         super().__init__(endpoint, name, credit, heartbeat, curve)
         self._handlers = {}          # nsp -> {event: fn}
+        self._server_handlers = {}   # nsp -> {event: fn}: server-side events
         self._namespaces = {}        # nsp -> Namespace
         self._error_handlers = {}    # nsp -> fn(e)
         self._default_error_handler = None
@@ -158,6 +195,7 @@ class Worker(_Base):
         self._lock = threading.Lock()       # _pending, _req, _running
         self._capture = None
         self._nested = 0
+        self._rx = 0                 # messages received (stamps, see _Sock.saved_at)
         self._running = False
         self._stopping = False
         self._loop_ident = None
@@ -171,7 +209,8 @@ class Worker(_Base):
     # Registering handlers
     # ------------------------------------------------------------------
 
-    def on(self, event, handler=None, namespace=None):
+    def on(self, event: str, handler: Optional[Handler] = None,
+           namespace: Optional[str] = None) -> Any:
         """Register a handler for an event of a namespace (default ``"/"``).
 
         Use as a decorator, ``@worker.on("my event", namespace="/chat")``, or
@@ -209,7 +248,7 @@ class Worker(_Base):
             return set_handler
         return set_handler(handler)
 
-    def on_event(self, event, handler, namespace=None):
+    def on_event(self, event: str, handler: Handler, namespace: Optional[str] = None) -> Handler:
         """Flask-SocketIO's spelling of ``on(event, handler, namespace)``."""
         return self.on(event, handler, namespace)
 
@@ -224,7 +263,7 @@ class Worker(_Base):
             return self.on(fn.__name__, namespace=kwargs.get("namespace"))(fn)
         return decorator
 
-    def register_namespace(self, namespace_handler):
+    def register_namespace(self, namespace_handler: Namespace) -> Namespace:
         """Register a class-based namespace, an instance of a
         :class:`siogate.Namespace` subclass: its ``on_<event>`` methods handle
         the events of its namespace.  A decorator handler of the same event
@@ -239,7 +278,7 @@ class Worker(_Base):
 
     on_namespace = register_namespace
 
-    def on_error(self, namespace=None):
+    def on_error(self, namespace: Optional[str] = None) -> Callable[[Handler], Handler]:
         """Decorator: ``fn(e)`` handles exceptions raised by the handlers of a
         namespace (default ``"/"``).  :func:`siogate.current_event` tells
         which event failed.  When the failing event asked for an ack, the
@@ -252,14 +291,14 @@ class Worker(_Base):
             return fn
         return decorator
 
-    def on_error_default(self, fn):
+    def on_error_default(self, fn: Handler) -> Handler:
         """Decorator: ``fn(e)`` handles exceptions of every namespace without
         an :meth:`on_error` handler.  Without any error handler, the
         exception is logged (logger ``siogate``) and the worker carries on."""
         self._default_error_handler = fn
         return fn
 
-    def on_gateway_error(self, fn):
+    def on_gateway_error(self, fn: Handler) -> Handler:
         """Decorator: ``fn(err)`` receives every :class:`siogate.GatewayError`
         the gateway sends (a command naming a socket that is gone, a
         malformed command...).  Without it they are logged."""
@@ -274,18 +313,18 @@ class Worker(_Base):
         self._changed()
         return fn
 
-    def on_eio_open(self, path):
+    def on_eio_open(self, path: str) -> Callable[[Handler], Handler]:
         """Decorator: ``fn(sid, environ)`` when a client opens a raw Engine.IO
         session on ``path`` (the gateway must serve it: ``siogate
         --engineio-path PATH``)."""
         return lambda fn: self._eio_register(path, "open", fn)
 
-    def on_eio_message(self, path):
+    def on_eio_message(self, path: str) -> Callable[[Handler], Handler]:
         """Decorator: ``fn(sid, data)`` for each raw Engine.IO message on
         ``path``; data is str (text) or bytes (binary)."""
         return lambda fn: self._eio_register(path, "message", fn)
 
-    def on_eio_close(self, path):
+    def on_eio_close(self, path: str) -> Callable[[Handler], Handler]:
         """Decorator: ``fn(sid, reason)`` when a raw Engine.IO session of
         ``path`` closes."""
         return lambda fn: self._eio_register(path, "close", fn)
@@ -335,7 +374,7 @@ class Worker(_Base):
     # The loop
     # ------------------------------------------------------------------
 
-    def run(self):
+    def run(self) -> None:
         """Connect to the gateway(s) and handle events until :meth:`stop`,
         SIGTERM (when run() is called in the main thread) or Ctrl-C.
 
@@ -373,13 +412,14 @@ class Worker(_Base):
                     self._running = False
                     self._loop_ident = None
 
-    def stop(self):
+    def stop(self) -> None:
         """Make :meth:`run` return (after saying BYE).  Any thread; also from
         a handler."""
         self._stopping = True
         self._wake()
 
-    def start_background_task(self, target, *args, **kwargs):
+    def start_background_task(self, target: Callable[..., Any], *args: Any,
+                              **kwargs: Any) -> threading.Thread:
         """Run ``target(*args, **kwargs)`` in a daemon thread and return the
         ``threading.Thread``.  The task may emit, join rooms, call(), etc."""
         t = threading.Thread(target=target, args=args, kwargs=kwargs, daemon=True)
@@ -387,7 +427,7 @@ class Worker(_Base):
         return t
 
     @staticmethod
-    def sleep(seconds=0):
+    def sleep(seconds: float = 0) -> None:
         """``time.sleep``; for code written for python-socketio."""
         time.sleep(seconds)
 
@@ -494,6 +534,13 @@ class Worker(_Base):
         if t == P.SIO_RESULT:
             self._on_result(link, msg)
             return
+        if t == P.SIO_SERVER_RESULT:
+            self._on_server_result(link, msg)
+            return
+        if t == P.SIO_SERVER_EVENT:
+            # No credit; handled in order with the events.
+            self._stash.append((None, {"t": "_server_event", "link": link, "m": msg}))
+            return
         if t in (P.SIO_CLIENT_ACK, P.SIO_ACK_TIMEOUT):
             f = self._pending.get(msg.get("req"))
             if f is not None and f.kind != "callback":
@@ -507,6 +554,8 @@ class Worker(_Base):
                 self._on_client_ack(link, msg)
                 return
         if t in P.CREDITED:
+            msg["_rx"] = self._rx
+            self._rx += 1
             link.stashed += 1
             self._stash.append((link, msg))
             return
@@ -529,9 +578,11 @@ class Worker(_Base):
             elif t in (P.EIO_OPEN, P.EIO_MESSAGE, P.EIO_CLOSE):
                 self._on_eio(link, msg)
             elif t == "_settle":
-                self._run_callback(msg["f"], msg["args"])
+                self._run_callback(msg["f"], msg["fn"], msg["args"])
             elif t == "_gone":
                 self._on_disconnect(None, msg)
+            elif t == "_server_event":
+                self._on_server_event(msg["link"], msg["m"])
         except _BadMessage as e:
             log.warning("siogate: %s: malformed message type %s dropped: %s",
                         link.name() if link else "-", t, e)
@@ -606,7 +657,7 @@ class Worker(_Base):
         environ["siogate.namespace"] = nsp
         ctx = EventContext(sid, nsp, "connect", (environ, auth), seq=m.get("seq"),
                            session={}, rooms=[], environ=environ, auth=auth,
-                           gateway=link.gw)
+                           gateway=link.gw, worker=self)
         st = _Sock(sid, nsp, link, environ=environ, seq=m.get("seq"))
         environ["siogate.recovered"] = m.get("recovered") is True
         environ["siogate.lost"] = m.get("lost") is True
@@ -637,6 +688,8 @@ class Worker(_Base):
             _pop()
             self._capture = prev_cap
         if not reply:
+            if accepted:
+                self._autosave(ctx)
             if not accepted or (cap and cap.disconnect):
                 log.warning("siogate: connect handler of open namespace %s refused %s: "
                             "disconnecting it", nsp, sid)
@@ -695,9 +748,15 @@ class Worker(_Base):
         elif isinstance(seq, int) and isinstance(st.seq, int) and seq <= st.seq:
             log.warning("siogate: socket %s: seq %d after %d (reordered?)", sid, seq, st.seq)
         st.seq = seq
-        st.session = session
+        if st.saved_at > m.get("_rx", 0):
+            # This worker stored the session after the gateway sent this
+            # event: the copy in the event is older than ours; keep ours.
+            session = st.session
+        else:
+            st.session = session
+            st.base = None
         ctx = EventContext(sid, nsp, ev, args, seq=seq, ack=ack is not None,
-                           session=session, rooms=rooms, gateway=link.gw)
+                           session=session, rooms=rooms, gateway=link.gw, worker=self)
         ctx.redelivered = m.get("redelivered") is True
         if ev in ("connect", "disconnect"):
             log.warning("siogate: socket %s sent a reserved event name %r: ignored", sid, ev)
@@ -711,6 +770,8 @@ class Worker(_Base):
             handled, r = self._report(e, ctx)
         finally:
             _pop()
+        # Before the ack: a client that waits for it sees the new session.
+        self._autosave(ctx)
         if ack is not None and handled:
             try:
                 frame = P.pack(t=P.SIO_ACK, id=sid, nsp=nsp, ack=ack, args=P.ack_args(r))
@@ -731,7 +792,7 @@ class Worker(_Base):
         rooms = m.get("rooms") if isinstance(m.get("rooms"), list) else []
         ctx = EventContext(sid, nsp, "disconnect", (reason,), seq=m.get("seq"),
                            session=session, rooms=rooms,
-                           gateway=link.gw if link else None)
+                           gateway=link.gw if link else None, worker=self)
         _push(ctx)
         try:
             self._dispatch(nsp, "disconnect", (sid, reason))
@@ -762,24 +823,35 @@ class Worker(_Base):
         f.done = True
         f.value, f.error = value, error
         if f.kind == "callback":
-            args = (error,) if error is not None else value
-            if self._nested:
-                self._stash.append((None, {"t": "_settle", "f": f, "args": args}))
+            if error is not None:
+                if f.errback is None:
+                    log.debug("siogate: no ack from %s (%s) and no error_callback",
+                              f.target, getattr(error, "reason", error))
+                    return
+                fn, args = f.errback, (error,)
             else:
-                self._run_callback(f, args)
+                fn, args = f.callback, tuple(value or ())
+            if self._nested:
+                self._stash.append((None, {"t": "_settle", "f": f, "fn": fn, "args": args}))
+            else:
+                self._run_callback(f, fn, args)
         elif f.event is not None:
             f.event.set()
 
-    def _run_callback(self, f, args):
-        """Run an emit callback as a handler (errors go to the error handler)."""
-        ctx = EventContext(f.target, None, "ack", args)
+    def _run_callback(self, f, fn, args):
+        """Run an emit callback (or error callback) as a handler of the
+        socket the emit went to: the context functions work in it, errors go
+        to the error handler of its namespace."""
+        ctx = EventContext(f.target, f.nsp, "ack", args, worker=self)
         _push(ctx)
         try:
-            f.callback(*args)
+            fn(*args)
         except Exception as e:
             self._report(e, ctx)
         finally:
             _pop()
+        if f.target in self._sockets:
+            self._autosave(ctx)
 
     def _on_result(self, link, m):
         """SIO_RESULT: one gateway's answer to a query."""
@@ -932,11 +1004,16 @@ class Worker(_Base):
         req = fields.get("req") if t in (P.SIO_EMIT, P.SIO_QUERY) else None
         if to is None:
             link = self._link_for_id(route)
-            plan = {link: None} if link is not None else {l: None for l in self.links}
+            plan = {link: None} if link is not None else {l: None for l in self._wide_links()}
         elif not to:
-            plan = {l: None for l in self.links}
+            plan = {l: None for l in self._wide_links()}
         else:
             plan = {l: sub for l, sub in self._split_targets(to).items() if sub}
+        if req is not None and t == P.SIO_EMIT and len(plan) > 1:
+            # A socket of a gateway not linked: one cluster node forwards it.
+            one = next((l for l in plan if l.cluster and l.registered), None)
+            if one is not None:
+                plan = {one: plan[one]}
         f = self._pending.get(req) if req is not None else None
         if f is not None:
             f.links_left = len(plan)
@@ -1015,9 +1092,12 @@ class Worker(_Base):
             return cap
         return None
 
-    def emit(self, event, data=None, to=None, room=None, skip_sid=None, namespace=None,
-             callback=None, timeout=10, include_self=True):
-        """Emit an event to clients.
+    def emit(self, event: str, data: Any = None, to: Targets = None, room: Targets = None,
+             skip_sid: Targets = None, namespace: Optional[str] = None,
+             callback: Optional[Handler] = None, timeout: float = 10,
+             include_self: bool = True, broadcast: bool = False,
+             error_callback: Optional[Callable[[BaseException], Any]] = None) -> None:
+        """Emit an event to clients (python-socketio's ``Server.emit``).
 
         :param event: the event name.
         :param data: the argument; a tuple sends several arguments, None
@@ -1027,18 +1107,29 @@ class Worker(_Base):
             ``room``) means every socket of the namespace.
         :param room: the same as ``to`` (both may be given: the union).
         :param skip_sid: a socket id or room, or a list, to leave out.
-        :param namespace: the namespace; default ``"/"``.
+        :param namespace: the namespace; default ``"/"``, even inside a
+            handler of another namespace (use :func:`siogate.emit` to
+            answer the sender in its namespace).
         :param callback: ask the client for an ack: ``callback(*args)`` gets
-            the client's ack arguments, or a single :class:`siogate.AckTimeout`
-            instance when the client does not answer within ``timeout``
-            seconds or disconnects first (``reason`` tells which).  Only with
-            exactly one target socket (``to=sid``).  Runs in the run() thread.
+            the client's ack arguments.  Only with exactly one target socket
+            (``to=sid``).  Runs in the run() thread, as a handler of that
+            socket.  Not called when no ack comes (as in python-socketio).
         :param timeout: seconds the gateway waits for that ack.
+        :param error_callback: ``error_callback(exc)`` gets a
+            :class:`siogate.AckTimeout` when the client does not answer
+            within ``timeout`` seconds or disconnects first (``exc.reason``
+            tells which).
         :param include_self: False adds the socket of the event being
             handled to ``skip_sid`` (Flask-SocketIO's ``include_self``).
+        :param broadcast: True says that an emit without ``to`` from inside
+            a handler is meant to reach the whole namespace.  Without it,
+            such an emit warns (:class:`siogate.BroadcastWarning`), because
+            Flask-SocketIO's ``emit`` in a handler answers the sender only.
         """
         if not isinstance(event, str):
             raise TypeError("event names are str")
+        if to is None and room is None and namespace is None and not broadcast:
+            _warn_broadcast("emit", event)
         nsp = namespace or "/"
         if not nsp.startswith("/"):
             raise ValueError("emit needs a namespace starting with '/', got %r" % (nsp,))
@@ -1053,11 +1144,13 @@ class Worker(_Base):
         if skip:
             fields["except"] = skip
         f = None
-        if callback is not None:
+        if callback is not None or error_callback is not None:
             if len(to_l) != 1 or skip:
                 raise ValueError("an emit with a callback needs exactly one target socket (to=sid)")
             f = self._new_future("callback", to_l[0], now() + timeout + ACK_GRACE,
-                                 callback=callback)
+                                 callback=callback or _ignore)
+            f.errback = error_callback
+            f.nsp = nsp
             fields["req"] = f.req
             fields["timeout"] = int(timeout * 1000)
         try:
@@ -1069,20 +1162,30 @@ class Worker(_Base):
                     self._pending.pop(f.req, None)
             raise
 
-    def send(self, data, to=None, room=None, skip_sid=None, namespace=None,
-             callback=None, timeout=10, include_self=True):
+    def send(self, data: Any, to: Targets = None, room: Targets = None,
+             skip_sid: Targets = None, namespace: Optional[str] = None,
+             callback: Optional[Handler] = None, timeout: float = 10,
+             include_self: bool = True, broadcast: bool = False,
+             error_callback: Optional[Callable[[BaseException], Any]] = None) -> None:
         """``emit("message", data, ...)``: what a client's ``send()`` and
         ``on("message")`` use."""
+        if to is None and room is None and namespace is None and not broadcast:
+            _warn_broadcast("send", "message")
+            broadcast = True
         self.emit("message", data, to=to, room=room, skip_sid=skip_sid,
                   namespace=namespace, callback=callback, timeout=timeout,
-                  include_self=include_self)
+                  include_self=include_self, broadcast=broadcast,
+                  error_callback=error_callback)
 
-    def call(self, event, data=None, to=None, sid=None, namespace=None, timeout=10):
+    def call(self, event: str, data: Any = None, to: Optional[str] = None,
+             sid: Optional[str] = None, namespace: Optional[str] = None,
+             timeout: float = 10) -> Any:
         """Emit to one socket and wait for its ack; returns the ack: None
         for no argument, the value for one, a tuple for several.  Raises
-        :class:`siogate.AckTimeout` when none comes within ``timeout``
-        seconds.  From a handler, other events wait meanwhile (they are
-        handled after it, in order)."""
+        :class:`siogate.AckTimeout` (a ``TimeoutError``, as python-socketio's
+        ``call`` raises one) when none comes within ``timeout`` seconds or
+        the socket goes away first.  From a handler, other events wait
+        meanwhile (they are handled after it, in order)."""
         target = to if to is not None else sid
         if not isinstance(target, str):
             raise ValueError("call() needs one target socket (to=sid)")
@@ -1101,7 +1204,103 @@ class Worker(_Base):
             return None
         return args[0] if len(args) == 1 else tuple(args)
 
-    def enter_room(self, sid, room, namespace=None):
+    # ---- server-side events (Node's serverSideEmit) ----
+
+    def on_server_event(self, event, handler=None, namespace=None):
+        """Register a handler for another cluster node's server-side event
+        (Node's ``io.serverSideEmit(event, ...args)``): ``fn(*args)``; when
+        the emitter waits for answers, the return value is this node's one
+        answer (only one value crosses the cluster: a tuple gives its first
+        item).  One worker of the namespace per siogate node gets each
+        event.  Use as a decorator or call it with ``handler``."""
+        namespace = P.check_nsp(namespace or "/")
+        if not isinstance(event, str):
+            raise TypeError("event names are str")
+
+        def set_handler(fn):
+            """Store the handler."""
+            self._server_handlers.setdefault(namespace, {})[event] = fn
+            return fn
+
+        if handler is None:
+            return set_handler
+        return set_handler(handler)
+
+    def server_side_emit(self, event, data=None, namespace=None, callback=None):
+        """Send an event to the other nodes of the cluster (Node servers
+        and one worker per other siogate node), not to clients; without a
+        cluster it reaches nobody.  ``data`` as in :meth:`emit`.  With
+        ``callback``, ``callback(error, responses)`` runs once in the run()
+        thread: ``responses`` the other nodes' answers, ``error`` None, or a
+        :class:`siogate.AckTimeout` (some did not answer within the
+        gateway's request timeout) or :class:`siogate.GatewayUnavailable`
+        (Redis or the gateway lost), with the answers that came."""
+        if not isinstance(event, str):
+            raise TypeError("event names are str")
+        nsp = namespace or "/"
+        if not nsp.startswith("/"):
+            raise ValueError("server_side_emit needs a namespace starting with '/', got %r" % (nsp,))
+        fields = {"nsp": nsp, "ev": event, "args": P.args_of(data)}
+        f = None
+        if callback is not None:
+            def settle(*a):
+                """(error, responses), or a lone error from the SDK's own deadline."""
+                if len(a) == 2:
+                    callback(a[0], a[1])
+                else:
+                    callback(a[0] if a else None, [])
+            wait = max([l.cluster for l in self.links] + [0]) / 1000.0
+            f = self._new_future("callback", None, now() + wait + ACK_GRACE, callback=settle)
+            f.errback = settle      # the SDK's own deadline: (error, [])
+            fields["req"] = f.req
+        if self._in_loop():
+            self._send_server_emit(fields, f)
+        else:
+            msgpack.packb(fields, use_bin_type=True)
+            self._call_in_loop(self._send_server_emit, fields, f)
+
+    def _send_server_emit(self, fields, f):
+        """SIO_SERVER_EMIT through one gateway, a cluster node first."""
+        links = [l for l in self.links if l.registered and l.cluster] or \
+            [l for l in self.links if l.registered] or self.links
+        if f is not None:
+            f.link = links[0]
+        self._send_cmd(links[0], P.pack(t=P.SIO_SERVER_EMIT, **fields))
+
+    def _on_server_result(self, link, m):
+        """SIO_SERVER_RESULT: the answers to our server-side emit."""
+        with self._lock:
+            f = self._pending.pop(m.get("req"), None)
+        if f is None:
+            return
+        res = m.get("result") if isinstance(m.get("result"), list) else []
+        err = m.get("error")
+        if isinstance(err, str):
+            err = AckTimeout(err) if err.startswith("timeout") else GatewayUnavailable(err)
+        else:
+            err = None
+        self._settle(f, value=(err, res))
+
+    def _on_server_event(self, link, m):
+        """SIO_SERVER_EVENT: run its handler; answer when asked."""
+        nsp = m.get("nsp") if isinstance(m.get("nsp"), str) else "/"
+        ev, args = m.get("ev"), m.get("args")
+        table = self._find(self._server_handlers, nsp) or {}
+        h = table.get(ev)
+        if h is None:
+            log.debug("siogate: server-side event %r on %s without a handler", ev, nsp)
+            return
+        try:
+            ret = h(*(args if isinstance(args, list) else []))
+        except Exception:
+            log.exception("siogate: server-side event handler %r failed", ev)
+            return
+        if isinstance(m.get("req"), int):
+            out = P.ack_args(ret)
+            self._send_cmd(link, P.pack(t=P.SIO_SERVER_ACK, req=m["req"], args=out[:1]))
+
+    def enter_room(self, sid: Targets, room: Union[str, Sequence[str]],
+                   namespace: Optional[str] = None) -> None:
         """Put socket ``sid`` (or every socket of a room, or a list) in
         ``room`` (a name or a list of names).  ``namespace`` defaults to the
         socket's own when this worker serves it, else ``"/"``."""
@@ -1115,7 +1314,8 @@ class Worker(_Base):
 
     join_room = enter_room
 
-    def leave_room(self, sid, room, namespace=None):
+    def leave_room(self, sid: Targets, room: Union[str, Sequence[str]],
+                   namespace: Optional[str] = None) -> None:
         """Take socket ``sid`` (or a room's sockets, or a list) out of
         ``room`` (a name or a list)."""
         rooms = P.targets(room)
@@ -1126,13 +1326,15 @@ class Worker(_Base):
         self._command(P.SIO_LEAVE, {"nsp": self._nsp_for(sid, namespace), "rooms": rooms},
                       to=P.targets(sid), only_sid=sid)
 
-    def close_room(self, room, namespace=None):
+    def close_room(self, room: Union[str, Sequence[str]],
+                   namespace: Optional[str] = None) -> None:
         """Remove every socket from ``room``."""
         nsp = P.check_nsp(namespace or "/")
         self._command(P.SIO_LEAVE, {"nsp": nsp, "rooms": P.targets(room)},
                       to=P.targets(room))
 
-    def disconnect(self, sid, namespace=None, close=False):
+    def disconnect(self, sid: Targets, namespace: Optional[str] = None,
+                   close: bool = False) -> None:
         """Disconnect socket ``sid`` (or a room's sockets, or a list) from the
         namespace: the client gets a DISCONNECT packet, the worker then the
         ``disconnect`` event with reason ``"server namespace disconnect"``.
@@ -1147,7 +1349,8 @@ class Worker(_Base):
             fields["close"] = True
         self._command(P.SIO_DISCONNECT_SOCKETS, fields, to=P.targets(sid), only_sid=sid)
 
-    def rooms(self, sid=None, namespace=None, timeout=10):
+    def rooms(self, sid: Optional[str] = None, namespace: Optional[str] = None,
+              timeout: float = 10) -> List[str]:
         """The rooms socket ``sid`` is in, its own id room first (as
         python-socketio).  Asks the gateway (a round trip).  ``sid`` defaults
         to the socket of the event being handled."""
@@ -1167,7 +1370,8 @@ class Worker(_Base):
                     out.append(r)
         return out
 
-    def sockets(self, namespace="/", to=None, timeout=10):
+    def sockets(self, namespace: str = "/", to: Targets = None,
+                timeout: float = 10) -> List[Dict[str, Any]]:
         """The sockets of a namespace (restricted to ``to``: ids and/or
         rooms), from every gateway: a list of dicts ``{"id", "rooms",
         "session", "addr"}`` (like Node's fetchSockets).  A round trip."""
@@ -1187,13 +1391,70 @@ class Worker(_Base):
                       to=to or [])
         return self._wait(f, timeout) or []
 
-    def get_session(self, sid, namespace=None, timeout=10):
+    # ---- session data ----
+
+    def _own_session(self, ctx):
+        """The session dict of the socket of the handler being run (the
+        connect handler's capture, this worker's copy, or for a disconnect
+        the copy the gateway sent), with its baseline for _autosave."""
+        cap = self._my_capture(ctx.sid)
+        if cap is not None:
+            if cap.session is None:
+                cap.session = {}
+            return cap.session
+        st = self._sockets.get(ctx.sid)
+        if st is None:
+            if ctx.session is None:
+                ctx.session = {}
+            return ctx.session
+        if st.base is None:
+            st.base = _packed(st.session)
+        return st.session
+
+    def _autosave(self, ctx):
+        """After a handler that used its socket's session: store it in the
+        gateway if it changed (replacing the gateway's copy)."""
+        if not ctx._session_used or self._my_capture(ctx.sid) is not None:
+            return
+        st = self._sockets.get(ctx.sid)
+        if st is None:
+            return
+        try:
+            cur = _packed(st.session)
+        except (TypeError, ValueError, OverflowError) as e:
+            log.error("siogate: the session of %s cannot be encoded (%s): not stored "
+                      "(after %r)", ctx.sid, e, ctx)
+            return
+        if cur != st.base:
+            self._store_session(st.id, st.nsp, st.session, cur)
+
+    def _store_session(self, sid, nsp, session, packed=None, merge=False):
+        """SIO_SET_SESSION, and note it in the socket's _Sock."""
+        st = self._sockets.get(sid)
+        if st is not None:
+            st.saved_at = self._rx
+            st.base = packed
+        fields = {"id": sid, "nsp": nsp, "session": session}
+        if merge:
+            fields["merge"] = True
+        self._command(P.SIO_SET_SESSION, fields, route=sid, only_sid=sid)
+
+    def get_session(self, sid: str, namespace: Optional[str] = None,
+                    timeout: float = 10) -> Dict[str, Any]:
         """The session dict of socket ``sid``.  For a socket this worker
-        serves it is the copy that came with the socket's latest event (or
-        what :meth:`save_session` stored since), without a round trip; else
-        the gateway is asked.  Changing the dict changes only this worker's
-        copy: call :meth:`save_session` (or use :meth:`session`) to store
-        it in the gateway.  Raises KeyError for a socket that is gone."""
+        serves it is this worker's copy: what came with the socket's latest
+        event, or what :meth:`save_session` stored since (whichever is
+        newer), without a round trip; else the gateway is asked.
+
+        Changes to the dict of the socket whose event is being handled are
+        stored in the gateway when the handler returns (as
+        :data:`siogate.session`'s); changes to other dicts stay local until
+        :meth:`save_session`.  Raises KeyError for a socket that is gone."""
+        ctx = current_event()
+        if ctx is not None and ctx.sid == sid and ctx.worker is self and self._in_loop():
+            d = self._own_session(ctx)
+            ctx._session_used = True
+            return d
         cap = self._my_capture(sid)
         if cap is not None:
             if cap.session is None:
@@ -1209,7 +1470,8 @@ class Worker(_Base):
                 return sess if isinstance(sess, dict) else {}
         raise KeyError("no socket %s" % sid)
 
-    def save_session(self, sid, session, namespace=None):
+    def save_session(self, sid: str, session: Dict[str, Any],
+                     namespace: Optional[str] = None) -> None:
         """Store ``session`` (a dict of msgpack-able values) as the session
         data of socket ``sid`` in the gateway; it comes back with every later
         event of the socket, to whichever worker handles it."""
@@ -1219,13 +1481,14 @@ class Worker(_Base):
         if cap is not None:
             cap.session = session
             return
+        packed = _packed(session)       # TypeError here, in the caller
         st = self._sockets.get(sid)
         if st is not None:
             st.session = session
-        self._command(P.SIO_SET_SESSION, {"id": sid, "nsp": self._nsp_for(sid, namespace),
-                                          "session": session}, route=sid, only_sid=sid)
+        self._store_session(sid, self._nsp_for(sid, namespace), session, packed)
 
-    def update_session(self, sid, changes, namespace=None):
+    def update_session(self, sid: str, changes: Dict[str, Any],
+                       namespace: Optional[str] = None) -> None:
         """Merge ``changes`` into the session of ``sid`` in the gateway (keys
         not named keep their values)."""
         if not isinstance(changes, dict):
@@ -1234,22 +1497,23 @@ class Worker(_Base):
         if cap is not None:
             cap.session = dict(cap.session or {}, **changes)
             return
+        _packed(changes)
         st = self._sockets.get(sid)
+        packed = None
         if st is not None:
             st.session.update(changes)
-        self._command(P.SIO_SET_SESSION, {"id": sid, "nsp": self._nsp_for(sid, namespace),
-                                          "session": changes, "merge": True},
-                      route=sid, only_sid=sid)
+            packed = _packed(st.session)
+        self._store_session(sid, self._nsp_for(sid, namespace), changes, packed, merge=True)
 
     @contextlib.contextmanager
-    def session(self, sid, namespace=None):
+    def session(self, sid: str, namespace: Optional[str] = None) -> Iterator[Dict[str, Any]]:
         """``with worker.session(sid) as s: s["x"] = 1`` reads the session,
         and stores it when the block ends without an exception."""
         s = self.get_session(sid, namespace)
         yield s
         self.save_session(sid, s, namespace)
 
-    def get_environ(self, sid, namespace=None):
+    def get_environ(self, sid: str, namespace: Optional[str] = None) -> Optional[Dict[str, Any]]:
         """The environ dict the connect handler got for socket ``sid``, or
         None when this worker does not serve it."""
         st = self._sockets.get(sid)
@@ -1257,7 +1521,7 @@ class Worker(_Base):
 
     # ---- raw Engine.IO ----
 
-    def eio_send(self, sid, data):
+    def eio_send(self, sid: Union[str, Sequence[str]], data: Union[str, bytes]) -> None:
         """Send a raw Engine.IO message (str: text, bytes: binary) to one
         session or a list of sessions."""
         if isinstance(data, (bytearray, memoryview)):
@@ -1273,7 +1537,7 @@ class Worker(_Base):
             for group in by.values():
                 self._command(P.EIO_SEND, {"sids": group, "data": data}, route=group[0])
 
-    def eio_close(self, sid):
+    def eio_close(self, sid: str) -> None:
         """Close a raw Engine.IO session."""
         self._command(P.EIO_CLOSE_SESSION, {"sid": sid}, route=sid)
 
