@@ -30,7 +30,6 @@
 #include "br_proto.h"
 #include "eio_session.h"
 #include "gw_bridge.h"
-#include "gw_cluster.h"
 #include "gw_curve.h"
 #include "sio.h"
 
@@ -626,14 +625,15 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 	gw_info("worker %u (%s) registered: serves%s credit %u heartbeat %u ms%s%s", w->id,
 	    w->name[0] ? w->name : "unnamed", paths[0] ? paths : " none", w->credit, w->hb_ms,
 	    w->batch ? " batch" : "", w->unordered ? " unordered" : "");
-	br_enc_init(&e, BR_T_WELCOME, (gw->sh->n > 1 ? 5 : 4) + 2 * gw_cluster_on(gw));
+	br_enc_init(&e, BR_T_WELCOME, (gw->sh->n > 1 ? 5 : 4) + (gw->cl != NULL ? 2 : 0));
 	br_enc_cstr(&e, "gw", gw->id);
 	br_enc_uint(&e, "wid", w->id);
 	br_enc_uint(&e, "hb", gw->conf.bridge_hb);
 	br_enc_key(&e, "batch");	/* this gateway takes BATCH frames */
 	msgpack_pack_true(&e.pk);
-	if (gw_cluster_on(gw)) {
-		/* Clustered: its request timeout, and the node its loops share. */
+	if (gw->cl != NULL) {
+		/* A cluster node (gw->cl, set up by gw_cluster.c): its request
+		   timeout, and the node its loops share. */
 		br_enc_uint(&e, "cluster", gw->conf.cluster_request_timeout);
 		br_enc_str(&e, "node", gw->id, gw->sh->n > 1 ? 3 : strlen(gw->id));
 	}

@@ -16,7 +16,8 @@
 #
 # Knobs: BENCH_CLIENTS (2000), BENCH_DURATION (10), BENCH_WARMUP (2),
 # BENCH_PAYLOAD (100), BENCH_INFLIGHT (4), BENCH_PROCS (4, even),
-# BENCH_SERVERS ("siogate-1 siogate-2 node-2"), BENCH_BUILD, BENCH_OUT
+# BENCH_SERVERS ("siogate-1 siogate-2 node-2"), BENCH_UNORDERED (1: bench_worker -u,
+# the driver socket's events need not wait for each other), BENCH_BUILD, BENCH_OUT
 # (as in run.sh).
 set -eu
 
@@ -85,7 +86,7 @@ gateway() {
 	"$SIOGATE" --listen "127.0.0.1:$GW_PORT" --bridge "ipc://$sock" --log-level warn \
 		--max-connections-per-ip 0 --handshake-rate 0 "$@" 2>"$OUT/siogate-$tag.log" &
 	GW_PID=$!
-	"$WORKER" -e "ipc://$sock" 2>"$OUT/worker-$tag.log" &
+	"$WORKER" ${BENCH_UNORDERED:+-u} -e "ipc://$sock" 2>"$OUT/worker-$tag.log" &
 	WK_PID=$!
 	PIDS="$PIDS $GW_PID $WK_PID"
 	wait_for "$OUT/worker-$tag.log" "registered with gateway" 10 || { say "siogate $tag did not start"; return 1; }
