@@ -2,6 +2,7 @@
 """include-graph.py: who includes, and who calls, whom in gateway/.
 
     tools/include-graph.py [--dot] [--edges] [--calls] [DIR]     (default: gateway/)
+    tools/include-graph.py --layers [DIR]     calls that go up the layer table below
     make include-graph                                           (the same, summary only)
 
 Nodes are modules: foo.c together with foo.h.  A header without a .c of
@@ -30,6 +31,20 @@ figures of two trees compare.  Only the standard library; no compiler.
 import os
 import re
 import sys
+
+# The gateway's layers, lowest first.  A module may call modules of its own
+# layer and of the layers below it; a lower layer reaches a higher one only
+# through what the higher one registered (a handler table, a hook), so
+# --layers lists every call that names a function of a higher layer.
+LAYERS = [
+    ("base", "gw_util gw_buf gw_log gw_map gw_ip gw_sha1 gw_tlist ws_scan gw_curve http"),
+    ("transport", "gw_conn gw_http gw_listen"),
+    ("engine.io", "eio_packet eio_v3 eio_ws eio_poll eio_v3_io eio_session"),
+    ("bridge", "gw_bridge eio_bridge"),
+    ("socket.io", "sio_packet sio_socket sio_room sio_recover sio_v3 sio_bridge sio_eio"),
+    ("cluster", "gw_cluster_msg gw_cluster"),
+    ("process", "gw_loops gw_metrics gw_conf gw_super gw_main"),
+]
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 # A definition in house style: the name at column 0, then "(", the return
@@ -107,7 +122,7 @@ def graph_provides(files, defs):
     return edges
 
 
-def graph_calls(files, owner, defs):
+def graph_calls(files, owner, defs, used=None):
     where = {}
     for c, names in defs.items():
         for n in names:
@@ -119,7 +134,28 @@ def graph_calls(files, owner, defs):
             d = where.get(ident)
             if d is not None and owner[d] != a:
                 edges.add((a, owner[d]))
+                if used is not None:
+                    used.setdefault((a, owner[d]), set()).add(ident)
     return edges
+
+
+def layers(nodes, edges, names):
+    """Print the calls that go up LAYERS; return how many module edges do."""
+    rank = {}
+    for i, (_, mods) in enumerate(LAYERS):
+        for m in mods.split():
+            rank[m] = i
+    unranked = sorted(n for n in nodes if n not in rank and not n.endswith(".h"))
+    up = sorted((a, b) for a, b in edges if a in rank and b in rank and rank[b] > rank[a])
+    for i, (layer, mods) in enumerate(LAYERS):
+        print("  %d %-10s %s" % (i, layer, mods))
+    for n in unranked:
+        print("  not in a layer: %s" % n)
+    print("calls up the layers: %d" % len(up))
+    for a, b in up:
+        print("  %s (%s) -> %s (%s): %s" % (a, LAYERS[rank[a]][0], b, LAYERS[rank[b]][0],
+                                          " ".join(sorted(names[(a, b)]))))
+    return len(up) + len(unranked)
 
 
 def sccs(nodes, edges):
@@ -215,7 +251,7 @@ def dot(title, nodes, edges):
 
 
 def main(argv):
-    args = {"dot": "--dot" in argv, "edges": "--edges" in argv, "calls": "--calls" in argv}
+    args = {"layers": "--layers" in argv, "dot": "--dot" in argv, "edges": "--edges" in argv, "calls": "--calls" in argv}
     rest = [a for a in argv if not a.startswith("--")]
     d = rest[0] if rest else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                           "gateway")
@@ -226,7 +262,10 @@ def main(argv):
     owner, defs = modules(files)
     nodes = set(owner.values())
     inc = graph_include(files, owner)
-    calls = graph_calls(files, owner, defs)
+    names = {}
+    calls = graph_calls(files, owner, defs, names)
+    if args["layers"]:
+        return 1 if layers(nodes, calls, names) else 0
     prov = graph_provides(files, defs)
     if args["dot"]:
         dot("calls" if args["calls"] else "include", nodes, calls if args["calls"] else inc)
