@@ -9,14 +9,13 @@
  * Workers are addressed by their routing id and known by a small id.
  * Every event sent to a worker uses one credit; without credit, events wait
  * in that worker's backlog (bound: conf.max_backlog events; past it the
- * session whose event does not fit is closed and logged).  A pending
- * SIO_CONNECT/SIO_EVENT marked hold keeps its socket's next events back
- * (sio_socket.c): whatever takes it out of the queues for good (CREDIT,
- * expiry, a worker's loss without redelivery, a new HELLO) releases it.
+ * session whose event does not fit is closed and logged).  That ledger,
+ * and the redelivery of a lost worker's events, is gw_ledger.c's.
  *
  * What workers serve is the layers' (gw_bridge_add_layer): eio_bridge.c
  * (raw Engine.IO sessions) and sio_bridge.c (Socket.IO sockets) take the
- * commands of their types and move a lost worker's sessions.
+ * commands of their types, move a lost worker's sessions and say what
+ * becomes of their events (redeliver, expired, release hooks).
  */
 #include <errno.h>
 #include <unistd.h>
@@ -28,10 +27,9 @@
 #include <zmq.h>
 
 #include "br_proto.h"
-#include "eio_session.h"
 #include "gw_bridge.h"
 #include "gw_curve.h"
-#include "sio.h"
+#include "gw_ledger.h"
 
 #define GW_DRAIN_BUDGET 1024
 /* A worker's batch goes out early from this size... */
@@ -46,7 +44,6 @@
 #define GW_BATCH_KEEP (2 * GW_BATCH_FLUSH)
 
 static void bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why);
-static void bridge_expire(struct gw *gw, struct gw_worker *w, ev_tstamp now);
 static struct gw_worker *bridge_find_rid(struct gw_bridge *br, const void *rid, size_t n);
 
 /* Send one frame to a routing id; 0, or -1 with errno. */
@@ -94,8 +91,8 @@ bridge_flush(struct gw *gw, struct gw_worker *w)
  * for this turn when it takes BATCH (everything to one worker goes the
  * same way, so the order is kept).  0, or -1 with errno.
  */
-static int
-bridge_send_w(struct gw *gw, struct gw_worker *w, const void *p, size_t n)
+int
+gw_bridge_send_w(struct gw *gw, struct gw_worker *w, const void *p, size_t n)
 {
 	if (!w->batch)
 		return bridge_send_raw(gw->br, w->rid, w->rid_len, p, n);
@@ -117,7 +114,7 @@ bridge_send_ctl(struct gw *gw, const unsigned char *rid, size_t rid_len, struct 
 	struct gw_worker *w = bridge_find_rid(gw->br, rid, rid_len);
 	int rc;
 
-	rc = w != NULL ? bridge_send_w(gw, w, e->sb.data, e->sb.size) :
+	rc = w != NULL ? gw_bridge_send_w(gw, w, e->sb.data, e->sb.size) :
 	    bridge_send_raw(gw->br, rid, rid_len, e->sb.data, e->sb.size);
 	if (rc < 0)
 		gw_debug("bridge: send to a peer failed: %s", zmq_strerror(errno));
@@ -167,270 +164,6 @@ bridge_find_id(struct gw_bridge *br, uint32_t id)
 	return NULL;
 }
 
-/* A new slot at the back of a queue. */
-static struct gw_pending *
-pq_push(struct gw_pq *q)
-{
-	if (q->n == q->cap) {
-		uint32_t cap = q->cap ? q->cap * 2 : 16, i;
-		struct gw_pending *nv = gw_xmalloc(cap * sizeof *nv);
-
-		for (i = 0; i < q->n; i++)
-			nv[i] = q->v[(q->head + i) % q->cap];
-		free(q->v);
-		q->v = nv;
-		q->head = 0;
-		q->cap = cap;
-	}
-	return &q->v[(q->head + q->n++) % q->cap];
-}
-
-/* The i-th entry from the front. */
-static struct gw_pending *
-pq_at(struct gw_pq *q, uint32_t i)
-{
-	return &q->v[(q->head + i) % q->cap];
-}
-
-/* Remove the front entry (its buffer is the caller's now). */
-static struct gw_pending
-pq_take(struct gw_pq *q)
-{
-	struct gw_pending p = q->v[q->head];
-
-	q->head = (q->head + 1) % q->cap;
-	q->n--;
-	return p;
-}
-
-/* Drop everything and free the ring. */
-static void
-pq_clear(struct gw_pq *q)
-{
-	while (q->n > 0)
-		gw_buf_unref(pq_take(q).b);
-	free(q->v);
-	memset(q, 0, sizeof *q);
-}
-
-/* Record an event in a queue. */
-static void
-pq_add(struct gw_pq *q, struct gw_buf *b, ev_tstamp t, const struct gw_evmeta *meta)
-{
-	struct gw_pending *p = pq_push(q);
-
-	p->b = b;
-	p->t = meta != NULL && meta->t > 0 ? meta->t : t;
-	p->type = (uint8_t)(meta ? meta->type : 0);
-	p->hold = (uint8_t)(meta != NULL && meta->hold);
-	p->ack1 = meta ? meta->ack1 : 0;
-	p->id[0] = '\0';
-	if (meta != NULL && meta->id != NULL)
-		snprintf(p->id, sizeof p->id, "%s", meta->id);
-}
-
-/* Send queued events while the worker has credit; they move to in flight. */
-static void
-bridge_flush_backlog(struct gw *gw, struct gw_worker *w)
-{
-	while (w->backlog.n > 0 && w->credit > 0) {
-		struct gw_pending *p = pq_at(&w->backlog, 0);
-
-		if (bridge_send_w(gw, w, p->b->data, p->b->len) < 0) {
-			if (errno != EAGAIN) {
-				w->dead = 1;
-				gw_wake(gw);
-			}
-			return;
-		}
-		*pq_push(&w->inflight) = pq_take(&w->backlog);
-		w->credit--;
-		w->last_tx = ev_now(gw->loop);
-	}
-}
-
-/*
- * Send one event to a worker, or queue it without credit.  Returns -1 when
- * the backlog is full (the caller decides what to close); force skips the
- * bound (close events: at most one per session).  A sent event stays in
- * flight until CREDIT pays it back, for redelivery.
- */
-static int
-bridge_send_bytes(struct gw *gw, struct gw_worker *w, const char *p, size_t n, int force,
-    const struct gw_evmeta *meta)
-{
-	ev_tstamp now = ev_now(gw->loop);
-
-	if (w->backlog.n == 0 && w->credit > 0) {
-		if (bridge_send_w(gw, w, p, n) == 0) {
-			w->credit--;
-			w->last_tx = now;
-			pq_add(&w->inflight, gw_buf_from(p, n), now, meta);
-			return 0;
-		}
-		if (errno != EAGAIN) {
-			/* Gone (ROUTER_MANDATORY): drop it at the next turn, not under the caller. */
-			w->dead = 1;
-			gw_wake(gw);
-		}
-	}
-	if (w->backlog.n >= gw->conf.max_backlog && !force)
-		return -1;
-	pq_add(&w->backlog, gw_buf_from(p, n), now, meta);
-	return 0;
-}
-
-static int
-bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int force,
-    const struct gw_evmeta *meta)
-{
-	int rc = bridge_send_bytes(gw, w, e->sb.data, e->sb.size, force, meta);
-
-	br_enc_free(e);
-	return rc;
-}
-
-/* A copy of an encoded message with "redelivered": true added (fixmap only). */
-static struct gw_buf *
-bridge_redelivered(const struct gw_buf *b)
-{
-	static const char key[] = "\xabredelivered\xc3";	/* fixstr(11) "redelivered", true */
-	unsigned char h = (unsigned char)b->data[0];
-	struct gw_buf *n;
-
-	if ((h & 0xf0) != 0x80 || (h & 0x0f) == 15)
-		return gw_buf_ref((struct gw_buf *)b);
-	n = gw_buf_new(b->len + sizeof key - 1);
-	memcpy(n->data, b->data, b->len);
-	n->data[0] = (char)(h + 1);
-	memcpy(n->data + b->len, key, sizeof key - 1);
-	return n;
-}
-
-/* Whether a namespace is configured at-most-once (no redelivery). */
-static int
-bridge_at_most_once(struct gw *gw, const char *nsp, size_t n)
-{
-	const char *p = gw->conf.at_most_once;
-
-	while (p != NULL && *p != '\0') {
-		size_t len;
-
-		p += strspn(p, " \t,");
-		len = strcspn(p, " \t,");
-		if (len == n && memcmp(p, nsp, n) == 0)
-			return 1;
-		p += len;
-	}
-	return 0;
-}
-
-/*
- * Redeliver one pending event of a lost worker to the new owner of its
- * socket or session, marked "redelivered" (at-least-once).  Events of
- * sockets left without a worker, or of at-most-once namespaces, get an
- * error ack when the client asked for one.  Returns 1 when the event went
- * on to the new worker (a hold goes with it), 0 when it ends here.
- */
-static int
-bridge_redeliver(struct gw *gw, struct gw_pending *p)
-{
-	struct gw_worker *nw = NULL;
-	struct sio_socket *so = NULL;
-	struct eio_session *s = NULL;
-	struct gw_evmeta meta = { p->type, p->id, p->ack1, p->hold, p->t };
-	struct gw_buf *b;
-
-	if (p->b == NULL)
-		return 0;	/* already answered */
-	switch (p->type) {
-	case BR_T_SIO_EVENT:
-	case BR_T_SIO_CONNECT:
-		so = sio_socket_find(gw, p->id, strlen(p->id));
-		if (so == NULL)
-			return 0;
-		nw = gw_bridge_find_worker(gw, so->worker);
-		if (p->type == BR_T_SIO_CONNECT) {
-			if (nw != NULL && so->state == SIO_S_CONNECTING) {
-				so->reconnect_sent = 1;
-				break;
-			}
-			return 0;
-		}
-		if (nw == NULL || so->state != SIO_S_CONNECTED ||
-		    bridge_at_most_once(gw, so->nsp->name, so->nsp->nlen)) {
-			if (p->ack1 != 0)
-				sio_error_ack(gw, p->id, p->ack1 - 1, "ENOWORKER",
-				    "the worker handling the event was lost");
-			return 0;
-		}
-		break;
-	case BR_T_EIO_MESSAGE:
-		s = eio_session_find(gw, p->id);
-		if (s == NULL || s->state == EIO_S_CLOSED)
-			return 0;
-		nw = gw_bridge_find_worker(gw, s->worker);
-		if (nw == NULL)
-			return 0;
-		break;
-	default:
-		return 0;	/* opens, closes and ack replies are not redelivered */
-	}
-	b = bridge_redelivered(p->b);
-	bridge_send_bytes(gw, nw, b->data, b->len, 1, &meta);
-	gw_buf_unref(b);
-	return 1;
-}
-
-/* A pending event left the queues for good: its socket's next events may go. */
-static void
-bridge_release(struct gw *gw, struct gw_pending *p)
-{
-	if (p->hold) {
-		p->hold = 0;
-		sio_socket_release(gw, p->id);
-	}
-}
-
-/*
- * CREDIT n: the n oldest events in flight are done.  A socket released
- * here may send its next event to w at once (it joins the queues' tails,
- * after the n counted first).
- */
-static void
-bridge_paid(struct gw *gw, struct gw_worker *w, uint64_t n)
-{
-	uint64_t k = n < w->inflight.n ? n : w->inflight.n;
-
-	while (k-- > 0) {
-		struct gw_pending p = pq_take(&w->inflight);
-
-		gw_buf_unref(p.b);
-		bridge_release(gw, &p);
-	}
-}
-
-/* A worker acked a client event: it will not be redelivered. */
-void
-gw_bridge_event_done(struct gw_worker *w, const char *id, size_t idlen, uint64_t ack)
-{
-	uint32_t i;
-
-	if (w == NULL)
-		return;
-
-	for (i = 0; i < w->inflight.n; i++) {
-		struct gw_pending *p = pq_at(&w->inflight, i);
-
-		if (p->b != NULL && p->ack1 == ack + 1 && strlen(p->id) == idlen &&
-		    memcmp(p->id, id, idlen) == 0) {
-			gw_buf_unref(p->b);
-			p->b = NULL;
-			return;
-		}
-	}
-}
-
 /* Free a worker's namespace list. */
 static void
 bridge_free_nsp(struct gw_worker *w)
@@ -465,25 +198,12 @@ bridge_drop_worker(struct gw *gw, struct gw_worker *w, const char *why)
 	/* 1. New owners: other workers of the same endpoint or namespace. */
 	for (i = 0; i < br->nlayers; i++)
 		br->layer[i]->rehome(gw, w->id);
-	/* 2. Its unfinished events, in order, to the new owners. */
-	for (i = 0; i < w->inflight.n; i++) {
-		gw_debug("in flight %u: type %d id %s ack1 %llu %s", i, pq_at(&w->inflight, i)->type,
-		    pq_at(&w->inflight, i)->id, (unsigned long long)pq_at(&w->inflight, i)->ack1,
-		    pq_at(&w->inflight, i)->b ? "" : "(done)");
-		if (bridge_redeliver(gw, pq_at(&w->inflight, i)))
-			pq_at(&w->inflight, i)->hold = 0;	/* it went on with the event */
-		bridge_release(gw, pq_at(&w->inflight, i));
-	}
-	for (i = 0; i < w->backlog.n; i++) {
-		if (bridge_redeliver(gw, pq_at(&w->backlog, i)))
-			pq_at(&w->backlog, i)->hold = 0;
-		bridge_release(gw, pq_at(&w->backlog, i));
-	}
+	/* 2. Its unfinished events, in order, to the new owners (gw_ledger.c). */
+	gw_ledger_lost(gw, w);
 	/* 3. What found no new owner is closed; clients reconnect. */
 	for (i = 0; i < br->nlayers; i++)
 		br->layer[i]->orphans(gw);
-	pq_clear(&w->backlog);
-	pq_clear(&w->inflight);
+	gw_ledger_free(w);
 	br_batch_free(&w->out);
 	bridge_free_nsp(w);
 	free(w);
@@ -518,7 +238,7 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 	const msgpack_object *nsp, *nsp_open, *batch = br_msg_get(m, "batch");
 	const msgpack_object *ordered = br_msg_get(m, "ordered");
 	uint64_t credit = BR_DEFAULT_CREDIT, hb = BR_DEFAULT_HB_MS;
-	uint32_t mask = 0, i, n0;
+	uint32_t mask = 0, i;
 	char paths[512] = "";
 	struct br_enc e;
 
@@ -652,10 +372,8 @@ bridge_hello(struct gw *gw, const unsigned char *rid, size_t rid_len, struct br_
 	 * have been lost with the connection, so no socket waits for it any
 	 * more (the events stay in flight, for redelivery).
 	 */
-	n0 = w->inflight.n;	/* what a release sends joins the tail */
-	for (i = 0; i < n0; i++)
-		bridge_release(gw, pq_at(&w->inflight, i));
-	bridge_flush_backlog(gw, w);
+	gw_ledger_reset(gw, w);
+	gw_ledger_flush(gw, w);
 	return;
 bad:
 	bridge_error(gw, rid, rid_len, BR_E_BAD_MESSAGE, "malformed HELLO", BR_T_HELLO, NULL, 0);
@@ -819,8 +537,8 @@ bridge_handle(struct gw *gw, const unsigned char *rid, size_t rid_len, const voi
 		w->credit = v > 1000000 - w->credit ? 1000000 : w->credit + (uint32_t)v;
 		gw_debug("worker %u: CREDIT %llu, %u in flight, %u waiting", w->id,
 		    (unsigned long long)v, w->inflight.n, w->backlog.n);
-		bridge_paid(gw, w, v);
-		bridge_flush_backlog(gw, w);
+		gw_ledger_paid(gw, w, v);
+		gw_ledger_flush(gw, w);
 		break;
 	case BR_T_BYE:
 		bridge_drop_worker(gw, w, "said BYE");
@@ -969,6 +687,7 @@ bridge_hb_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct gw *gw = t->data;
 	struct gw_worker *w, *next;
 	ev_tstamp now;
+	uint32_t i;
 
 	/* Read what arrived first: after a pause of our own, workers' heartbeats wait there. */
 	gw_bridge_turn(gw);
@@ -981,7 +700,7 @@ bridge_hb_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			bridge_drop_worker(gw, w, "heartbeat lost");
 			continue;
 		}
-		bridge_expire(gw, w, now);
+		gw_ledger_expire(gw, w, now);
 		if (now - w->last_tx >= gw->conf.bridge_hb / 1000.0) {
 			struct br_enc e;
 
@@ -990,7 +709,9 @@ bridge_hb_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			w->last_tx = now;
 		}
 	}
-	sio_held_expire(gw, now);
+	for (i = 0; i < gw->br->nlayers; i++)
+		if (gw->br->layer[i]->tick != NULL)
+			gw->br->layer[i]->tick(gw, now);
 }
 
 /*
@@ -1002,34 +723,6 @@ struct gw_worker *
 gw_bridge_find_worker(struct gw *gw, uint32_t id)
 {
 	return bridge_find_id(gw->br, id);
-}
-
-int
-gw_bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int force,
-    const struct gw_evmeta *meta)
-{
-	return bridge_send_event(gw, w, e, force, meta);
-}
-
-/* Drop events that waited longer than the expiry; answer their acks with an error. */
-static void
-bridge_expire(struct gw *gw, struct gw_worker *w, ev_tstamp now)
-{
-	uint32_t n = 0;
-
-	while (w->backlog.n > 0 && now - pq_at(&w->backlog, 0)->t > gw->conf.event_expiry / 1000.0) {
-		struct gw_pending p = pq_take(&w->backlog);
-
-		if (p.ack1 != 0)
-			sio_error_ack(gw, p.id, p.ack1 - 1, "ENOWORKER", "no worker took the event in time");
-		gw_buf_unref(p.b);
-		bridge_release(gw, &p);
-		n++;
-	}
-	gw->st.events_expired += n;
-	if (n > 0)
-		gw_warn("worker %u (%s): %u event(s) expired after %u ms without credit", w->id, w->name,
-		    n, gw->conf.event_expiry);
 }
 
 void
@@ -1170,8 +863,7 @@ gw_bridge_stop(struct gw *gw)
 			gw_debug("bridge: BYE to worker %u failed: %s", w->id, zmq_strerror(errno));
 		br_enc_free(&e);
 		br->workers = w->next;
-		pq_clear(&w->backlog);
-		pq_clear(&w->inflight);
+		gw_ledger_free(w);
 		br_batch_free(&w->out);
 		bridge_free_nsp(w);
 		free(w);
@@ -1185,34 +877,6 @@ gw_bridge_stop(struct gw *gw)
 	zmq_ctx_term(br->zctx);
 	free(br);
 	gw->br = NULL;
-}
-
-/* Events waiting in every worker's backlog. */
-unsigned
-gw_bridge_pending(struct gw *gw)
-{
-	struct gw_worker *w;
-	unsigned n = 0;
-
-	for (w = gw->br ? gw->br->workers : NULL; w != NULL; w = w->next)
-		n += w->backlog.n;
-	return n;
-}
-
-/* Events not yet handled by workers: waiting or in flight (not done). */
-unsigned
-gw_bridge_unfinished(struct gw *gw)
-{
-	struct gw_worker *w;
-	unsigned n = 0;
-	uint32_t i;
-
-	for (w = gw->br ? gw->br->workers : NULL; w != NULL; w = w->next) {
-		n += w->backlog.n;
-		for (i = 0; i < w->inflight.n; i++)
-			n += pq_at(&w->inflight, i)->b != NULL;
-	}
-	return n + (unsigned)gw->st.events_held;
 }
 
 /* Live workers. */

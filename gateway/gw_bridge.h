@@ -9,46 +9,10 @@
 #include "http.h"
 
 #include "br_proto.h"
+#include "gw_ledger.h"
 
 struct eio_session;
 struct gw_curve;
-
-/*
- * An event for a worker, queued for credit (backlog) or sent and not yet
- * paid back by CREDIT (in flight): kept so that it can be redelivered to
- * another worker if this one is lost.  id: the socket id (Socket.IO) or
- * sid (raw Engine.IO) it is about; ack1: the client's ack id + 1 (0: none).
- * hold: a SIO_CONNECT or SIO_EVENT that the socket's next events wait for
- * (sio_socket_release() when it leaves the queues without going on to
- * another worker).
- */
-struct gw_pending {
-	struct gw_buf *b;	/* the encoded message (NULL: done, acked) */
-	ev_tstamp t;
-	uint64_t ack1;
-	uint8_t type;
-	uint8_t hold;
-	char id[28];
-};
-
-/* A ring of pending events. */
-struct gw_pq {
-	struct gw_pending *v;
-	uint32_t head, n, cap;
-};
-
-/*
- * What an event is about (for redelivery and error acks).  hold: see
- * struct gw_pending; t: when it arrived from its client (0: now), from
- * which its expiry counts.
- */
-struct gw_evmeta {
-	int type;
-	const char *id;
-	uint64_t ack1;
-	int hold;
-	ev_tstamp t;
-};
 
 /* A registered worker.  Owned by the bridge's list. */
 struct gw_worker {
@@ -90,16 +54,33 @@ typedef void (*gw_bridge_status_fn)(struct gw *gw, struct br_enc *e);
 /*
  * A layer above the bridge whose sessions workers serve (eio_bridge.c: raw
  * Engine.IO; sio_bridge.c: Socket.IO), registered with
- * gw_bridge_add_layer(): the worker commands it takes and its part in a
- * worker's loss.  Layers are called in the order they were registered.
+ * gw_bridge_add_layer(): the worker commands it takes, its part in a
+ * worker's loss, and what becomes of its events in the ledger
+ * (gw_ledger.c), which knows them only by type, id, ack1 and hold.  This
+ * is how the bridge reaches the layers above it: it never calls them by
+ * name.  Layers are called in the order they were registered; every hook
+ * but command may be NULL, and a hook given an event of another layer's
+ * type (p->type) leaves it alone.
  */
 struct gw_bridge_layer {
 	/* A command from registered worker w: 1 if taken, 0 if m's type is not its. */
 	int (*command)(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
 	/* Worker dead is lost: its sessions to other workers (before its events are). */
 	void (*rehome)(struct gw *gw, uint32_t dead);
+	/*
+	 * Then, for each of its unfinished events, in order: the worker to
+	 * redeliver p to (its session's new owner), or NULL when p ends here
+	 * (the layer answers what must be, e.g. an error ack).
+	 */
+	struct gw_worker *(*redeliver)(struct gw *gw, const struct gw_pending *p);
 	/* Then: close what no worker took. */
 	void (*orphans)(struct gw *gw);
+	/* p waited past conf.event_expiry without credit and is dropped. */
+	void (*expired)(struct gw *gw, const struct gw_pending *p);
+	/* p, marked hold, left the queues for good: its session's next events may go. */
+	void (*release)(struct gw *gw, const struct gw_pending *p);
+	/* On the heartbeat timer (a quarter of conf.bridge_hb): the layer's own expiry. */
+	void (*tick)(struct gw *gw, ev_tstamp now);
 };
 
 #define GW_BRIDGE_LAYERS 4
@@ -123,13 +104,10 @@ struct gw_bridge {
 /* The worker with this id (possibly found unreachable this turn), or NULL. */
 struct gw_worker *gw_bridge_find_worker(struct gw *gw, uint32_t id);
 /*
- * Send an event to a worker, or queue it without credit.  -1 when the
- * backlog is full (force skips the bound).  Frees the encoder.
+ * One message to registered worker w, straight out or into its batch, for
+ * gw_ledger.c (no credit, no record).  0, or -1 with errno.
  */
-int gw_bridge_send_event(struct gw *gw, struct gw_worker *w, struct br_enc *e, int force,
-    const struct gw_evmeta *meta);
-/* A worker answered a client's ack: that event is done (no redelivery). */
-void gw_bridge_event_done(struct gw_worker *w, const char *id, size_t idlen, uint64_t ack);
+int gw_bridge_send_w(struct gw *gw, struct gw_worker *w, const void *p, size_t n);
 /* Send a control message (no credit).  Frees the encoder. */
 void gw_bridge_send_ctl(struct gw *gw, struct gw_worker *w, struct br_enc *e);
 /* Add a layer (at most GW_BRIDGE_LAYERS); the bridge must be started. */
@@ -149,13 +127,6 @@ void gw_bridge_error(struct gw *gw, struct gw_worker *w, int code, const char *t
     const char *sid, size_t sidlen);
 /* The worker that should take a new socket of namespace name (NULL: none); *open: no round trip. */
 struct gw_worker *gw_bridge_pick_nsp(struct gw *gw, const char *name, size_t n, int *open);
-/* Events waiting in every worker's backlog. */
-unsigned gw_bridge_pending(struct gw *gw);
-/*
- * Events waiting or in flight (sent, not yet paid back) to every worker,
- * and client events held behind an earlier event of their socket.
- */
-unsigned gw_bridge_unfinished(struct gw *gw);
 /* Live workers. */
 unsigned gw_bridge_workers(struct gw *gw);
 /* Whether some live worker serves namespace name. */

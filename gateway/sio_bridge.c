@@ -563,9 +563,82 @@ sio_bridge_command(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 	return 1;
 }
 
+/* Whether a namespace is configured at-most-once (no redelivery). */
+static int
+at_most_once(struct gw *gw, const char *nsp, size_t n)
+{
+	const char *p = gw->conf.at_most_once;
+
+	while (p != NULL && *p != '\0') {
+		size_t len;
+
+		p += strspn(p, " \t,");
+		len = strcspn(p, " \t,");
+		if (len == n && memcmp(p, nsp, n) == 0)
+			return 1;
+		p += len;
+	}
+	return 0;
+}
+
+/*
+ * A lost worker's SIO_CONNECT or SIO_EVENT: the socket's new worker, or
+ * NULL.  A connect goes again to a socket still connecting; an event of a
+ * socket left without a worker, or of an at-most-once namespace, ends here
+ * with an error ack when the client asked for one.
+ */
+static struct gw_worker *
+sio_redeliver(struct gw *gw, const struct gw_pending *p)
+{
+	struct sio_socket *so;
+	struct gw_worker *nw;
+
+	if (p->type != BR_T_SIO_EVENT && p->type != BR_T_SIO_CONNECT)
+		return NULL;
+	so = sio_socket_find(gw, p->id, strlen(p->id));
+	if (so == NULL)
+		return NULL;
+	nw = gw_bridge_find_worker(gw, so->worker);
+	if (p->type == BR_T_SIO_CONNECT) {
+		if (nw != NULL && so->state == SIO_S_CONNECTING) {
+			so->reconnect_sent = 1;
+			return nw;
+		}
+		return NULL;
+	}
+	if (nw == NULL || so->state != SIO_S_CONNECTED ||
+	    at_most_once(gw, so->nsp->name, so->nsp->nlen)) {
+		if (p->ack1 != 0)
+			sio_error_ack(gw, p->id, p->ack1 - 1, "ENOWORKER",
+			    "the worker handling the event was lost");
+		return NULL;
+	}
+	return nw;
+}
+
+/* An event that found no credit in time: an error ack if the client asked. */
+static void
+sio_expired(struct gw *gw, const struct gw_pending *p)
+{
+	if (p->type == BR_T_SIO_EVENT && p->ack1 != 0)
+		sio_error_ack(gw, p->id, p->ack1 - 1, "ENOWORKER", "no worker took the event in time");
+}
+
+/* A held connect or event is done: the socket's next events may go. */
+static void
+sio_release(struct gw *gw, const struct gw_pending *p)
+{
+	if (p->type == BR_T_SIO_EVENT || p->type == BR_T_SIO_CONNECT)
+		sio_socket_release(gw, p->id);
+}
+
 /* Socket.IO as a bridge layer (gw_bridge.h). */
 const struct gw_bridge_layer sio_bridge_layer = {
 	.command = sio_bridge_command,
 	.rehome = sio_rehome,
+	.redeliver = sio_redeliver,
 	.orphans = sio_close_orphans,
+	.expired = sio_expired,
+	.release = sio_release,
+	.tick = sio_held_expire,
 };
