@@ -248,6 +248,7 @@ struct gw_conn;
 struct eio_session;
 struct gw_worker;
 struct gw_bridge;
+struct sio_adapter;
 
 TAILQ_HEAD(gw_conn_list, gw_conn);
 
@@ -415,6 +416,7 @@ struct gw {
 
 	struct gw_bridge *br;
 	struct gw_cluster *cl;		/* the cluster node (gw_cluster.c), NULL: off */
+	const struct sio_adapter *adapter;	/* Socket.IO's adapter (sio.h), NULL: local */
 
 	/* Socket.IO (sio.h): namespaces (owner) and sockets by id (borrowed) */
 	struct gw_map sio_nsps;

@@ -253,35 +253,6 @@ gw_cluster_addr_check(const char *s, const char **why)
 	return addr_parse(s, &a, why);
 }
 
-int
-gw_cluster_on(struct gw *gw)
-{
-	return gw->cl != NULL;
-}
-
-/* Whether t is a socket id issued by this process (any of its loops). */
-static int
-local_id(struct gw *gw, const msgpack_object *t)
-{
-	size_t idl = gw->sh->n > 1 ? 3 : strlen(gw->id);
-
-	return t->type == MSGPACK_OBJECT_STR && t->via.str.size == SIO_ID_LEN &&
-	    memcmp(t->via.str.ptr, gw->id, idl) == 0;
-}
-
-int
-gw_cluster_all_local(struct gw *gw, const msgpack_object *to)
-{
-	uint32_t i;
-
-	if (to == NULL || to->type != MSGPACK_OBJECT_ARRAY || to->via.array.size == 0)
-		return 0;
-	for (i = 0; i < to->via.array.size; i++)
-		if (!local_id(gw, &to->via.array.ptr[i]))
-			return 0;
-	return 1;
-}
-
 /* Whether uid is exactly this loop's. */
 static int
 self_uid(struct gw_cluster *cl, const struct br_str *uid)
@@ -533,8 +504,8 @@ link_open(struct cl_link *l)
 	ev_timer_start(cl->gw->loop, &l->t);
 }
 
-void
-gw_cluster_nsp_new(struct gw *gw, struct sio_nsp *nsp)
+static void
+adapter_nsp_new(struct gw *gw, struct sio_nsp *nsp)
 {
 	if (gw->cl != NULL)
 		sub_nsp(gw->cl, nsp->name, nsp->nlen);
@@ -723,8 +694,8 @@ pk_packet(msgpack_packer *pk, const struct br_str *nsp, const msgpack_object *ev
 	pk_str(pk, nsp->p, nsp->n);
 }
 
-void
-gw_cluster_emit(struct gw *gw, const struct br_str *nsp, const msgpack_object *ev,
+static void
+adapter_emit(struct gw *gw, const struct br_str *nsp, const msgpack_object *ev,
     const msgpack_object *args, const msgpack_object *to, const msgpack_object *except, int vol)
 {
 	struct gw_cluster *cl = gw->cl;
@@ -732,7 +703,7 @@ gw_cluster_emit(struct gw *gw, const struct br_str *nsp, const msgpack_object *e
 	char chan[2200];
 	int n;
 
-	if (cl == NULL || gw->idx != 0 || gw_cluster_all_local(gw, to) || nsp->n > 1000)
+	if (cl == NULL || gw->idx != 0 || sio_ids_local(gw, to) || nsp->n > 1000)
 		return;
 	pk = enc(cl);
 	msgpack_pack_array(pk, 3);
@@ -758,8 +729,8 @@ gw_cluster_emit(struct gw *gw, const struct br_str *nsp, const msgpack_object *e
 	cl_publish(cl, chan, (size_t)n);
 }
 
-void
-gw_cluster_command(struct gw *gw, int join, const struct br_str *nsp, const msgpack_object *to,
+static void
+adapter_command(struct gw *gw, int join, const struct br_str *nsp, const msgpack_object *to,
     const msgpack_object *rooms, int close)
 {
 	struct gw_cluster *cl = gw->cl;
@@ -767,7 +738,7 @@ gw_cluster_command(struct gw *gw, int join, const struct br_str *nsp, const msgp
 	char chan[1200];
 	int n;
 
-	if (cl == NULL || gw->idx != 0 || !has_names(to) || gw_cluster_all_local(gw, to) ||
+	if (cl == NULL || gw->idx != 0 || !has_names(to) || sio_ids_local(gw, to) ||
 	    nsp->n > 1000)
 		return;
 	pk = req_start(cl, NULL, join == 1 ? GW_CL_REMOTE_JOIN : join == 0 ? GW_CL_REMOTE_LEAVE :
@@ -1465,8 +1436,8 @@ query_start(struct cl_query *q, int existed)
 		q->waiting_sub = 1;	/* counted once its SUBSCRIBE is confirmed */
 }
 
-int
-gw_cluster_query(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
+static int
+adapter_query(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 {
 	struct gw_cluster *cl = gw->cl;
 	struct br_str nspname = { "/", 1 }, what;
@@ -1523,8 +1494,8 @@ server_result(struct gw *gw, struct gw_worker *w, uint64_t req, const msgpack_sb
 	gw_bridge_send_ctl(gw, w, &e);
 }
 
-void
-gw_cluster_server_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
+static void
+adapter_server_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 {
 	struct gw_cluster *cl = gw->cl;
 	struct br_str nspname = { "/", 1 };
@@ -1536,19 +1507,7 @@ gw_cluster_server_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *
 	uint32_t i;
 	int ack = br_msg_uint(m, "req", &req) == 0, existed, n;
 
-	br_msg_str(m, "nsp", &nspname);
-	if (nspname.n == 0 || nspname.n > 1000 || nspname.p[0] != '/') {
-		gw_bridge_error(gw, w, BR_E_BAD_MESSAGE,
-		    "SIO_SERVER_EMIT: nsp must start with '/' and have at most 1000 bytes", m->type,
-		    NULL, 0);
-		return;
-	}
-	if (cl == NULL) {
-		/* No cluster, no other node: nobody to tell, no answer to wait for. */
-		if (ack)
-			server_result(gw, w, req, NULL, 0, NULL);
-		return;
-	}
+	br_msg_str(m, "nsp", &nspname);	/* checked by sio_bridge.c */
 	existed = sio_nsp_get(gw, nspname.p, nspname.n, 0) != NULL;
 	if (ack) {
 		q = query_new(cl, w, req, &nspname);
@@ -1606,8 +1565,8 @@ server_event_in(struct gw_cluster *cl, const struct gw_cluster_req *r, const str
 	gw_bridge_send_ctl(gw, w, &e);
 }
 
-void
-gw_cluster_server_ack(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
+static void
+adapter_server_ack(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 {
 	struct gw_cluster *cl = gw->cl;
 	const msgpack_object *args = br_msg_get(m, "args");
@@ -1715,8 +1674,8 @@ ack_new(struct gw_cluster *cl, int out, const struct br_str *nsp, uint64_t ms)
 	return a;
 }
 
-int
-gw_cluster_emit_ack(struct gw *gw, struct gw_worker *w, const struct br_str *nsp,
+static int
+adapter_emit_ack(struct gw *gw, struct gw_worker *w, const struct br_str *nsp,
     const msgpack_object *ev, const msgpack_object *args, const msgpack_object *to, uint64_t req,
     uint64_t timeout)
 {
@@ -1728,7 +1687,7 @@ gw_cluster_emit_ack(struct gw *gw, struct gw_worker *w, const struct br_str *nsp
 	int n;
 
 	if (cl == NULL || to == NULL || to->type != MSGPACK_OBJECT_ARRAY || to->via.array.size != 1 ||
-	    to->via.array.ptr[0].type != MSGPACK_OBJECT_STR || gw_cluster_all_local(gw, to) ||
+	    to->via.array.ptr[0].type != MSGPACK_OBJECT_STR || sio_ids_local(gw, to) ||
 	    to->via.array.ptr[0].via.str.size >= sizeof a->sid || nsp->n > 1000)
 		return 0;
 	t = &to->via.array.ptr[0];
@@ -1774,7 +1733,7 @@ bcast_ack_in(struct gw_cluster *cl, struct sio_nsp *nsp, const struct gw_cluster
 	memcpy(a->rid, r->req_id.p, r->req_id.n);
 	v = nsp != NULL ? sio_targets_collect(gw, nsp, r->bc.rooms, r->bc.except, &cnt) : NULL;
 	for (i = 0; i < cnt; i++) {
-		uint64_t id = sio_socket_wait_ack(v[i], GW_CLUSTER_WORKER, a->num, (unsigned)ms);
+		uint64_t id = sio_socket_wait_ack(v[i], SIO_WORKER_REMOTE, a->num, (unsigned)ms);
 
 		np = sio_packet_encode(SIO_EVENT, nsp->name, nsp->nlen, 1, id, r->bc.ev, &r->bc.args,
 		    NULL, pkts, &why);
@@ -1796,8 +1755,8 @@ bcast_ack_in(struct gw_cluster *cl, struct sio_nsp *nsp, const struct gw_cluster
 		ack_free(a);
 }
 
-void
-gw_cluster_client_ack(struct gw *gw, uint64_t n, const char *arg, size_t len)
+static void
+adapter_client_ack(struct gw *gw, uint64_t n, const char *arg, size_t len)
 {
 	struct gw_cluster *cl = gw->cl;
 	struct cl_ack *a;
@@ -1897,6 +1856,18 @@ sub_cb(redisAsyncContext *ac, void *r, void *priv)
 
 /* ---------------- start / stop ---------------- */
 
+/* Socket.IO's adapter (sio.h) while this loop runs a cluster node. */
+static const struct sio_adapter cluster_adapter = {
+	.nsp_new = adapter_nsp_new,
+	.emit = adapter_emit,
+	.emit_ack = adapter_emit_ack,
+	.command = adapter_command,
+	.query = adapter_query,
+	.server_emit = adapter_server_emit,
+	.server_ack = adapter_server_ack,
+	.client_ack = adapter_client_ack,
+};
+
 int
 gw_cluster_start(struct gw *gw, const char **why)
 {
@@ -1951,6 +1922,7 @@ gw_cluster_start(struct gw *gw, const char **why)
 	cl->sub.t.data = &cl->sub;
 	cl->pub.t.data = &cl->pub;
 	gw->cl = cl;
+	gw->adapter = &cluster_adapter;
 	if (gw->idx == 0)
 		gw_info("cluster: node %s on redis at %s, channel prefix %s", cl->uid, cl->where,
 		    cl->prefix);
@@ -1967,6 +1939,7 @@ gw_cluster_stop(struct gw *gw)
 	if (cl == NULL)
 		return;
 	gw_bridge_on_sync(gw, NULL);
+	gw->adapter = NULL;
 	ev_timer_stop(gw->loop, &cl->sub.t);
 	ev_timer_stop(gw->loop, &cl->pub.t);
 	while (cl->queries != NULL)

@@ -105,7 +105,10 @@ struct gw_cluster_py {
 };
 int gw_cluster_py_decode(const msgpack_object *o, struct gw_cluster_py *m, const char **why);
 
-/* gw_cluster.c: the hooks the rest of the gateway calls (all no-ops when off). */
+/*
+ * gw_cluster.c: a node of the cluster; it serves Socket.IO as its adapter
+ * (struct sio_adapter, set in gw->adapter by gw_cluster_start()).
+ */
 struct gw;
 struct sio_nsp;
 struct sio_socket;
@@ -114,53 +117,6 @@ int gw_cluster_addr_check(const char *s, const char **why);
 /* Start this loop's node if configured (resolves the host once). */
 int gw_cluster_start(struct gw *gw, const char **why);
 void gw_cluster_stop(struct gw *gw);
-/* A namespace was created on this loop: subscribe its request channels. */
-void gw_cluster_nsp_new(struct gw *gw, struct sio_nsp *nsp);
-/*
- * After a worker's SIO_EMIT without ack was carried out locally: publish
- * it, unless every target is a socket of this process.
- */
-void gw_cluster_emit(struct gw *gw, const struct br_str *nsp, const msgpack_object *ev,
-    const msgpack_object *args, const msgpack_object *to, const msgpack_object *except, int vol);
-/* After SIO_JOIN/SIO_LEAVE (join 1/0) or SIO_DISCONNECT_SOCKETS (join -1) with "to". */
-void gw_cluster_command(struct gw *gw, int join, const struct br_str *nsp,
-    const msgpack_object *to, const msgpack_object *rooms, int close);
-/* Whether every name in to is a socket id of this process (no publishing needed). */
-int gw_cluster_all_local(struct gw *gw, const msgpack_object *to);
-/*
- * A worker's SIO_QUERY (req and what checked): with a cluster, answer it
- * for the whole cluster (later, with SIO_RESULT) and return 1; else 0.
- */
-struct gw_worker;
-struct br_msg;
-int gw_cluster_query(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
-/* The worker id of a server-to-client ack awaited for another node (sio_wait.worker). */
-#define GW_CLUSTER_WORKER UINT32_MAX
-/*
- * A worker's SIO_EMIT with req to a socket id of another gateway: publish it
- * as the adapter's broadcast with acks; the client's first ack argument
- * comes back as SIO_CLIENT_ACK, or SIO_ACK_TIMEOUT.  1 when taken (even
- * if answered at once with SIO_ACK_TIMEOUT "disconnected": Redis away),
- * 0 when the target is no remote socket id.
- */
-int gw_cluster_emit_ack(struct gw *gw, struct gw_worker *w, const struct br_str *nsp,
-    const msgpack_object *ev, const msgpack_object *args, const msgpack_object *to, uint64_t req,
-    uint64_t timeout);
-/*
- * A client answered an ack awaited for another node (sio_wait.req = n):
- * arg is its first argument, msgpack.  Published as BROADCAST_ACK.
- */
-void gw_cluster_client_ack(struct gw *gw, uint64_t n, const char *arg, size_t len);
-/*
- * A worker's SIO_SERVER_EMIT: the adapter's SERVER_SIDE_EMIT to every
- * other node of the namespace; with req, their answers come back in one
- * SIO_SERVER_RESULT (at once, empty, without a cluster).
- */
-void gw_cluster_server_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
-/* A worker's SIO_SERVER_ACK: its answer to a SIO_SERVER_EVENT with req, published. */
-void gw_cluster_server_ack(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
-/* Whether the cluster is configured (for hooks that change local behaviour). */
-int gw_cluster_on(struct gw *gw);
 /* 1 when this loop's subscriber and publisher are both connected. */
 int gw_cluster_up(struct gw *gw);
 

@@ -240,4 +240,53 @@ uint32_t sio_targets(struct gw *gw, struct sio_nsp *nsp, const msgpack_object *t
 struct sio_socket **sio_targets_collect(struct gw *gw, struct sio_nsp *nsp,
     const msgpack_object *to, const msgpack_object *except, uint32_t *n);
 
+/*
+ * The adapter: how Socket.IO reaches the other nodes of a cluster, in the
+ * shape of Node's socket.io Adapter.  The default (gw->adapter NULL) is the
+ * local, in-memory behaviour: a node alone, with nobody to tell; every
+ * caller checks.  The Redis cluster (gw_cluster.c) replaces it at start-up,
+ * one table per process, set on every loop that runs a cluster node;
+ * Socket.IO never calls the cluster by name.  Each hook is called after
+ * (or, where it returns 1, instead of) the local part of the same work.
+ */
+struct gw_worker;
+struct br_msg;
+struct sio_adapter {
+	/* A namespace was created on this loop: subscribe its request channels. */
+	void (*nsp_new)(struct gw *gw, struct sio_nsp *nsp);
+	/*
+	 * After a worker's SIO_EMIT without ack was carried out locally:
+	 * publish it, unless every target is a socket of this process.
+	 */
+	void (*emit)(struct gw *gw, const struct br_str *nsp, const msgpack_object *ev,
+	    const msgpack_object *args, const msgpack_object *to, const msgpack_object *except,
+	    int vol);
+	/*
+	 * A SIO_EMIT with req to a socket id of another gateway: 1 when taken
+	 * (its answer comes back as SIO_CLIENT_ACK or SIO_ACK_TIMEOUT), 0 when
+	 * to is no remote socket id.
+	 */
+	int (*emit_ack)(struct gw *gw, struct gw_worker *w, const struct br_str *nsp,
+	    const msgpack_object *ev, const msgpack_object *args, const msgpack_object *to,
+	    uint64_t req, uint64_t timeout);
+	/* After SIO_JOIN/SIO_LEAVE (join 1/0) or SIO_DISCONNECT_SOCKETS (join -1) with "to". */
+	void (*command)(struct gw *gw, int join, const struct br_str *nsp,
+	    const msgpack_object *to, const msgpack_object *rooms, int close);
+	/* A SIO_QUERY: 1 when it is answered for the whole cluster (later, SIO_RESULT). */
+	int (*query)(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
+	/* A SIO_SERVER_EMIT (nsp checked) to every other node; with req, one SIO_SERVER_RESULT. */
+	void (*server_emit)(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
+	/* A SIO_SERVER_ACK: a worker's answer to another node's SIO_SERVER_EVENT. */
+	void (*server_ack)(struct gw *gw, struct gw_worker *w, const struct br_msg *m);
+	/*
+	 * A client answered an ack another node awaits (sio_wait.worker
+	 * SIO_WORKER_REMOTE, req = n): arg, msgpack, is its first argument.
+	 */
+	void (*client_ack)(struct gw *gw, uint64_t n, const char *arg, size_t len);
+};
+/* The worker id of a server-to-client ack awaited for another node (sio_wait.worker). */
+#define SIO_WORKER_REMOTE UINT32_MAX
+/* Whether every name in to (an array) is a socket id of this process. */
+int sio_ids_local(struct gw *gw, const msgpack_object *to);
+
 #endif

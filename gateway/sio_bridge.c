@@ -9,7 +9,6 @@
 
 #include "br_json.h"
 #include "gw_bridge.h"
-#include "gw_cluster.h"
 #include "sio.h"
 
 /* A command's namespace ("/" when absent). */
@@ -146,8 +145,8 @@ cmd_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 	}
 	if (want_ack) {
 		so = single_target(gw, nsp, to);
-		if (so == NULL && gw_cluster_emit_ack(gw, w, &nspname, ev, args, to, req,
-		    timeout ? timeout : 1))
+		if (so == NULL && gw->adapter != NULL && gw->adapter->emit_ack(gw, w, &nspname, ev,
+		    args, to, req, timeout ? timeout : 1))
 			return;		/* a socket of another gateway: asked over the cluster */
 		if (so == NULL) {
 			if (!gone_single(gw, w, m, to))
@@ -158,7 +157,8 @@ cmd_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 		ack_id = sio_socket_wait_ack(so, w->id, req, (unsigned)(timeout ? timeout : 1));
 	} else {
 		/* Other gateways of the cluster get it whatever this one has. */
-		gw_cluster_emit(gw, &nspname, ev, args, to, except, ec.volatile_max != 0);
+		if (gw->adapter != NULL)
+			gw->adapter->emit(gw, &nspname, ev, args, to, except, ec.volatile_max != 0);
 		if (gone_single(gw, w, m, to) || nsp == NULL)
 			return;	/* a gone socket, or no socket ever joined that namespace */
 	}
@@ -306,7 +306,7 @@ cmd_collect(struct gw *gw, struct gw_worker *w, const struct br_msg *m, struct s
 		const msgpack_object *t = &to->via.array.ptr[0];
 
 		if (sio_socket_find(gw, t->via.str.ptr, t->via.str.size) == NULL &&
-		    (!gw_cluster_on(gw) || gw_cluster_all_local(gw, to))) {
+		    (gw->adapter == NULL || sio_ids_local(gw, to))) {
 			gw_bridge_error(gw, w, BR_E_UNKNOWN_SID, "no such socket", m->type,
 			    t->via.str.ptr, t->via.str.size < 64 ? t->via.str.size : 64);
 			return -1;
@@ -323,7 +323,8 @@ cmd_cluster(struct gw *gw, const struct br_msg *m, int join, const msgpack_objec
 	struct br_str nspname = { "/", 1 };
 
 	br_msg_str(m, "nsp", &nspname);
-	gw_cluster_command(gw, join, &nspname, br_msg_get(m, "to"), rooms, close_conn);
+	if (gw->adapter != NULL)
+		gw->adapter->command(gw, join, &nspname, br_msg_get(m, "to"), rooms, close_conn);
 }
 
 /* SIO_JOIN / SIO_LEAVE. */
@@ -463,7 +464,7 @@ cmd_query(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 		gw_bridge_error(gw, w, BR_E_BAD_MESSAGE, "SIO_QUERY needs req and what", m->type, NULL, 0);
 		return;
 	}
-	if (gw_cluster_query(gw, w, m))
+	if (gw->adapter != NULL && gw->adapter->query(gw, w, m))
 		return;		/* answered for the whole cluster */
 	if (to != NULL && to->type == MSGPACK_OBJECT_ARRAY && to->via.array.size > 0)
 		sio_targets(gw, nsp, to, NULL, collect_one, &c);
@@ -511,6 +512,37 @@ cmd_query(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 	gw_bridge_send_ctl(gw, w, &e);
 }
 
+/*
+ * SIO_SERVER_EMIT: to the other nodes of the namespace (the adapter's).
+ * Alone, there is nobody to tell and no answer to wait for: with req, an
+ * empty SIO_SERVER_RESULT at once.
+ */
+static void
+cmd_server_emit(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
+{
+	struct br_str nspname = { "/", 1 };
+	struct br_enc e;
+	uint64_t req;
+
+	br_msg_str(m, "nsp", &nspname);
+	if (nspname.n == 0 || nspname.n > 1000 || nspname.p[0] != '/') {
+		gw_bridge_error(gw, w, BR_E_BAD_MESSAGE,
+		    "SIO_SERVER_EMIT: nsp must start with '/' and have at most 1000 bytes", m->type,
+		    NULL, 0);
+		return;
+	}
+	if (gw->adapter != NULL) {
+		gw->adapter->server_emit(gw, w, m);
+		return;
+	}
+	if (br_msg_uint(m, "req", &req) < 0)
+		return;
+	br_enc_init(&e, BR_T_SIO_SERVER_RESULT, 2);
+	br_enc_uint(&e, "req", req);
+	br_enc_array(&e, "result", 0);
+	gw_bridge_send_ctl(gw, w, &e);
+}
+
 /* One Socket.IO command from a worker: 1, or 0 when m is not one. */
 static int
 sio_bridge_command(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
@@ -552,10 +584,13 @@ sio_bridge_command(struct gw *gw, struct gw_worker *w, const struct br_msg *m)
 		cmd_query(gw, w, m);
 		break;
 	case BR_T_SIO_SERVER_EMIT:
-		gw_cluster_server_emit(gw, w, m);
+		cmd_server_emit(gw, w, m);
 		break;
 	case BR_T_SIO_SERVER_ACK:
-		gw_cluster_server_ack(gw, w, m);
+		if (gw->adapter != NULL)
+			gw->adapter->server_ack(gw, w, m);
+		else
+			gw_debug("worker %u: SIO_SERVER_ACK without a cluster answers nothing", w->id);
 		break;
 	default:
 		return 0;

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gw_cluster.h"
 #include "sio.h"
 
 /* The namespace called name (created on demand when create is set). */
@@ -21,7 +20,8 @@ sio_nsp_get(struct gw *gw, const char *name, size_t n, int create)
 		nsp->name = gw_xstrndup(name, n);
 		nsp->nlen = n;
 		gw_map_put(&gw->sio_nsps, nsp->name, n, nsp);
-		gw_cluster_nsp_new(gw, nsp);
+		if (gw->adapter != NULL)
+			gw->adapter->nsp_new(gw, nsp);
 	}
 	return nsp;
 }

@@ -34,7 +34,6 @@
 
 #include "br_json.h"
 #include "gw_bridge.h"
-#include "gw_cluster.h"
 #include "sio.h"
 
 static void sio_socket_close(struct sio_socket *so, const char *reason, int tell_worker);
@@ -55,6 +54,29 @@ struct sio_socket *
 sio_socket_find(struct gw *gw, const char *id, size_t n)
 {
 	return gw_map_get(&gw->sio_sockets, id, n);
+}
+
+/* Whether t is a socket id issued by this process (any of its loops). */
+static int
+id_local(struct gw *gw, const msgpack_object *t)
+{
+	size_t idl = gw->sh->n > 1 ? 3 : strlen(gw->id);
+
+	return t->type == MSGPACK_OBJECT_STR && t->via.str.size == SIO_ID_LEN &&
+	    memcmp(t->via.str.ptr, gw->id, idl) == 0;
+}
+
+int
+sio_ids_local(struct gw *gw, const msgpack_object *to)
+{
+	uint32_t i;
+
+	if (to == NULL || to->type != MSGPACK_OBJECT_ARRAY || to->via.array.size == 0)
+		return 0;
+	for (i = 0; i < to->via.array.size; i++)
+		if (!id_local(gw, &to->via.array.ptr[i]))
+			return 0;
+	return 1;
 }
 
 /* The socket of a connection for a namespace, or NULL. */
@@ -1022,7 +1044,7 @@ handle_ack(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str *a
 	so = conn_socket(c, pkt->nsp, pkt->nsp_len);
 	for (wt = so ? so->waits : NULL; wt != NULL && wt->ack_id != pkt->id; wt = wt->next)
 		;
-	if (wt != NULL && wt->worker == GW_CLUSTER_WORKER) {
+	if (wt != NULL && wt->worker == SIO_WORKER_REMOTE) {
 		/* Another node of the cluster asked: its first argument goes back over Redis. */
 		msgpack_sbuffer sb;
 		msgpack_packer pk;
@@ -1034,8 +1056,8 @@ handle_ack(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str *a
 		else if (br_json_pack(&pk, json_array_get(v, 0), natt ? att : NULL, natt,
 		    gw->conf.max_depth, NULL, &why) < 0)
 			sb.size = 0;
-		if (sb.size > 0)
-			gw_cluster_client_ack(gw, wt->req, sb.data, sb.size);
+		if (sb.size > 0 && gw->adapter != NULL)
+			gw->adapter->client_ack(gw, wt->req, sb.data, sb.size);
 		msgpack_sbuffer_destroy(&sb);
 		json_decref(v);
 		wait_end(wt, NULL);
