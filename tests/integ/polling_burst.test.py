@@ -71,7 +71,8 @@ def burst(max_packets):
         except Exception:
             pass
         w.stop()
-        gw.stop()
+        rc = gw.stop()
+        ok(rc == 0, "the gateway exits 0 (99: valgrind errors; got %r)" % rc)
 
 
 got, disc = burst(16)
