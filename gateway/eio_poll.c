@@ -215,7 +215,7 @@ eio_poll_oversized(struct gw_conn *c, const struct http_req *req, const struct g
 		poll_oversized_close(s, c->peer);
 		return;
 	}
-	if ((to = gw_loops_owner(gw, sid)) != NULL && strlen(sid) < sizeof ((struct gw_msg *)0)->sid) {
+	if ((to = gw_inbox_owner(gw, sid)) != NULL && strlen(sid) < sizeof ((struct gw_msg *)0)->sid) {
 		/* The owner checks the endpoint and the address (the Origin was checked here). */
 		struct gw_msg m = { .kind = GW_MSG_CLOSE_SID, .ip = c->ip,
 			.ep = (int)(ep - gw->conf.ep) };
@@ -223,7 +223,7 @@ eio_poll_oversized(struct gw_conn *c, const struct http_req *req, const struct g
 		memcpy(m.sid, sid, strlen(sid) + 1);
 		snprintf(m.peer, sizeof m.peer, "%s", c->peer);
 		gw_ip_ref(gw, c->ip);
-		gw_loops_post(to, &m);
+		gw_inbox_post(to, &m);
 	}
 }
 

@@ -444,10 +444,6 @@ struct gw_shared *gw_loops_new(int n);
 int gw_loops_names(struct gw *gw, const char *base_id, const char **why);
 /* Start the inbox watcher and, for i > 0, the snapshot timer. */
 void gw_loops_watch(struct gw *gw);
-/* The loop whose id prefixes sid, if it is another loop; else NULL. */
-struct gw *gw_loops_owner(struct gw *gw, const char *sid);
-/* Post a message to loop `to` (any thread). */
-void gw_loops_post(struct gw *to, const struct gw_msg *m);
 /* Queue c (in HTTP mode, request in c->req) for loop `to`; moved before sleeping. */
 void gw_loops_handoff(struct gw_conn *c, struct gw *to);
 /* Move queued connections to their loops (the prepare step). */
@@ -459,8 +455,17 @@ void gw_main_reload_apply(struct gw *gw, struct gw_conf *next);
 /* eio_poll.c: shared static buffers, before the loops start. */
 void gw_poll_init(void);
 
-/* gw_main.c: ask the loop to run its prepare step before sleeping again. */
+/* gw_inbox.c: waking loops (the base layer: any layer may call these) */
+/* Set up gw->idle (loop start). */
+void gw_wake_init(struct gw *gw);
+/* Ask the loop to run its prepare step before sleeping again. */
 void gw_wake(struct gw *gw);
+/* Loop gw's id from the configured (or random) one: with several loops, its own. */
+void gw_inbox_id(struct gw *gw, const char *base);
+/* The loop whose id prefixes sid, if it is another loop; else NULL. */
+struct gw *gw_inbox_owner(struct gw *gw, const char *sid);
+/* Post a message to loop `to` (any thread) and wake it. */
+void gw_inbox_post(struct gw *to, const struct gw_msg *m);
 /* sd_notify when built with libsystemd; no-op otherwise. */
 void gw_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -300,7 +300,7 @@ http_sid_owner(struct gw_conn *c, const struct http_req *req)
 
 	if (c->gw->sh->n == 1 || http_req_query(req, "sid", sid, sizeof sid) == NULL)
 		return NULL;
-	return gw_loops_owner(c->gw, sid);
+	return gw_inbox_owner(c->gw, sid);
 }
 
 /*

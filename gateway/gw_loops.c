@@ -29,10 +29,6 @@
 #include "gw_conn.h"
 #include "sio.h"
 
-/* The fourth character of loop i's id (url-safe base64, as sids). */
-static const char loop_chars[] =
-    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_";
-
 struct gw_shared *
 gw_loops_new(int n)
 {
@@ -68,13 +64,9 @@ gw_loops_names(struct gw *gw, const char *base, const char **why)
 	static char msg[320];
 	const char *b = gw->conf.bridge;
 
-	snprintf(gw->id, sizeof gw->id, "%s", base);
+	gw_inbox_id(gw, base);
 	snprintf(gw->bridge_ep, sizeof gw->bridge_ep, "%s", b);
-	if (gw->sh->n == 1)
-		return 0;
-	gw->id[3] = loop_chars[gw->idx];
-	gw->id[4] = '\0';
-	if (gw->idx == 0)
+	if (gw->sh->n == 1 || gw->idx == 0)
 		return 0;
 	if (strncmp(b, "tcp://", 6) == 0) {
 		const char *colon = strrchr(b, ':');
@@ -95,32 +87,6 @@ gw_loops_names(struct gw *gw, const char *base, const char **why)
 		snprintf(gw->bridge_ep, sizeof gw->bridge_ep, "%s.%d", b, gw->idx);
 	}
 	return 0;
-}
-
-/* The loop that owns sid, when it is another one. */
-struct gw *
-gw_loops_owner(struct gw *gw, const char *sid)
-{
-	const char *p;
-
-	if (gw->sh->n == 1 || strlen(sid) < 4 || memcmp(sid, gw->id, 3) != 0 ||
-	    sid[3] == gw->id[3] || (p = strchr(loop_chars, sid[3])) == NULL ||
-	    p - loop_chars >= gw->sh->n)
-		return NULL;
-	return gw->sh->loop[p - loop_chars];
-}
-
-void
-gw_loops_post(struct gw *to, const struct gw_msg *m)
-{
-	pthread_mutex_lock(&to->inbox_mu);
-	if (to->ninbox == to->inbox_cap) {
-		to->inbox_cap = to->inbox_cap ? to->inbox_cap * 2 : 16;
-		to->inbox = gw_xrealloc(to->inbox, to->inbox_cap * sizeof *to->inbox);
-	}
-	to->inbox[to->ninbox++] = *m;
-	pthread_mutex_unlock(&to->inbox_mu);
-	ev_async_send(to->loop, &to->inbox_w);
 }
 
 /* Queue c for loop `to`; the prepare step moves it. */
@@ -148,7 +114,7 @@ gw_loops_flush(struct gw *gw)
 		struct gw *to = gw->sh->loop[gw->handoff[i].kind];
 
 		if (gw_conn_release(c) == 0)
-			gw_loops_post(to, &(struct gw_msg){ .kind = GW_MSG_CONN, .conn = c });
+			gw_inbox_post(to, &(struct gw_msg){ .kind = GW_MSG_CONN, .conn = c });
 	}
 	gw->nhandoff = 0;
 }
