@@ -25,9 +25,7 @@
 #include <unistd.h>
 
 #include "eio_session.h"
-#include "gw_bridge.h"
 #include "gw_conn.h"
-#include "sio.h"
 
 struct gw_shared *
 gw_loops_new(int n)
@@ -89,18 +87,32 @@ gw_loops_names(struct gw *gw, const char *base, const char **why)
 	return 0;
 }
 
-/* Queue c for loop `to`; the prepare step moves it. */
-void
-gw_loops_handoff(struct gw_conn *c, struct gw *to)
+/*
+ * The HTTP server's hand-off hook: a request naming a sid of another loop
+ * goes there whole (bytes after an upgrade's headers with it, read by the
+ * owner as the new protocol's); the prepare step moves c.  1 if it went.
+ */
+static int
+loops_handoff(struct gw_conn *c, struct http_req *req, const char *rest, size_t nrest)
 {
-	struct gw *gw = c->gw;
+	struct gw *gw = c->gw, *to;
+	char sid[64];
 
+	if (http_req_query(req, "sid", sid, sizeof sid) == NULL ||
+	    (to = gw_inbox_owner(gw, sid)) == NULL)
+		return 0;
+	if (nrest > 0) {
+		c->stash = gw_xmalloc(nrest);
+		memcpy(c->stash, rest, nrest);
+		c->stash_len = (uint32_t)nrest;
+	}
 	if (gw->nhandoff == gw->handoff_cap) {
 		gw->handoff_cap = gw->handoff_cap ? gw->handoff_cap * 2 : 16;
 		gw->handoff = gw_xrealloc(gw->handoff, gw->handoff_cap * sizeof *gw->handoff);
 	}
 	gw->handoff[gw->nhandoff++] = (struct gw_msg){ .kind = to->idx, .conn = c };
 	gw_wake(gw);
+	return 1;
 }
 
 /* Move every queued connection to its loop. */
@@ -208,6 +220,7 @@ gw_loops_watch(struct gw *gw)
 	gw->inbox_w.data = gw;
 	ev_async_start(gw->loop, &gw->inbox_w);
 	if (gw->sh->n > 1) {
+		gw->http_handoff = loops_handoff;
 		ev_timer_init(&gw->snap_t, snap_cb, 1., 1.);
 		gw->snap_t.data = gw;
 		ev_timer_start(gw->loop, &gw->snap_t);

@@ -344,10 +344,12 @@ loop_init(struct gw *gw, const char *base_id, const char **why)
 {
 	int i;
 
-	/* Each endpoint's sessions go to the layer of its kind. */
-	for (i = 0; i < gw->conf.nep; i++)
+	/* Each endpoint's requests go to Engine.IO, its sessions to the layer of its kind. */
+	for (i = 0; i < gw->conf.nep; i++) {
+		gw->conf.ep[i].route = &eio_http_route;
 		gw->conf.ep[i].h = gw->conf.ep[i].kind == GW_EP_RAW ? &eio_bridge_handler :
 		    &sio_eio_handler;
+	}
 	if (gw_loops_names(gw, base_id, why) < 0)
 		return -1;
 	gw->loop = gw->idx == 0 ? ev_default_loop(EVFLAG_AUTO) : ev_loop_new(EVFLAG_AUTO);
