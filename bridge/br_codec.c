@@ -100,8 +100,10 @@ static const struct br_field br_fields[] = {
 	    "WELCOME: \"batch\" is not a boolean" },
 	{ BR_T_WELCOME, "cluster", BK_UINT, 0,
 	    "WELCOME: \"cluster\" is not an unsigned integer" },
-	{ BR_T_WELCOME, "node", BK_STR, 0,
-	    "WELCOME: \"node\" is not a string" },
+	/*
+	 * WELCOME "node" is not checked here: a bad one is answered with an
+	 * ERROR by the SDK, which registers all the same (as no node).
+	 */
 
 	{ BR_T_BATCH, "msgs", BK_BINARR, 1,
 	    "BATCH: \"msgs\" is missing or not an array of bin" },

@@ -94,7 +94,30 @@ eio_poll_answer_one(struct eio_session *s, int type)
 	gw_http_respond(c, 200, NULL, NULL, &body, 1);
 }
 
-/* Answer the parked GET with every queued packet. */
+/* Drop the first k packets of q (sent); the rest move up for the next GET. */
+static void
+poll_q_drop(struct eio_pktq *q, uint32_t k)
+{
+	uint32_t i;
+
+	for (i = 0; i < k; i++) {
+		q->bytes -= q->v[i]->len;
+		gw_buf_unref(q->v[i]);
+	}
+	q->n -= k;
+	if (q->n == 0) {
+		free(q->v);
+		memset(q, 0, sizeof *q);
+		return;
+	}
+	memmove(q->v, q->v + k, q->n * sizeof *q->v);
+}
+
+/*
+ * Answer the parked GET with the queued packets, at most polling_max_packets
+ * of them (0: all): clients such as python-engineio 4.3 drop a connection
+ * whose response holds more than 16.  The rest wait for the next GET.
+ */
 void
 eio_poll_flush(struct eio_session *s)
 {
@@ -102,23 +125,22 @@ eio_poll_flush(struct eio_session *s)
 	struct gw_slice *sl;
 	struct gw_buf **extra;
 	size_t total = 0;
-	uint32_t i, nsl = 0, nextra = 0;
+	uint32_t i, k, nsl = 0, nextra = 0;
+	unsigned max = s->gw->conf.polling_max_packets;
 	struct gw_conn *c;
 
 	if (s->get == NULL || q->n == 0)
 		return;
 	c = poll_unpark(s);
+	k = max > 0 && q->n > max ? max : q->n;
 	if (s->v3) {
-		eio3_poll_respond(s, c, q->v, q->n);
-		for (i = 0; i < q->n; i++)
-			gw_buf_unref(q->v[i]);
-		free(q->v);
-		memset(q, 0, sizeof *q);
+		eio3_poll_respond(s, c, q->v, k);
+		poll_q_drop(q, k);
 		return;
 	}
-	sl = gw_xmalloc(2 * q->n * sizeof *sl);
-	extra = gw_xmalloc(q->n * sizeof *extra);
-	for (i = 0; i < q->n; i++) {
+	sl = gw_xmalloc(2 * k * sizeof *sl);
+	extra = gw_xmalloc(k * sizeof *extra);
+	for (i = 0; i < k; i++) {
 		struct gw_buf *p = q->v[i];
 
 		if (i > 0) {
@@ -142,12 +164,9 @@ eio_poll_flush(struct eio_session *s)
 	gw_http_respond_slices(c, 200, NULL, sl, (int)nsl, total);
 	for (i = 0; i < nextra; i++)
 		gw_buf_unref(extra[i]);
-	for (i = 0; i < q->n; i++)
-		gw_buf_unref(q->v[i]);
 	free(sl);
 	free(extra);
-	free(q->v);
-	memset(q, 0, sizeof *q);
+	poll_q_drop(q, k);
 }
 
 /* A GET on an existing session: answer now or park it. */

@@ -265,7 +265,8 @@ eio_http_request(struct gw_conn *c, struct http_req *req, const struct gw_endpoi
 				s->get = c;
 				eio_poll_lend(c, s);
 				eio_poll_flush(s);
-				session_finish(s);
+				if (s->q.n == 0)	/* else more for the next GET */
+					session_finish(s);
 			} else {
 				gw_http_error(c, 400, EIO_ERR_SID, "Session ID unknown");
 			}

@@ -198,6 +198,7 @@ struct gw_conf {
 	unsigned ping_interval;	/* ms */
 	unsigned ping_timeout;	/* ms */
 	unsigned max_payload;	/* bytes */
+	unsigned polling_max_packets;	/* per polling response (0: all) */
 	unsigned max_url;	/* bytes of request line target */
 	unsigned max_headers;	/* bytes of all header lines */
 	unsigned http_timeout;	/* ms: slow request / idle keep-alive */

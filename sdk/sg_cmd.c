@@ -345,6 +345,21 @@ siogate_ack(struct siogate_worker *w, const char *id, const char *nsp,
 	return rc;
 }
 
+/*
+ * Start a message about an event: reset the encoder for nkeys keys and
+ * write nsp, ev and args (SIO_EMIT and SIO_SERVER_EMIT begin alike).
+ */
+int
+sg_enc_event(struct siogate_worker *w, int type, uint32_t nkeys,
+    const struct sg_emit *e)
+{
+	br_enc_reset(&w->enc, type, nkeys);
+	br_enc_cstr(&w->enc, "nsp", e->nsp);
+	br_enc_cstr(&w->enc, "ev", e->ev);
+	return e->same != NULL ? sg_pack_obj(w, "args", e->same) :
+	    sg_pack(w, "args", e->args, e->atts, e->nbins);
+}
+
 /* Encode SIO_EMIT. */
 int
 sg_enc_emit(struct siogate_worker *w, struct sg_gw *only, void *arg)
@@ -356,12 +371,8 @@ sg_enc_emit(struct siogate_worker *w, struct sg_gw *only, void *arg)
 
 	int vol = e->vol;
 
-	br_enc_reset(&w->enc, BR_T_SIO_EMIT, 3 + has_to + has_except +
-	    (e->req ? 2 : 0) + vol);
-	br_enc_cstr(&w->enc, "nsp", e->nsp);
-	br_enc_cstr(&w->enc, "ev", e->ev);
-	rc = e->same != NULL ? sg_pack_obj(w, "args", e->same) :
-	    sg_pack(w, "args", e->args, e->atts, e->nbins);
+	rc = sg_enc_event(w, BR_T_SIO_EMIT, 3 + has_to + has_except +
+	    (e->req ? 2 : 0) + vol, e);
 	if (rc != SIOGATE_OK)
 		return rc;
 	if (has_to)

@@ -281,6 +281,7 @@ void sg_enc_list(
 int sg_accept_reject(struct siogate_worker *w, const char *id, const char *session,
     const char *const *rooms, const char *data, int reject);
 int sg_enc_emit(struct siogate_worker *w, struct sg_gw *only, void *arg);
+int sg_enc_event(struct siogate_worker *w, int type, uint32_t nkeys, const struct sg_emit *e);
 int sg_emit_prep(struct siogate_worker *w, struct sg_emit *e, const char *nsp, const char *ev,
     const char *args, const struct siogate_bin *bins, size_t nbins, struct br_str *atts);
 

@@ -383,10 +383,17 @@ sg_on_welcome(struct siogate_worker *w, struct sg_gw *g,
 	if (br_msg_uint(m, "cluster", &g->cluster) < 0)
 		g->cluster = 0;
 	g->node[0] = '\0';
-	if (g->cluster > 0 && br_msg_str(m, "node", &node) == 0 && node.n > 0 &&
-	    node.n < sizeof g->node) {
-		memcpy(g->node, node.p, node.n);
-		g->node[node.n] = '\0';
+	if (g->cluster > 0 && br_msg_get(m, "node") != NULL) {
+		if (br_msg_str(m, "node", &node) == 0 && node.n > 0 &&
+		    node.n < sizeof g->node &&
+		    memchr(node.p, '\0', node.n) == NULL) {
+			memcpy(g->node, node.p, node.n);
+			g->node[node.n] = '\0';
+		} else {
+			/* Registered all the same, as a gateway of no node. */
+			sg_refuse(w, g, "WELCOME: node is not a string of 1 to "
+			    "31 bytes: taken as no node", BR_T_WELCOME);
+		}
 	}
 	/* What was batched goes out as before; then the new gateway's way. */
 	(void)sg_flush(w, g);

@@ -413,6 +413,33 @@ sg_wait_add(struct siogate_worker *w, struct sg_wait *wt, struct sg_gw *g,
 	w->waits[w->nwaits++] = wt;
 }
 
+/* A new wait, with room for it in w->waits; NULL when out of memory. */
+static struct sg_wait *
+sg_wait_alloc(struct siogate_worker *w)
+{
+	if (sg_wait_room(w) == -1)
+		return NULL;
+	return calloc(1, sizeof(struct sg_wait));
+}
+
+/*
+ * Send the request encoded with req w->last_req + 1 to g and, once it is
+ * out, make wt the wait for its answer (deadline ms from now).
+ */
+static int
+sg_wait_send(struct siogate_worker *w, struct sg_wait *wt, struct sg_gw *g,
+    int64_t ms, void *ud)
+{
+	int rc;
+
+	if ((rc = sg_send_checked(w, g)) != SIOGATE_OK)
+		return rc;
+	wt->req = ++w->last_req;
+	wt->ud = ud;
+	sg_wait_add(w, wt, g, ms);
+	return SIOGATE_OK;
+}
+
 /* Emit to one socket and wait for its ack. */
 /* siogate_emit_ack() and siogate_emit_ack_nsp(): one of cb, ncb. */
 static int
@@ -437,27 +464,23 @@ sg_emit_ack(struct siogate_worker *w, const char *nsp, const char *id,
 	    (g = sg_cluster_gw(w)) == NULL)
 		goto out;
 	rc = SIOGATE_ERR_NOMEM;
-	if ((wt = calloc(1, sizeof *wt)) == NULL ||
-	    (wt->id = strdup(id)) == NULL || sg_wait_room(w) == -1 ||
+	if ((wt = sg_wait_alloc(w)) == NULL || (wt->id = strdup(id)) == NULL ||
 	    (ncb != NULL && (wt->nsp = strdup(nsp ? nsp : "/")) == NULL))
 		goto out;
 	e.to = to;
 	e.req = w->last_req + 1;
 	e.timeout = timeout_ms ? timeout_ms : SG_TIMEOUT;
-	if ((rc = sg_enc_emit(w, NULL, &e)) != SIOGATE_OK ||
-	    (rc = sg_send_checked(w, g)) != SIOGATE_OK)
+	if ((rc = sg_enc_emit(w, NULL, &e)) != SIOGATE_OK)
 		goto out;
+	wt->acb = cb;
+	wt->ancb = ncb;
+	wt->g = g;
 	/*
 	 * The gateway times the ack out and says so; our own deadline, a
 	 * little later, covers a gateway that dies silently.
 	 */
-	w->last_req = e.req;
-	wt->req = e.req;
-	wt->acb = cb;
-	wt->ancb = ncb;
-	wt->ud = ud;
-	wt->g = g;
-	sg_wait_add(w, wt, g, e.timeout);
+	if ((rc = sg_wait_send(w, wt, g, e.timeout, ud)) != SIOGATE_OK)
+		goto out;
 	wt = NULL;
 out:
 	sg_wait_free(wt);
@@ -530,10 +553,9 @@ sg_ask(struct siogate_worker *w, struct sg_wait *wt, int wide, sg_ask_fn enc,
 static struct sg_wait *
 sg_wait_new(struct siogate_worker *w)
 {
-	struct sg_wait *wt = calloc(1, sizeof *wt);
+	struct sg_wait *wt = sg_wait_alloc(w);
 
-	if (wt == NULL || sg_wait_room(w) == -1 ||
-	    (w->ngws > 0 && (wt->asked = calloc(w->ngws,
+	if (wt == NULL || (w->ngws > 0 && (wt->asked = calloc(w->ngws,
 	    sizeof *wt->asked)) == NULL)) {
 		sg_wait_free(wt);
 		return NULL;
@@ -623,11 +645,7 @@ sg_enc_server_emit(struct siogate_worker *w, const struct sg_emit *e,
 {
 	int rc;
 
-	br_enc_reset(&w->enc, BR_T_SIO_SERVER_EMIT, 3 + (req != 0));
-	br_enc_cstr(&w->enc, "nsp", e->nsp);
-	br_enc_cstr(&w->enc, "ev", e->ev);
-	rc = e->same != NULL ? sg_pack_obj(w, "args", e->same) :
-	    sg_pack(w, "args", e->args, e->atts, e->nbins);
+	rc = sg_enc_event(w, BR_T_SIO_SERVER_EMIT, 3 + (req != 0), e);
 	if (rc != SIOGATE_OK)
 		return rc;
 	if (req != 0)
@@ -676,21 +694,20 @@ siogate_server_emit_ack(struct siogate_worker *w, const char *nsp,
 	if ((g = sg_any_gw(w)) == NULL)
 		goto out;
 	rc = SIOGATE_ERR_NOMEM;
-	if ((wt = calloc(1, sizeof *wt)) == NULL || sg_wait_room(w) == -1 ||
+	if ((wt = sg_wait_alloc(w)) == NULL ||
 	    br_buf_append(&wt->acc, "[", 1) == -1 ||
 	    (wt->asked = calloc(1, sizeof *wt->asked)) == NULL)
 		goto out;
-	if ((rc = sg_enc_server_emit(w, &e, w->last_req + 1)) != SIOGATE_OK ||
-	    (rc = sg_send_checked(w, g)) != SIOGATE_OK)
+	if ((rc = sg_enc_server_emit(w, &e, w->last_req + 1)) != SIOGATE_OK)
 		goto out;
-	wt->req = ++w->last_req;
 	wt->query = 1;
 	wt->sse = 1;
 	wt->asked[wt->nasked++] = g;
 	wt->qcb = cb;
-	wt->ud = ud;
 	/* The gateway ends it at its request timeout; ours covers its death. */
-	sg_wait_add(w, wt, g, (int64_t)g->cluster);
+	if ((rc = sg_wait_send(w, wt, g, (int64_t)g->cluster, ud)) !=
+	    SIOGATE_OK)
+		goto out;
 	wt = NULL;
 out:
 	sg_wait_free(wt);

@@ -23,50 +23,16 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-CLIENTS=${BENCH_CLIENTS:-2000}
-DURATION=${BENCH_DURATION:-10}
-WARMUP=${BENCH_WARMUP:-2}
-PAYLOAD=${BENCH_PAYLOAD:-100}
+. "$here/lib.sh"
+
 INFLIGHT=${BENCH_INFLIGHT:-4}
 PROCS=${BENCH_PROCS:-4}
 SERVERS=${BENCH_SERVERS:-siogate-1 siogate-2 node-2}
 REDIS=${REDIS_SERVER:-/usr/bin/redis-server}
 
-ulimit -n "$(ulimit -Hn)"
 say() { echo "cluster.sh: $*" >&2; }
 
-b=${BENCH_BUILD:-$top/build}
-[ -f "$b/Makefile" ] || { say "no configured build in $b (run ./dev.sh test, or set BENCH_BUILD)"; exit 1; }
-make -s -C "$b" -j"$(nproc 2>/dev/null || echo 2)" bench >&2
-SIOGATE=$b/gateway/siogate
-WORKER=$b/tests/bench/bench_worker
-BENCH=$b/tests/bench/siogate-bench
-case " $SERVERS " in *" node-2 "*)
-	if [ ! -d "$here/node_modules/@socket.io/redis-adapter" ] ||
-	    [ "$here/package-lock.json" -nt "$here/node_modules" ]; then
-		(cd "$here" && npm ci --no-audit --no-fund --loglevel=error >&2)
-	fi
-esac
-OUT=${BENCH_OUT:-$(mktemp -d /tmp/siogate-cluster-bench.XXXXXX)}
-mkdir -p "$OUT"
-RESULTS=$OUT/results.jsonl
-: >"$RESULTS"
-
-NPORT=0
-free_port() {
-	NPORT=$((NPORT + 1))
-	p=$((20000 + ($$ * 7 + NPORT * 101) % 20000))
-	while ss -Htan "( sport = :$p )" 2>/dev/null | grep -q .; do
-		p=$((p + 1))
-	done
-	echo "$p"
-}
-
-# wait_for FILE TEXT SECONDS: wait until FILE contains TEXT (tap.sh's wait_log).
-. "$here/../lib/tap.sh"
-wait_for() {
-	wait_log "$1" "$$" "$2" "$3" >/dev/null
-}
+case " $SERVERS " in *" node-2 "*) bench_setup @socket.io/redis-adapter siogate-cluster-bench ;; *) bench_setup "" siogate-cluster-bench ;; esac
 
 PIDS=""
 cleanup() {

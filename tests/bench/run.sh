@@ -32,16 +32,13 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
+. "$here/lib.sh"
 
-CLIENTS=${BENCH_CLIENTS:-2000}
-DURATION=${BENCH_DURATION:-10}
-WARMUP=${BENCH_WARMUP:-2}
 FANOUT_RATE=${BENCH_FANOUT_RATE:-100000}
 ECHO_CLIENTS=${BENCH_ECHO_CLIENTS:-100}
 ECHO_INFLIGHT=${BENCH_ECHO_INFLIGHT:-1}
 ECHO_RATE=${BENCH_ECHO_RATE:-10000}
 CONNECT_SLOTS=${BENCH_CONNECT_SLOTS:-64}
-PAYLOAD=${BENCH_PAYLOAD:-100}
 IDLE_HOLD=${BENCH_IDLE_HOLD:-25}
 PING_INTERVAL=${BENCH_PING_INTERVAL:-10000}
 PING_TIMEOUT=${BENCH_PING_TIMEOUT:-5000}
@@ -49,58 +46,13 @@ SCENARIOS=${BENCH_SCENARIOS:-fanout fanout-rate echo echo-rate connect-rate idle
 SERVERS=${BENCH_SERVERS:-siogate node}
 THREADS=${BENCH_THREADS:-1}
 
-# Every process started here inherits the hard open-file limit.
-ulimit -n "$(ulimit -Hn)"
-MAX_CLIENTS=${BENCH_MAX_CLIENTS:-$(($(ulimit -n) - 250))}
-
 say() { echo "run.sh: $*" >&2; }
 
-# ---- build ----
-if [ -n "${BENCH_BUILD:-}" ]; then
-	b=$BENCH_BUILD
-elif [ -f "$top/build/Makefile" ]; then
-	b=$top/build
-elif [ -f "$top/Makefile" ]; then
-	b=$top
-else
-	b=$top/build
-	[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null 2>&1)
-	mkdir -p "$b"
-	(cd "$b" && "$top/configure" -q)
-fi
-say "building in $b (make bench)"
-make -s -C "$b" -j"$(nproc 2>/dev/null || echo 2)" bench >&2
-SIOGATE=$b/gateway/siogate
-WORKER=$b/tests/bench/bench_worker
-BENCH=$b/tests/bench/siogate-bench
-case " $SERVERS " in *" node "*)
-	if [ ! -d "$here/node_modules/socket.io" ] || [ "$here/package-lock.json" -nt "$here/node_modules" ]; then
-		say "installing the Node reference server's packages (npm ci in tests/bench)"
-		(cd "$here" && npm ci --no-audit --no-fund --loglevel=error >&2)
-	fi
-esac
-
-OUT=${BENCH_OUT:-$(mktemp -d /tmp/siogate-bench.XXXXXX)}
-mkdir -p "$OUT"
-RESULTS=$OUT/results.jsonl
-: >"$RESULTS"
+# ---- build, ports ----
+case " $SERVERS " in *" node "*) bench_setup socket.io siogate-bench ;; *) bench_setup "" siogate-bench ;; esac
+MAX_CLIENTS=${BENCH_MAX_CLIENTS:-$(($(ulimit -n) - 250))}
 NOTES=$OUT/notes.txt
 : >"$NOTES"
-
-# A free TCP port on 127.0.0.1.
-free_port() {
-	p=$((20000 + $$ % 20000))
-	while ss -Htan "( sport = :$p )" 2>/dev/null | grep -q .; do
-		p=$((p + 1))
-	done
-	echo "$p"
-}
-
-# wait_for FILE TEXT SECONDS: wait until FILE contains TEXT (tap.sh's wait_log).
-. "$here/../lib/tap.sh"
-wait_for() {
-	wait_log "$1" "$$" "$2" "$3" >/dev/null
-}
 
 SERVER_PID="" WORKER_PID="" PORT=""
 # start_server NAME TAG: start siogate + bench_worker, or the Node server.

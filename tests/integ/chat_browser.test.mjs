@@ -8,22 +8,14 @@
 // same test runs once with the C worker and once with the Python worker,
 // which must behave the same.  Skipped when Chromium or playwright-core is
 // missing.  Screenshots of each run go to /tmp/siogate-chat-<worker>{,-b}.png.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, deadline } from '../lib/harness.mjs';
 import {
-  browserSkip, launchBrowser, newPage, startProcess, example, exampleSrc, CLIENT_DIR, PYTHON,
+  fileBrowser, startProcess, example, exampleSrc, CLIENT_DIR, PYTHON,
 } from '../lib/browser.mjs';
 
-const skip = await browserSkip();
-let browser = null;
-
-before(async () => {
-  if (!skip) browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-});
+const { skip, openPage } = await fileBrowser();
 
 const WORKERS = {
   C: (bridge) => [example('chat/chat_worker'), ['-e', bridge]],
@@ -32,7 +24,7 @@ const WORKERS = {
 
 /* Open the chat page, choose a nickname, and wait for the lobby. */
 async function enter(url, name) {
-  const p = await newPage(browser, name);
+  const p = await openPage(name);
   const { page } = p;
   await page.goto(`${url}/`);
   await page.waitForSelector('#nick-dialog[open]');

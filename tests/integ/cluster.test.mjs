@@ -26,6 +26,12 @@ import { createClient } from 'redis';
 import { REF, startGateway, spawnLogged, deadline, waitUntil, get, sleep } from '../lib/harness.mjs';
 import { startRedis, redisMissing, freePort } from '../lib/redis.mjs';
 
+/* Stop a gateway and check it exited cleanly (99: valgrind found errors, make check-valgrind). */
+async function stopGw(gw) {
+  const r = await gw.stop();
+  assert.equal(r.code, 0, `gateway exit status ${r.code} (signal ${r.signal}); 99: valgrind errors`);
+}
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PY = process.env.PYTHON || '/usr/bin/python3';
 const WORKER = path.join(here, '..', 'lib', 'sio_test_worker.py');
@@ -132,7 +138,7 @@ after(async () => {
   for (const gw of [gwA, gwB]) {
     if (!gw) continue;
     await gw.worker?.stop();
-    await gw.stop();
+    await stopGw(gw);
   }
   await redis?.stop();
 });
@@ -438,7 +444,7 @@ test('serverSideEmit without a cluster: no other node, an ack gets no answers at
     assert.deepEqual(await echo, ['still here']);
   } finally {
     await w.stop();
-    await gw.stop();
+    await stopGw(gw);
   }
 });
 
@@ -821,7 +827,7 @@ test('threads = 2: each loop is a node; a worker broadcast is published once', T
     }
   } finally {
     for (const w of workers) await w.stop();
-    await gwC.stop();
+    await stopGw(gwC);
   }
 });
 
@@ -870,7 +876,7 @@ test('a password: AUTH before anything; a wrong one is one error line, not a log
       await probe.quit();
     }
   } finally {
-    for (const g of gws) await g.stop();
+    for (const g of gws) await stopGw(g);
     await locked.stop();
   }
 });
@@ -905,7 +911,7 @@ test('Redis down at start: the gateway serves locally and joins the cluster once
     }
   } finally {
     await gw.worker?.stop();
-    await gw.stop();
+    await stopGw(gw);
     await late?.stop();
   }
 });

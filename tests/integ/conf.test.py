@@ -36,6 +36,7 @@ ALL = {
     "engineio ping_interval": ["1111"],
     "engineio ping_timeout": ["2222"],
     "engineio max_payload": ["33333"],
+    "engineio polling_max_packets": ["7"],
     "engineio allow_eio3": ["yes"],
     "socketio recovery_window": ["2000"],
     "socketio recovery_max_packets": ["77"],
@@ -206,7 +207,7 @@ ERRORS = [
      r"\[nosuch\]: unknown section \(allowed: server, engineio, .*worker NAME\)"),
     ("unknown key", "[engineio]\nping_intervall = 5\n", 2,
      r"\[engineio\] ping_intervall: unknown key \(allowed: ping_interval, ping_timeout, "
-     r"max_payload, allow_eio3\)"),
+     r"max_payload, polling_max_packets, allow_eio3\)"),
     ("key outside any section", "ping_interval = 5\n", 1,
      r"ping_interval: key outside any \[section\]"),
     ("bad number", "[engineio]\nping_interval = 25s\n", 2,

@@ -84,7 +84,10 @@ function gateways() {
     for (let g = 0; g < IDS.length; g++) {
       const gw = await startGateway(['--gateway-id', IDS[g], '--threads', String(LOOPS[g].length),
         '--ping-interval', '400', '--ping-timeout', '5000']);
-      stops.push(gw.stop);
+      stops.push(async () => {
+        const r = await gw.stop();
+        assert.equal(r.code, 0, `gateway ${IDS[g]} exit status ${r.code}; 99: valgrind errors`);
+      });
       /* One worker per loop (loop i's bridge is the ipc path + ".i"), named after it. */
       for (let i = 0; i < LOOPS[g].length; i++) {
         const id = LOOPS[g][i];

@@ -58,22 +58,18 @@ def to_room(sid, room, text):
     emit("room_msg", text, to=room)
 
 
-@worker.on("join", namespace=NSP)
-def on_join(sid, room):
-    join_room(room)
-    return rooms()
+def room_handler(act):
+    """join, leave, close: do act(room), answer the rooms the socket is in."""
+
+    def handler(sid, room):
+        act(room)
+        return rooms()
+
+    return handler
 
 
-@worker.on("leave", namespace=NSP)
-def on_leave(sid, room):
-    leave_room(room)
-    return rooms()
-
-
-@worker.on("close", namespace=NSP)
-def on_close(sid, room):
-    close_room(room)
-    return rooms()
+for ev, act in (("join", join_room), ("leave", leave_room), ("close", close_room)):
+    worker.on(ev, namespace=NSP)(room_handler(act))
 
 
 @worker.on("set_name", namespace=NSP)

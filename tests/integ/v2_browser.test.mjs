@@ -6,12 +6,12 @@
 // XHR polling only (XHR2 binary payloads both ways) and JSONP polling;
 // binary goes both ways.  The worker is written with the
 // siogate Python module.  Skipped without Chromium or playwright-core.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGateway } from '../lib/harness.mjs';
-import { browserSkip, launchBrowser, newPage, startProcess, PYTHON } from '../lib/browser.mjs';
+import { fileBrowser, startProcess, PYTHON } from '../lib/browser.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const V2_DIST = path.join(here, '..', 'node_modules', 'socket.io-client-v2', 'dist');
@@ -19,14 +19,7 @@ const srcdir = process.env.TOP_SRCDIR || path.resolve(here, '..', '..');
 const PAGE = path.join(srcdir, 'tests', 'integ', 'v2_page');
 const WORKER = path.join(srcdir, 'tests', 'integ', 'v2_worker.py');
 
-const skip = await browserSkip();
-let browser = null;
-before(async () => {
-  if (!skip) browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-});
+const { skip, openPage } = await fileBrowser();
 
 test('the 2.x browser bundle: io() then emit("my event"), on every transport', skip ? { skip } : { timeout: 60000 }, async (t) => {
   const gw = await startGateway(['--allow-eio3', 'yes', '--static', PAGE, '--client-dir', V2_DIST]);
@@ -37,7 +30,7 @@ test('the 2.x browser bundle: io() then emit("my event"), on every transport', s
     for (const [hash, want] of [['', 'websocket'], ['#ws', 'websocket'], ['#polling', 'polling'],
       ['#jsonp', 'polling']]) {
       await t.test(hash || 'default transports', async () => {
-        const p = await newPage(browser, `v2${hash}`);
+        const p = await openPage(`v2${hash}`);
         // What the page's polling requests look like: XHR2 clients send binary payloads.
         const posts = [];
         p.page.on('request', (r) => {

@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { before, after } from 'node:test';
 import { spawnLogged } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -101,4 +102,21 @@ export async function startProcess(cmd, args, name, readyRe = null, ms = 10000) 
     }
   }
   return h;
+}
+
+/**
+ * For a test file whose tests share one Chromium: launched before them,
+ * closed after them.  Returns { skip } (browserSkip()'s answer; nothing is
+ * launched when it is not null) and openPage(name), newPage() in that browser.
+ */
+export async function fileBrowser() {
+  const skip = await browserSkip();
+  let browser = null;
+  before(async () => {
+    if (!skip) browser = await launchBrowser();
+  });
+  after(async () => {
+    if (browser) await browser.close();
+  });
+  return { skip, openPage: (name) => newPage(browser, name) };
 }

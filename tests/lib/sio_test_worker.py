@@ -28,6 +28,7 @@ are sockets moved here from a lost worker: reply=false, moved=true).
 
 Events (args after the name):
     echo ...                  emit "echo" with the same args to the sender
+    burst N, EV               emit EV [0] .. EV [N-1] to the sender, back to back
     bin ...                   emit "bin" with the same args (binary kept) to the sender
     ack ...                   SIO_ACK with the same args
     join ROOM|[ROOMS]         SIO_JOIN for the sender; leave: SIO_LEAVE
@@ -312,6 +313,9 @@ class Worker:
         a0 = args[0] if args else None
         if ev == "echo" or ev == "bin":
             self.emit(nsp, ev, args, to=sid)
+        elif ev == "burst":
+            for i in range(int(a0)):
+                self.emit(nsp, args[1], [i], to=sid)
         elif ev == "ack":
             if "ack" in m:
                 self.send(SIO_ACK, id=sid, nsp=nsp, ack=m["ack"], args=args)

@@ -1159,6 +1159,68 @@ enc_echo(struct br_enc *e, const char *s, const char *bin, uint64_t ack)
 	br_enc_array(e, "rooms", 0);
 }
 
+/*
+ * A clustered gateway's WELCOME with a bad "node" (not a string, too long):
+ * the worker registers all the same, as a gateway of no node, answers an
+ * ERROR that names the key, and siogate_worker_process() says PROTO once.
+ */
+static void
+test_bad_node(void)
+{
+	static const char *const bad[] = { NULL, "a node name longer than 31 bytes" };
+	struct br_enc e;
+	struct br_msg m;
+	struct br_str text;
+	uint64_t code, ref;
+	int64_t end;
+	int i, proto, ok;
+
+	for (i = 0; i < 2; i++) {
+		br_enc_init(&e, BR_T_WELCOME, 5);
+		br_enc_cstr(&e, "gw", "GW01");
+		br_enc_uint(&e, "wid", 1);
+		br_enc_uint(&e, "hb", 100);
+		br_enc_uint(&e, "cluster", 5000);
+		if (bad[i] == NULL)
+			br_enc_uint(&e, "node", 42);
+		else
+			br_enc_cstr(&e, "node", bad[i]);
+		fgw_send(&gws[0], &e);
+		proto = 0;
+		for (end = now_ms() + WAIT_MS; now_ms() < end && !proto;
+		    usleep(2000))
+			if (siogate_worker_process(w) == SIOGATE_ERR_PROTO)
+				proto = 1;
+		ok = fgw_recv(&gws[0], &m, BR_T_ERROR, WAIT_MS) == 0;
+		tap_ok(proto && ok && br_msg_uint(&m, "code", &code) == 0 &&
+		    code == BR_E_BAD_MESSAGE &&
+		    br_msg_uint(&m, "ref", &ref) == 0 && ref == BR_T_WELCOME &&
+		    br_msg_str(&m, "text", &text) == 0 &&
+		    memmem(text.p, text.n, "node", 4) != NULL,
+		    "WELCOME node %s: ERROR BAD_MESSAGE naming node, PROTO",
+		    bad[i] == NULL ? "42" : "of 32 bytes");
+		if (ok)
+			br_msg_free(&m);
+		/* Still registered: a namespace emit reaches both gateways. */
+		ok = siogate_emit(w, NULL, NULL, "after", "[1]", NULL, 0) ==
+		    SIOGATE_OK;
+		ok = ok && fgw_recv(&gws[0], &m, BR_T_SIO_EMIT, WAIT_MS) == 0;
+		if (ok)
+			br_msg_free(&m);
+		ok = ok && fgw_recv(&gws[1], &m, BR_T_SIO_EMIT, WAIT_MS) == 0;
+		if (ok)
+			br_msg_free(&m);
+		tap_ok(ok, "... the link stays usable, as a gateway of no node");
+	}
+	/* Back to a plain gateway. */
+	br_enc_init(&e, BR_T_WELCOME, 3);
+	br_enc_cstr(&e, "gw", "GW01");
+	br_enc_uint(&e, "wid", 1);
+	br_enc_uint(&e, "hb", 100);
+	fgw_send(&gws[0], &e);
+	pump(200, NULL);
+}
+
 /* A gateway that takes BATCH: events come in one, answers go in one. */
 static void
 test_batch(void)
@@ -1389,6 +1451,7 @@ main(void)
 	test_query();
 	test_sync();
 	test_batch();
+	test_bad_node();
 	test_free();
 	test_emitter();
 	for (i = 0; i < 2; i++) {

@@ -370,6 +370,10 @@ class _Base:
         link.cluster = cl if isinstance(cl, int) and not isinstance(cl, bool) and cl > 0 else 0
         node = msg.get("node")
         link.node = node if link.cluster and isinstance(node, str) and node else None
+        if link.cluster and node is not None and link.node is None:
+            # Registered all the same, as a gateway of no cluster node.
+            log.warning("siogate: %s: WELCOME node %r is not a non-empty string: "
+                        "taken as no node", link.name(), node)
         hb = msg.get("hb")
         link.gw_hb = (hb if isinstance(hb, int) and hb > 0 else P.DEFAULT_HB_MS) / 1000.0
         first = not link.registered

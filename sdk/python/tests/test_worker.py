@@ -3,6 +3,7 @@ ROUTER, fake_gateway.py): the context functions' defaults, the session
 stored for you, a stale session copy in an event not overwriting what
 save_session() stored, ack callbacks and error callbacks, and the
 BroadcastWarning.  Run: python3 test_worker.py (TAP)."""
+import logging
 import threading
 import unittest
 import warnings
@@ -160,6 +161,44 @@ class Acks(WorkerCase):
         self.gw.send(P.SIO_ACK_TIMEOUT, id=self.sid, nsp=NSP, req=e["req"], reason="timeout")
         g = self.expect(P.SIO_EMIT)
         self.assertEqual((g["ev"], g["args"]), ("none", ["timeout"]))
+
+
+class BadNode(WorkerCase):
+    """A clustered gateway's WELCOME with a bad "node": a warning, and the
+    link stays registered, as a gateway of no cluster node."""
+
+    def setUp(self):
+        self.records = []
+        self.logged = threading.Event()
+        h = logging.Handler(logging.WARNING)
+        h.emit = lambda r: (self.records.append(r.getMessage()), self.logged.set())
+        logging.getLogger("siogate").addHandler(h)
+        self.addCleanup(logging.getLogger("siogate").removeHandler, h)
+        super().setUp()
+
+    def welcome(self, node):
+        self.logged.clear()
+        self.gw.send(P.WELCOME, gw=self.gw.gw, wid=1, hb=2000, cluster=5000, node=node)
+
+    def still_usable(self):
+        self.worker.emit("after", 1, namespace=NSP)
+        e = self.expect(P.SIO_EMIT)
+        self.assertEqual((e["ev"], e["args"]), ("after", [1]))
+
+    def test_bad_node(self):
+        for node in (42, "", ["n1"]):
+            self.welcome(node)
+            self.assertTrue(self.logged.wait(5), "no warning for node %r" % (node,))
+            self.assertIn("WELCOME node", self.records[-1])
+            self.assertIn("taken as no node", self.records[-1])
+            self.assertIsNone(self.worker.links[0].node)
+            self.still_usable()
+
+    def test_good_node(self):
+        self.welcome("N1")
+        self.still_usable()
+        self.assertEqual(self.worker.links[0].node, "N1")
+        self.assertEqual([r for r in self.records if "node" in r], [])
 
 
 if __name__ == "__main__":
