@@ -13,6 +13,15 @@
 /* The shared "\x1e" separator (static: never freed, made before any loop runs). */
 static struct gw_buf *sep;
 
+/*
+ * The ops of an HTTP connection a session holds (eio_poll_lend): HTTP's
+ * (gw_http_conn_ops), with a gone hook that tells the session.  Made with
+ * sep, before any loop runs; read-only from then on.
+ */
+static struct gw_conn_ops lent_ops;
+
+static void poll_conn_gone(struct gw_conn *c);
+
 void
 gw_poll_init(void)
 {
@@ -20,6 +29,35 @@ gw_poll_init(void)
 		sep = gw_buf_from("\x1e", 1);
 		sep->refs = UINT32_MAX;
 	}
+	lent_ops = gw_http_conn_ops;
+	lent_ops.gone = poll_conn_gone;
+}
+
+/* Session s holds the HTTP connection c. */
+void
+eio_poll_lend(struct gw_conn *c, struct eio_session *s)
+{
+	c->sess = s;
+	c->ops = &lent_ops;
+}
+
+/* c is no longer held by a session. */
+void
+eio_poll_release(struct gw_conn *c)
+{
+	c->sess = NULL;
+	c->ops = &gw_http_conn_ops;
+}
+
+/* A held connection is closing (or leaving its loop): its session lets go. */
+static void
+poll_conn_gone(struct gw_conn *c)
+{
+	struct eio_session *s = c->sess;
+
+	eio_poll_release(c);
+	if (s != NULL)
+		eio_session_conn_gone(s, c);
 }
 
 static struct gw_buf *
@@ -35,7 +73,7 @@ poll_unpark(struct eio_session *s)
 	struct gw_conn *c = s->get;
 
 	s->get = NULL;
-	c->sess = NULL;
+	eio_poll_release(c);
 	return c;
 }
 
@@ -143,7 +181,7 @@ eio_poll_get(struct eio_session *s, struct gw_conn *c)
 		return;
 	}
 	s->get = c;
-	c->sess = s;
+	eio_poll_lend(c, s);
 	if (s->state == EIO_S_UPGRADING)
 		eio_poll_answer_one(s, EIO_NOOP);
 	else if (s->q.n > 0)
@@ -206,7 +244,7 @@ eio_poll_post_begin(struct gw_conn *c, struct http_req *req, const struct gw_end
 		return 400;
 	}
 	s->post = c;
-	c->sess = s;
+	eio_poll_lend(c, s);
 	return 0;
 }
 
@@ -234,7 +272,7 @@ eio_poll_oversized(struct gw_conn *c, const struct http_req *req, const struct g
 		poll_oversized_close(s, c->peer);
 		return;
 	}
-	if ((to = gw_loops_owner(gw, sid)) != NULL && strlen(sid) < sizeof ((struct gw_msg *)0)->sid) {
+	if ((to = gw_inbox_owner(gw, sid)) != NULL && strlen(sid) < sizeof ((struct gw_msg *)0)->sid) {
 		/* The owner checks the endpoint and the address (the Origin was checked here). */
 		struct gw_msg m = { .kind = GW_MSG_CLOSE_SID, .ip = c->ip,
 			.ep = (int)(ep - gw->conf.ep) };
@@ -242,7 +280,7 @@ eio_poll_oversized(struct gw_conn *c, const struct http_req *req, const struct g
 		memcpy(m.sid, sid, strlen(sid) + 1);
 		snprintf(m.peer, sizeof m.peer, "%s", c->peer);
 		gw_ip_ref(gw, c->ip);
-		gw_loops_post(to, &m);
+		gw_inbox_post(to, &m);
 	}
 }
 

@@ -236,11 +236,17 @@ session_open(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *
 }
 
 /* Route a polling request or a polling handshake. */
-void
+static void
 eio_http_request(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *ep)
 {
 	char transport[16], sid[64], eio[8];
 	struct eio_session *s;
+
+	if (c->sess != NULL && c->sess->post == c) {
+		/* The body is in: this POST is no longer in progress. */
+		c->sess->post = NULL;
+		eio_poll_release(c);
+	}
 
 	if (http_req_query(req, "transport", transport, sizeof transport) == NULL ||
 	    (strcmp(transport, "polling") != 0 && strcmp(transport, "websocket") != 0)) {
@@ -257,7 +263,7 @@ eio_http_request(struct gw_conn *c, struct http_req *req, const struct gw_endpoi
 			/* Closed by the server: a GET collects the last packets, then it is gone. */
 			if (req->method == HTTP_GET && s->get == NULL) {
 				s->get = c;
-				c->sess = s;
+				eio_poll_lend(c, s);
 				eio_poll_flush(s);
 				if (s->q.n == 0)	/* else more for the next GET */
 					session_finish(s);
@@ -560,7 +566,7 @@ session_close(struct eio_session *s, const char *reason, int deliver)
 			eio_poll_answer_one(s, s->client_closed ? EIO_NOOP : EIO_CLOSE);
 	}
 	if (s->post != NULL) {
-		s->post->sess = NULL;
+		eio_poll_release(s->post);
 		s->post = NULL;
 	}
 	if (s->ws != NULL) {
@@ -643,6 +649,32 @@ eio_session_conn_gone(struct eio_session *s, struct gw_conn *c)
 		}
 	}
 }
+
+/* A POST's headers are in: one POST at a time per session. */
+static int
+eio_http_headers(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *ep,
+    const char **why)
+{
+	if (req->method != HTTP_POST)
+		return 0;
+	return eio_poll_post_begin(c, req, ep, why);
+}
+
+/* A request refused by HTTP: one over maxPayload (413) closes the session it names. */
+static void
+eio_http_refused(struct gw_conn *c, const struct http_req *req, const struct gw_endpoint *ep,
+    int status)
+{
+	if (status == 413)
+		eio_poll_oversized(c, req, ep);
+}
+
+const struct gw_http_route eio_http_route = {
+	.headers = eio_http_headers,
+	.request = eio_http_request,
+	.upgrade = eio_ws_upgrade,
+	.refused = eio_http_refused,
+};
 
 /* Free sessions closed this turn. */
 void

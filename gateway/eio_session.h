@@ -90,8 +90,12 @@ struct eio_handler {
 	void (*pong)(struct eio_session *s);
 };
 
-/* Route an Engine.IO HTTP request (polling or handshake) on endpoint ep. */
-void eio_http_request(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *ep);
+/*
+ * What HTTP hands an Engine.IO endpoint's requests to (struct gw_http_route,
+ * gw_conn.h; set on every endpoint by gw_main.c): polling and handshakes,
+ * the WebSocket upgrade, a POST's headers, a request refused as too large.
+ */
+extern const struct gw_http_route eio_http_route;
 /* Route an Engine.IO WebSocket upgrade on endpoint ep. */
 void eio_ws_upgrade(struct gw_conn *c, struct http_req *req, const struct gw_endpoint *ep,
     const char *rest, size_t nrest);
@@ -149,6 +153,13 @@ void eio_poll_oversized(struct gw_conn *c, const struct http_req *req,
     const struct gw_endpoint *ep);
 /* The owning loop's half of that (GW_MSG_CLOSE_SID); drops m->ip's reference. */
 void eio_poll_oversized_msg(struct gw *gw, const struct gw_msg *m);
+/*
+ * An HTTP connection held by s (a parked GET, a POST whose body is read):
+ * c->sess is s, and c's ops tell s when c goes.  eio_poll_release: c is
+ * HTTP's alone again.
+ */
+void eio_poll_lend(struct gw_conn *c, struct eio_session *s);
+void eio_poll_release(struct gw_conn *c);
 void eio_poll_get(struct eio_session *s, struct gw_conn *c);
 void eio_poll_post(struct eio_session *s, struct gw_conn *c, struct http_req *req);
 /* A POST's headers are in: one POST at a time per session (0, or 400). */
@@ -172,12 +183,10 @@ int eio3_decode_post(struct eio_session *s, struct http_req *req, eio_packet_fn 
 void eio3_session_opened(struct eio_session *s);
 
 /* eio_ws.c */
-void eio_ws_input(struct gw_conn *c, const char *p, size_t n);
 /* Send a packet as a frame on a WebSocket connection. */
 void eio_ws_send(struct gw_conn *c, struct gw_buf *pkt);
 /* Send a close frame and close once written. */
 void eio_ws_close(struct gw_conn *c, uint16_t code);
-void eio_ws_free(struct eio_ws *ws);
 /* WebSocket connections holding a frame parser (wslay context) now: metrics. */
 uint64_t eio_ws_parsers(struct gw *gw);
 

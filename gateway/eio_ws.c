@@ -36,6 +36,27 @@ struct eio_ws {
 	struct ws_scan scan;		/* where the bytes fed so far end */
 };
 
+static void ws_input(struct gw_conn *c, const char *p, size_t n);
+static void ws_gone(struct gw_conn *c);
+static void ws_free(struct gw_conn *c);
+
+/*
+ * A connection after the upgrade (gw_conn_set_ops in ws_accept): its bytes
+ * are frames, its private data (c->data) the struct eio_ws.
+ */
+static const struct gw_conn_ops ws_conn_ops = {
+	.input = ws_input,
+	.gone = ws_gone,
+	.free = ws_free,
+};
+
+/* c's WebSocket state, or NULL if c does not speak WebSocket. */
+static struct eio_ws *
+ws_of(const struct gw_conn *c)
+{
+	return c->ops == &ws_conn_ops ? c->data : NULL;
+}
+
 static ssize_t
 ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
 {
@@ -111,7 +132,7 @@ static const struct wslay_event_callbacks ws_callbacks = {
 static void
 ws_pump(struct gw_conn *c)
 {
-	struct eio_ws *ws = c->ws;
+	struct eio_ws *ws = c->data;
 
 	if (wslay_event_want_write(ws->ctx))
 		wslay_event_send(ws->ctx);
@@ -148,11 +169,11 @@ ws_ctx_drop(struct eio_ws *ws)
 	ws->ctx = NULL;
 }
 
-/* Bytes from the socket of a WebSocket connection. */
-void
-eio_ws_input(struct gw_conn *c, const char *p, size_t n)
+/* Bytes from the socket of a WebSocket connection (its ops' input). */
+static void
+ws_input(struct gw_conn *c, const char *p, size_t n)
 {
-	struct eio_ws *ws = c->ws;
+	struct eio_ws *ws = c->data;
 	struct ws_feed in = { p, n };
 	int r;
 
@@ -202,7 +223,7 @@ eio_ws_send(struct gw_conn *c, struct gw_buf *pkt)
 void
 eio_ws_close(struct gw_conn *c, uint16_t code)
 {
-	struct eio_ws *ws = c->ws;
+	struct eio_ws *ws = ws_of(c);
 
 	if (c->flags & (GW_CONN_CLOSING | GW_CONN_CLOSE_AFTER) || ws == NULL)
 		return;
@@ -219,10 +240,22 @@ eio_ws_close(struct gw_conn *c, uint16_t code)
 	gw_conn_close_after_write(c);
 }
 
-/* Free the WebSocket state; NULL is a no-op. */
-void
-eio_ws_free(struct eio_ws *ws)
+/* The connection is closing or leaving: its session lets go of it. */
+static void
+ws_gone(struct gw_conn *c)
 {
+	if (c->sess != NULL)
+		eio_session_conn_gone(c->sess, c);
+	c->sess = NULL;
+}
+
+/* Free the WebSocket state (the reaper). */
+static void
+ws_free(struct gw_conn *c)
+{
+	struct eio_ws *ws = c->data;
+
+	c->data = NULL;
 	if (ws == NULL)
 		return;
 	if (ws->ctx != NULL)
@@ -238,7 +271,9 @@ eio_ws_parsers(struct gw *gw)
 	uint64_t n = 0;
 
 	TAILQ_FOREACH(c, &gw->conns, link) {
-		if (c->ws != NULL && c->ws->ctx != NULL)
+		const struct eio_ws *ws = ws_of(c);
+
+		if (ws != NULL && ws->ctx != NULL)
 			n++;
 	}
 	return n;
@@ -264,11 +299,7 @@ ws_accept(struct gw_conn *c, const char *key)
 	gw_conn_write_copy(c, head, (size_t)n);
 	ws = gw_xcalloc(1, sizeof *ws);	/* no wslay context until a frame comes */
 	ws->c = c;
-	c->ws = ws;
-	c->mode = GW_CONN_WS;
-	http_in_reset(c->hin);
-	free(c->hin);
-	c->hin = NULL;
+	gw_conn_set_ops(c, &ws_conn_ops, ws);	/* the HTTP reader is freed */
 	gw_conn_request_done(c);
 	return 0;
 }
@@ -332,5 +363,5 @@ eio_ws_upgrade(struct gw_conn *c, struct http_req *req, const struct gw_endpoint
 	if (!have_sid)
 		eio_session_send_open(s);
 	if (nrest > 0)
-		eio_ws_input(c, rest, nrest);
+		ws_input(c, rest, nrest);
 }

@@ -153,6 +153,7 @@ void gw_outq_clear(struct gw_outq *q);
 enum gw_ep_kind { GW_EP_SIO = 1, GW_EP_RAW = 2 };
 
 struct eio_handler;
+struct gw_http_route;
 
 /* An Engine.IO endpoint (a path). Owned by gw_conf. */
 struct gw_endpoint {
@@ -160,6 +161,8 @@ struct gw_endpoint {
 	size_t plen;
 	int kind;
 	int idx;
+	/* What HTTP hands its requests to (gw_conn.h), set by gw_main.c: Engine.IO's */
+	const struct gw_http_route *route;
 	/* What its sessions are handed to (eio_session.h), set for kind by gw_main.c */
 	const struct eio_handler *h;
 };
@@ -428,6 +431,17 @@ struct gw {
 	uint64_t sio_offset;		/* last recovery offset given to an emit */
 	struct gw_map sio_held;		/* socket id -> sio_held (owner), sockets holding events */
 
+	/*
+	 * Hooks of the HTTP server (gw_http.c), set by the layers above:
+	 * requests on the metrics listener (gw_metrics.c; NULL: 404), and
+	 * threads = N, a request naming another loop's session (gw_loops.c;
+	 * NULL with one loop): hand c over with its request and the bytes
+	 * after an upgrade's headers, 1; or 0, not another loop's.
+	 */
+	void (*http_metrics)(struct gw_conn *c, struct http_req *req);
+	int (*http_handoff)(struct gw_conn *c, struct http_req *req, const char *rest,
+	    size_t nrest);
+
 	ev_prepare prep;		/* flush, drain, reap before sleeping */
 	ev_idle idle;			/* keeps the loop turning while work remains */
 	ev_signal sigint, sigterm, sighup;
@@ -445,14 +459,8 @@ struct gw_shared *gw_loops_new(int n);
 /* Derive loop i's id and bridge endpoint from the configured ones. */
 /* -1 with *why when loop i's endpoint cannot be made (port + i over 65535). */
 int gw_loops_names(struct gw *gw, const char *base_id, const char **why);
-/* Start the inbox watcher and, for i > 0, the snapshot timer. */
+/* Start the inbox watcher and, with several loops, the snapshot timer and the HTTP hand-off hook. */
 void gw_loops_watch(struct gw *gw);
-/* The loop whose id prefixes sid, if it is another loop; else NULL. */
-struct gw *gw_loops_owner(struct gw *gw, const char *sid);
-/* Post a message to loop `to` (any thread). */
-void gw_loops_post(struct gw *to, const struct gw_msg *m);
-/* Queue c (in HTTP mode, request in c->req) for loop `to`; moved before sleeping. */
-void gw_loops_handoff(struct gw_conn *c, struct gw *to);
 /* Move queued connections to their loops (the prepare step). */
 void gw_loops_flush(struct gw *gw);
 /* Hooks gw_main.c provides to the inbox. */
@@ -462,8 +470,17 @@ void gw_main_reload_apply(struct gw *gw, struct gw_conf *next);
 /* eio_poll.c: shared static buffers, before the loops start. */
 void gw_poll_init(void);
 
-/* gw_main.c: ask the loop to run its prepare step before sleeping again. */
+/* gw_inbox.c: waking loops (the base layer: any layer may call these) */
+/* Set up gw->idle (loop start). */
+void gw_wake_init(struct gw *gw);
+/* Ask the loop to run its prepare step before sleeping again. */
 void gw_wake(struct gw *gw);
+/* Loop gw's id from the configured (or random) one: with several loops, its own. */
+void gw_inbox_id(struct gw *gw, const char *base);
+/* The loop whose id prefixes sid, if it is another loop; else NULL. */
+struct gw *gw_inbox_owner(struct gw *gw, const char *sid);
+/* Post a message to loop `to` (any thread) and wake it. */
+void gw_inbox_post(struct gw *to, const struct gw_msg *m);
 /* sd_notify when built with libsystemd; no-op otherwise. */
 void gw_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

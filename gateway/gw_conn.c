@@ -1,6 +1,7 @@
 /*
  * gw_conn.c: client connections: reading, the output queue (writev of
- * shared slices), timeouts, and deferred freeing.
+ * shared slices), static files, the deadline, and deferred freeing.  What
+ * the bytes mean is the protocol's (c->ops: HTTP, then maybe WebSocket).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,10 +12,8 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
-#include "eio_session.h"
 #include "gw_conn.h"
 
-#define GW_STASH_MAX (64 * 1024)
 /*
  * Static files: bytes sent by sendfile(2) per connection per loop turn.
  * The file is never in memory; this only bounds how long one reader may
@@ -73,7 +72,8 @@ gw_conn_limits_update(struct gw *gw)
 
 /* A new connection on an accepted, non-blocking fd. */
 struct gw_conn *
-gw_conn_new(struct gw *gw, int fd, const struct sockaddr *sa, socklen_t salen, int metrics)
+gw_conn_new(struct gw *gw, int fd, const struct sockaddr *sa, socklen_t salen, int metrics,
+    const struct gw_conn_ops *ops)
 {
 	struct gw_conn *c;
 	struct gw_ip *ip = gw_ip_get(gw, sa);
@@ -108,13 +108,11 @@ gw_conn_new(struct gw *gw, int fd, const struct sockaddr *sa, socklen_t salen, i
 	c->id = ++gw->next_conn_id;
 	c->fd = fd;
 	c->file_fd = -1;
-	c->mode = GW_CONN_HTTP;
 	c->metrics = (uint8_t)metrics;
 	conn_peer_name(c->peer, sizeof c->peer, sa);
-	c->hin = gw_xmalloc(sizeof *c->hin);
-	http_in_init(c->hin, &gw->http_lim);
-	c->hin->on_headers = gw_http_headers;
-	c->hin->hook_arg = c;
+	c->ops = ops;
+	if (ops->open != NULL)
+		ops->open(c);
 	ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
 	c->io.data = c;
 	ev_io_start(gw->loop, &c->io);
@@ -318,8 +316,8 @@ conn_detach(struct gw_conn *c)
 		TAILQ_REMOVE(&gw->writers, c, wlink);
 		c->flags &= ~GW_CONN_IN_WRITERS;
 	}
-	if (c->sess != NULL)
-		eio_session_conn_gone(c->sess, c);
+	if (c->ops->gone != NULL)
+		c->ops->gone(c);
 	c->sess = NULL;
 	TAILQ_REMOVE(&gw->conns, c, link);
 	gw->nconns--;
@@ -384,7 +382,8 @@ gw_conn_adopt(struct gw *gw, struct gw_conn *c)
 {
 	c->gw = gw;
 	c->id = ++gw->next_conn_id;
-	c->hin->lim = &gw->http_lim;
+	if (c->hin != NULL)
+		c->hin->lim = &gw->http_lim;
 	TAILQ_INSERT_TAIL(&gw->conns, c, link);
 	gw->nconns++;
 	ev_io_start(gw->loop, &c->io);
@@ -393,7 +392,7 @@ gw_conn_adopt(struct gw *gw, struct gw_conn *c)
 	 * answer arms this loop's (gw_conn_request_done).  Anything else
 	 * waits for a request: give it one here.
 	 */
-	if (c->req == NULL && c->mode == GW_CONN_HTTP)
+	if (c->req == NULL && c->hin != NULL)
 		conn_arm_timeout(c);
 	if (c->out.n > 0 || c->file_fd >= 0)
 		conn_want_flush(c);
@@ -418,79 +417,30 @@ gw_conn_reap(struct gw *gw)
 		if (c->counted)
 			__atomic_sub_fetch(&gw->sh->nconns, 1, __ATOMIC_RELAXED);
 		gw_outq_clear(&c->out);
-		if (c->hin != NULL) {
-			http_in_reset(c->hin);
-			free(c->hin);
-		}
+		if (c->ops->free != NULL)
+			c->ops->free(c);
 		http_req_free(c->req);
 		free(c->stash);
-		eio_ws_free(c->ws);
 		free(c);
 	}
 }
 
-/* Answer a request-level error and close. */
-static void
-conn_http_fail(struct gw_conn *c, int status, const char *why)
+/* Switch protocols (the WebSocket upgrade): the old state is freed now. */
+void
+gw_conn_set_ops(struct gw_conn *c, const struct gw_conn_ops *ops, void *data)
 {
-	char esc[128];
-	char body[160];
-	int n;
-
-	gw_info("conn %llu %s: bad HTTP request (%d): %s", (unsigned long long)c->id, c->peer,
-	    status, gw_log_escape(esc, sizeof esc, why, strlen(why)));
-	c->gw->st.err_http++;
-	gw_http_refused(c, c->hin->req, status);
-	n = snprintf(body, sizeof body, "{\"code\":3,\"message\":\"%s\"}",
-	    http_status_text(status));
-	gw_http_respond(c, status, "application/json", NULL, body, (size_t)n);
-	gw_conn_close_after_write(c);
+	if (c->ops->free != NULL)
+		c->ops->free(c);
+	c->ops = ops;
+	c->data = data;
 }
 
-/* Feed bytes read from the socket (HTTP or WebSocket). */
+/* Feed bytes as if read from the socket: to the protocol, unless closing. */
 void
 gw_conn_input(struct gw_conn *c, const char *p, size_t n)
 {
-	while (n > 0 && !(c->flags & (GW_CONN_CLOSING | GW_CONN_CLOSE_AFTER))) {
-		size_t used;
-		int r;
-
-		if (c->mode == GW_CONN_WS) {
-			eio_ws_input(c, p, n);
-			return;
-		}
-		if (c->req != NULL) {
-			/* A request is in service: keep the rest for later, bounded. */
-			if (c->stash_len + n > GW_STASH_MAX) {
-				gw_conn_close(c, "too much pipelined input");
-				return;
-			}
-			c->stash = gw_xrealloc(c->stash, c->stash_len + n);
-			memcpy(c->stash + c->stash_len, p, n);
-			c->stash_len += (uint32_t)n;
-			return;
-		}
-		r = http_in_feed(c->hin, p, n, &used);
-		switch (r) {
-		case HTTP_IN_MORE:
-			return;
-		case HTTP_IN_ERROR:
-			conn_http_fail(c, c->hin->status, c->hin->why);
-			return;
-		case HTTP_IN_DONE:
-			gw_tlist_stop(&c->tmo);
-			c->req = http_in_take(c->hin);
-			p += used;
-			n -= used;
-			gw_http_request(c, c->req);
-			break;
-		case HTTP_IN_UPGRADE:
-			gw_tlist_stop(&c->tmo);
-			c->req = http_in_take(c->hin);
-			gw_http_upgrade(c, c->req, p + used, n - used);
-			return;
-		}
-	}
+	if (n > 0 && !(c->flags & (GW_CONN_CLOSING | GW_CONN_CLOSE_AFTER)))
+		c->ops->input(c, p, n);
 }
 
 /* The request in service has its answer queued: read the next one. */
@@ -499,7 +449,7 @@ gw_conn_request_done(struct gw_conn *c)
 {
 	http_req_free(c->req);
 	c->req = NULL;
-	if (c->flags & (GW_CONN_CLOSING | GW_CONN_CLOSE_AFTER) || c->mode != GW_CONN_HTTP)
+	if (c->flags & (GW_CONN_CLOSING | GW_CONN_CLOSE_AFTER) || c->hin == NULL)
 		return;
 	conn_arm_timeout(c);
 	if (c->stash != NULL) {
@@ -547,19 +497,16 @@ conn_tmo_cb(struct gw_tlist *tl, struct gw_tnode *n)
 {
 	struct gw_conn *c = GW_TNODE_OWNER(n, struct gw_conn, tmo);
 
-	if (c->req == NULL && http_in_busy(c->hin)) {
-		gw_log_client = 1;	/* a slowloris flood is the client's */
-		conn_http_fail(c, 408, "request not complete in time");
-		gw_log_client = 0;
-		return;
-	}
 	if (c->file_fd >= 0) {
 		gw_info("conn %llu %s: static file: nothing read for http_timeout, closing",
 		    (unsigned long long)c->id, c->peer);
 		gw_conn_close(c, NULL);
 		return;
 	}
-	gw_conn_close(c, "idle timeout");
+	if (c->ops->timeout != NULL)
+		c->ops->timeout(c);
+	else
+		gw_conn_close(c, "idle timeout");
 }
 
 /* Flush every connection with pending output (the prepare step). */

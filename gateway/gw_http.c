@@ -1,6 +1,10 @@
 /*
- * gw_http.c: what the gateway does with a complete HTTP request: CORS,
- * routing to an Engine.IO endpoint or the static folder, and responses.
+ * gw_http.c: HTTP/1.1 on a connection (gw_http_conn_ops: reading requests,
+ * pipelining, the slow-request deadline) and what the gateway does with a
+ * complete request: CORS, routing to what an endpoint's path registered
+ * (ep->route: Engine.IO's, set by gw_main.c), to the metrics hook on the
+ * metrics listener, to another loop (gw->http_handoff), or the static
+ * folder; and responses.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "eio_session.h"
 #include "gw_conn.h"
+
+#define GW_STASH_MAX (64 * 1024)
+
+static void http_refused(struct gw_conn *c, const struct http_req *req, int status);
 
 /* The endpoint serving path ("/engine.io/" or "/engine.io"), or NULL. */
 static const struct gw_endpoint *
@@ -292,22 +299,22 @@ http_client_js(struct gw_conn *c, struct http_req *req)
 	return -1;
 }
 
-/* threads = N: the other loop that owns the request's sid, if any. */
-static struct gw *
-http_sid_owner(struct gw_conn *c, const struct http_req *req)
+/*
+ * threads = N: hand the request to the loop owning its session, if another
+ * one (the hook gw_loops.c sets): 1 if handed over.  rest: bytes read after
+ * an upgrade's headers, which go along.
+ */
+static int
+http_handoff(struct gw_conn *c, struct http_req *req, const char *rest, size_t nrest)
 {
-	char sid[64];
-
-	if (c->gw->sh->n == 1 || http_req_query(req, "sid", sid, sizeof sid) == NULL)
-		return NULL;
-	return gw_loops_owner(c->gw, sid);
+	return c->gw->http_handoff != NULL && c->gw->http_handoff(c, req, rest, nrest);
 }
 
 /*
- * A request's headers are in: note a POST in progress on its session.
- * Authorised first (Origin here, endpoint and sid_bind_ip in
- * eio_session_authorised): a refused one touches no session and gets its
- * answer when complete.
+ * A request's headers are in (before its body): its endpoint's route may
+ * refuse it (a second POST on a session: a status), or note it.  Only an
+ * allowed Origin reaches the route: a refused one touches no session and
+ * gets its answer when complete.
  */
 int
 gw_http_headers(void *conn, struct http_req *req, const char **why)
@@ -315,51 +322,45 @@ gw_http_headers(void *conn, struct http_req *req, const char **why)
 	struct gw_conn *c = conn;
 	const struct gw_endpoint *ep;
 
-	if (req->method != HTTP_POST)
-		return 0;
 	ep = http_endpoint(c->gw, req->buf + req->path, req->path_len);
-	if (ep == NULL || !gw_http_origin_ok(c->gw, req))
+	if (ep == NULL || ep->route->headers == NULL || !gw_http_origin_ok(c->gw, req))
 		return 0;
-	return eio_poll_post_begin(c, req, ep, why);
+	return ep->route->headers(c, req, ep, why);
 }
 
 /*
  * A request refused by the HTTP reader with status (answered by the
- * caller): one over max_payload (413) closes the Engine.IO session it
- * names, if it is authorised to act on it.
+ * caller): its endpoint's route is told (Engine.IO closes the session a
+ * request over max_payload names, if it may act on it).
  */
-void
-gw_http_refused(struct gw_conn *c, const struct http_req *req, int status)
+static void
+http_refused(struct gw_conn *c, const struct http_req *req, int status)
 {
 	const struct gw_endpoint *ep;
 
-	if (status != 413 || req == NULL || req->path_len == 0)
+	if (req == NULL || req->path_len == 0)
 		return;
 	ep = http_endpoint(c->gw, req->buf + req->path, req->path_len);
-	if (ep != NULL && gw_http_origin_ok(c->gw, req))
-		eio_poll_oversized(c, req, ep);
+	if (ep != NULL && ep->route->refused != NULL && gw_http_origin_ok(c->gw, req))
+		ep->route->refused(c, req, ep, status);
 }
 
 /* Route one complete request. */
 void
 gw_http_request(struct gw_conn *c, struct http_req *req)
 {
-	struct gw *gw = c->gw, *to;
+	struct gw *gw = c->gw;
 	const struct gw_endpoint *ep = http_endpoint(gw, req->buf + req->path, req->path_len);
 
 	if (c->metrics) {
-		gw_metrics_serve(c, req);
+		if (gw->http_metrics != NULL)
+			gw->http_metrics(c, req);
+		else
+			gw_http_respond(c, 404, "text/plain; charset=UTF-8", NULL, "Not Found\n", 10);
 		return;
 	}
-	if (c->sess != NULL && c->sess->post == c) {
-		/* The body is in: this POST is no longer in progress. */
-		c->sess->post = NULL;
-		c->sess = NULL;
-	}
-	if (ep != NULL && (to = http_sid_owner(c, req)) != NULL) {
-		gw_loops_handoff(c, to);
+	if (ep != NULL && http_handoff(c, req, NULL, 0))
 		return;
-	}
 	if (ep != NULL) {
 		if (!gw_http_origin_ok(gw, req)) {
 			const char *o = http_req_header(req, "origin");
@@ -375,7 +376,7 @@ gw_http_request(struct gw_conn *c, struct http_req *req)
 			http_preflight(c, req);
 			return;
 		}
-		eio_http_request(c, req, ep);
+		ep->route->request(c, req, ep);
 		return;
 	}
 	if (http_client_js(c, req) == 0 || http_static(c, req) == 0)
@@ -390,18 +391,10 @@ gw_http_upgrade(struct gw_conn *c, struct http_req *req, const char *rest, size_
 	struct gw *gw = c->gw;
 	const struct gw_endpoint *ep = http_endpoint(gw, req->buf + req->path, req->path_len);
 	const char *up = http_req_header(req, "upgrade");
-	struct gw *to;
 
-	if (ep != NULL && (to = http_sid_owner(c, req)) != NULL) {
-		/* Bytes after the headers go along (read by the owner as the new protocol's). */
-		if (nrest > 0) {
-			c->stash = gw_xmalloc(nrest);
-			memcpy(c->stash, rest, nrest);
-			c->stash_len = (uint32_t)nrest;
-		}
-		gw_loops_handoff(c, to);
+	/* Bytes after the headers go along (read by the owner as the new protocol's). */
+	if (ep != NULL && http_handoff(c, req, rest, nrest))
 		return;
-	}
 	if (ep == NULL) {
 		c->flags |= GW_CONN_CLOSE_AFTER;
 		gw_http_respond(c, 404, "text/plain; charset=UTF-8", NULL, "Not Found\n", 10);
@@ -424,5 +417,113 @@ gw_http_upgrade(struct gw_conn *c, struct http_req *req, const char *rest, size_
 		gw_http_error(c, 400, 3, "Bad request");
 		return;
 	}
-	eio_ws_upgrade(c, req, ep, rest, nrest);
+	if (ep->route->upgrade == NULL) {
+		c->flags |= GW_CONN_CLOSE_AFTER;
+		gw_http_error(c, 400, 3, "Bad request");
+		return;
+	}
+	ep->route->upgrade(c, req, ep, rest, nrest);
 }
+
+/* ---- the HTTP reader: gw_http_conn_ops ---- */
+
+/* An accepted connection: a request reader on the loop's limits. */
+static void
+http_open(struct gw_conn *c)
+{
+	c->hin = gw_xmalloc(sizeof *c->hin);
+	http_in_init(c->hin, &c->gw->http_lim);
+	c->hin->on_headers = gw_http_headers;
+	c->hin->hook_arg = c;
+}
+
+/* Free the reader (the reaper, or the switch to WebSocket). */
+static void
+http_free(struct gw_conn *c)
+{
+	if (c->hin != NULL) {
+		http_in_reset(c->hin);
+		free(c->hin);
+		c->hin = NULL;
+	}
+}
+
+/* Answer a request-level error and close. */
+static void
+http_fail(struct gw_conn *c, int status, const char *why)
+{
+	char esc[128];
+	char body[160];
+	int n;
+
+	gw_info("conn %llu %s: bad HTTP request (%d): %s", (unsigned long long)c->id, c->peer,
+	    status, gw_log_escape(esc, sizeof esc, why, strlen(why)));
+	c->gw->st.err_http++;
+	http_refused(c, c->hin->req, status);
+	n = snprintf(body, sizeof body, "{\"code\":3,\"message\":\"%s\"}",
+	    http_status_text(status));
+	gw_http_respond(c, status, "application/json", NULL, body, (size_t)n);
+	gw_conn_close_after_write(c);
+}
+
+/* Bytes from the socket: requests, one in service at a time (the rest kept). */
+static void
+http_input(struct gw_conn *c, const char *p, size_t n)
+{
+	while (n > 0 && !(c->flags & (GW_CONN_CLOSING | GW_CONN_CLOSE_AFTER))) {
+		size_t used;
+		int r;
+
+		if (c->req != NULL) {
+			/* A request is in service: keep the rest for later, bounded. */
+			if (c->stash_len + n > GW_STASH_MAX) {
+				gw_conn_close(c, "too much pipelined input");
+				return;
+			}
+			c->stash = gw_xrealloc(c->stash, c->stash_len + n);
+			memcpy(c->stash + c->stash_len, p, n);
+			c->stash_len += (uint32_t)n;
+			return;
+		}
+		r = http_in_feed(c->hin, p, n, &used);
+		switch (r) {
+		case HTTP_IN_MORE:
+			return;
+		case HTTP_IN_ERROR:
+			http_fail(c, c->hin->status, c->hin->why);
+			return;
+		case HTTP_IN_DONE:
+			gw_tlist_stop(&c->tmo);
+			c->req = http_in_take(c->hin);
+			p += used;
+			n -= used;
+			gw_http_request(c, c->req);
+			break;
+		case HTTP_IN_UPGRADE:
+			gw_tlist_stop(&c->tmo);
+			c->req = http_in_take(c->hin);
+			gw_http_upgrade(c, c->req, p + used, n - used);
+			return;
+		}
+	}
+}
+
+/* The deadline: a request begun and not complete (slowloris) gets 408; else idle. */
+static void
+http_timeout(struct gw_conn *c)
+{
+	if (c->req == NULL && http_in_busy(c->hin)) {
+		gw_log_client = 1;	/* a slowloris flood is the client's */
+		http_fail(c, 408, "request not complete in time");
+		gw_log_client = 0;
+		return;
+	}
+	gw_conn_close(c, "idle timeout");
+}
+
+const struct gw_conn_ops gw_http_conn_ops = {
+	.open = http_open,
+	.input = http_input,
+	.timeout = http_timeout,
+	.free = http_free,
+};

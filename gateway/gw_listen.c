@@ -46,7 +46,8 @@ listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		l->paused = 0;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		gw_conn_new(l->gw, fd, (struct sockaddr *)&ss, sl, l->metrics);
+		/* Every listener speaks HTTP first (the metrics one too). */
+		gw_conn_new(l->gw, fd, (struct sockaddr *)&ss, sl, l->metrics, &gw_http_conn_ops);
 	}
 }
 

@@ -25,13 +25,7 @@
 #include <unistd.h>
 
 #include "eio_session.h"
-#include "gw_bridge.h"
 #include "gw_conn.h"
-#include "sio.h"
-
-/* The fourth character of loop i's id (url-safe base64, as sids). */
-static const char loop_chars[] =
-    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_";
 
 struct gw_shared *
 gw_loops_new(int n)
@@ -68,13 +62,9 @@ gw_loops_names(struct gw *gw, const char *base, const char **why)
 	static char msg[320];
 	const char *b = gw->conf.bridge;
 
-	snprintf(gw->id, sizeof gw->id, "%s", base);
+	gw_inbox_id(gw, base);
 	snprintf(gw->bridge_ep, sizeof gw->bridge_ep, "%s", b);
-	if (gw->sh->n == 1)
-		return 0;
-	gw->id[3] = loop_chars[gw->idx];
-	gw->id[4] = '\0';
-	if (gw->idx == 0)
+	if (gw->sh->n == 1 || gw->idx == 0)
 		return 0;
 	if (strncmp(b, "tcp://", 6) == 0) {
 		const char *colon = strrchr(b, ':');
@@ -97,44 +87,32 @@ gw_loops_names(struct gw *gw, const char *base, const char **why)
 	return 0;
 }
 
-/* The loop that owns sid, when it is another one. */
-struct gw *
-gw_loops_owner(struct gw *gw, const char *sid)
+/*
+ * The HTTP server's hand-off hook: a request naming a sid of another loop
+ * goes there whole (bytes after an upgrade's headers with it, read by the
+ * owner as the new protocol's); the prepare step moves c.  1 if it went.
+ */
+static int
+loops_handoff(struct gw_conn *c, struct http_req *req, const char *rest, size_t nrest)
 {
-	const char *p;
+	struct gw *gw = c->gw, *to;
+	char sid[64];
 
-	if (gw->sh->n == 1 || strlen(sid) < 4 || memcmp(sid, gw->id, 3) != 0 ||
-	    sid[3] == gw->id[3] || (p = strchr(loop_chars, sid[3])) == NULL ||
-	    p - loop_chars >= gw->sh->n)
-		return NULL;
-	return gw->sh->loop[p - loop_chars];
-}
-
-void
-gw_loops_post(struct gw *to, const struct gw_msg *m)
-{
-	pthread_mutex_lock(&to->inbox_mu);
-	if (to->ninbox == to->inbox_cap) {
-		to->inbox_cap = to->inbox_cap ? to->inbox_cap * 2 : 16;
-		to->inbox = gw_xrealloc(to->inbox, to->inbox_cap * sizeof *to->inbox);
+	if (http_req_query(req, "sid", sid, sizeof sid) == NULL ||
+	    (to = gw_inbox_owner(gw, sid)) == NULL)
+		return 0;
+	if (nrest > 0) {
+		c->stash = gw_xmalloc(nrest);
+		memcpy(c->stash, rest, nrest);
+		c->stash_len = (uint32_t)nrest;
 	}
-	to->inbox[to->ninbox++] = *m;
-	pthread_mutex_unlock(&to->inbox_mu);
-	ev_async_send(to->loop, &to->inbox_w);
-}
-
-/* Queue c for loop `to`; the prepare step moves it. */
-void
-gw_loops_handoff(struct gw_conn *c, struct gw *to)
-{
-	struct gw *gw = c->gw;
-
 	if (gw->nhandoff == gw->handoff_cap) {
 		gw->handoff_cap = gw->handoff_cap ? gw->handoff_cap * 2 : 16;
 		gw->handoff = gw_xrealloc(gw->handoff, gw->handoff_cap * sizeof *gw->handoff);
 	}
 	gw->handoff[gw->nhandoff++] = (struct gw_msg){ .kind = to->idx, .conn = c };
 	gw_wake(gw);
+	return 1;
 }
 
 /* Move every queued connection to its loop. */
@@ -148,7 +126,7 @@ gw_loops_flush(struct gw *gw)
 		struct gw *to = gw->sh->loop[gw->handoff[i].kind];
 
 		if (gw_conn_release(c) == 0)
-			gw_loops_post(to, &(struct gw_msg){ .kind = GW_MSG_CONN, .conn = c });
+			gw_inbox_post(to, &(struct gw_msg){ .kind = GW_MSG_CONN, .conn = c });
 	}
 	gw->nhandoff = 0;
 }
@@ -242,6 +220,7 @@ gw_loops_watch(struct gw *gw)
 	gw->inbox_w.data = gw;
 	ev_async_start(gw->loop, &gw->inbox_w);
 	if (gw->sh->n > 1) {
+		gw->http_handoff = loops_handoff;
 		ev_timer_init(&gw->snap_t, snap_cb, 1., 1.);
 		gw->snap_t.data = gw;
 		ev_timer_start(gw->loop, &gw->snap_t);

@@ -47,20 +47,6 @@ gw_notify(const char *fmt, ...)
 #endif
 }
 
-/* Keep the loop turning (no sleep) until the next prepare step. */
-void
-gw_wake(struct gw *gw)
-{
-	if (!ev_is_active(&gw->idle))
-		ev_idle_start(gw->loop, &gw->idle);
-}
-
-static void
-idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
-{
-	ev_idle_stop(loop, w);
-}
-
 /* Whether a stopping gateway has delivered everything it can. */
 /*
  * Whether the other loops are done (loop 0 stops the worker programs, which
@@ -117,7 +103,7 @@ loop_done(struct gw *gw)
 	pthread_mutex_lock(&gw->sh->mu);
 	gw->sh->drained++;
 	pthread_mutex_unlock(&gw->sh->mu);
-	gw_loops_post(gw->sh->loop[0], &(struct gw_msg){ .kind = GW_MSG_WAKE });
+	gw_inbox_post(gw->sh->loop[0], &(struct gw_msg){ .kind = GW_MSG_WAKE });
 }
 
 /* Before the loop sleeps: bridge in, client output out, free the dead. */
@@ -184,7 +170,7 @@ reload(struct gw *gw)
 			free(copy);
 			continue;
 		}
-		gw_loops_post(gw->sh->loop[i], &(struct gw_msg){ .kind = GW_MSG_RELOAD, .conf = copy });
+		gw_inbox_post(gw->sh->loop[i], &(struct gw_msg){ .kind = GW_MSG_RELOAD, .conf = copy });
 	}
 	gw_conf_apply_live(&gw->conf, &next, 0);
 	gw_conf_free(&next);
@@ -320,7 +306,7 @@ begin_stop(struct gw *gw, int signum)
 		    gw->conf.drain_timeout);
 	}
 	for (i = 1; i < gw->sh->n; i++)
-		gw_loops_post(gw->sh->loop[i],
+		gw_inbox_post(gw->sh->loop[i],
 		    &(struct gw_msg){ .kind = now ? GW_MSG_STOP_NOW : GW_MSG_STOP });
 	gw_main_stop(gw, now);
 }
@@ -358,10 +344,12 @@ loop_init(struct gw *gw, const char *base_id, const char **why)
 {
 	int i;
 
-	/* Each endpoint's sessions go to the layer of its kind. */
-	for (i = 0; i < gw->conf.nep; i++)
+	/* Each endpoint's requests go to Engine.IO, its sessions to the layer of its kind. */
+	for (i = 0; i < gw->conf.nep; i++) {
+		gw->conf.ep[i].route = &eio_http_route;
 		gw->conf.ep[i].h = gw->conf.ep[i].kind == GW_EP_RAW ? &eio_bridge_handler :
 		    &sio_eio_handler;
+	}
 	if (gw_loops_names(gw, base_id, why) < 0)
 		return -1;
 	gw->loop = gw->idx == 0 ? ev_default_loop(EVFLAG_AUTO) : ev_loop_new(EVFLAG_AUTO);
@@ -378,7 +366,7 @@ loop_init(struct gw *gw, const char *base_id, const char **why)
 	ev_prepare_init(&gw->prep, prepare_cb);
 	gw->prep.data = gw;
 	ev_prepare_start(gw->loop, &gw->prep);
-	ev_idle_init(&gw->idle, idle_cb);
+	gw_wake_init(gw);
 	ev_init(&gw->drain_t, drain_timeout_cb);
 	gw_loops_watch(gw);
 	if (gw->idx == 0) {
@@ -576,7 +564,7 @@ main(int argc, char **argv)
 	}
 	if (rc != 0) {
 		for (i = 1; i < n; i++) {
-			gw_loops_post(sh->loop[i], &(struct gw_msg){ .kind = GW_MSG_STOP_NOW });
+			gw_inbox_post(sh->loop[i], &(struct gw_msg){ .kind = GW_MSG_STOP_NOW });
 			pthread_join(sh->th[i], NULL);
 		}
 		goto out;
@@ -585,7 +573,7 @@ main(int argc, char **argv)
 	gw_notify("READY=1\nSTATUS=running");
 	ev_run(gw->loop, 0);
 	for (i = 1; i < n; i++) {
-		gw_loops_post(sh->loop[i], &(struct gw_msg){ .kind = GW_MSG_STOP_NOW });
+		gw_inbox_post(sh->loop[i], &(struct gw_msg){ .kind = GW_MSG_STOP_NOW });
 		pthread_join(sh->th[i], NULL);
 	}
 	rc = 0;

@@ -18,10 +18,13 @@
 #include "gw_conn.h"
 #include "sio.h"
 
-/* Start the metrics listener if configured. */
+static void metrics_serve(struct gw_conn *c, struct http_req *req);
+
+/* Start the metrics listener if configured; its requests come to metrics_serve. */
 int
 gw_metrics_start(struct gw *gw, const char **why)
 {
+	gw->http_metrics = metrics_serve;
 	return gw_listen_metrics(gw, why);
 }
 
@@ -215,9 +218,9 @@ metrics_text(struct gw *gw, size_t *outlen)
 	return p;
 }
 
-/* GET /metrics on the metrics listener. */
-void
-gw_metrics_serve(struct gw_conn *c, struct http_req *req)
+/* GET /metrics on the metrics listener (the HTTP server's metrics hook). */
+static void
+metrics_serve(struct gw_conn *c, struct http_req *req)
 {
 	size_t len;
 	char *text;

@@ -37,7 +37,7 @@ import sys
 # through what the higher one registered (a handler table, a hook), so
 # --layers lists every call that names a function of a higher layer.
 LAYERS = [
-    ("base", "gw_util gw_buf gw_log gw_map gw_ip gw_sha1 gw_tlist ws_scan gw_curve http"),
+    ("base", "gw_util gw_buf gw_log gw_map gw_ip gw_sha1 gw_tlist ws_scan gw_curve http gw_inbox"),
     ("transport", "gw_conn gw_http gw_listen"),
     ("engine.io", "eio_packet eio_v3 eio_ws eio_poll eio_v3_io eio_session"),
     ("bridge", "gw_bridge gw_ledger eio_bridge"),
