@@ -1,6 +1,8 @@
 /*
- * sio_socket.c: Socket.IO connections and sockets: inbound packets, the
- * connect handshake with a worker, acks both ways, disconnects.
+ * sio_socket.c: Socket.IO sockets: lookup, the connect handshake with a
+ * worker, session data, acks a worker waits for, disconnects, and sockets
+ * moving to a new worker.  Packets from the client are read in sio_conn.c,
+ * the order of a socket's events is kept in sio_order.c.
  *
  * Connect state of a socket (per namespace of an Engine.IO session):
  *
@@ -13,19 +15,7 @@
  *   CONNECTED --> client 41 / server disconnect / transport close --> gone
  *                 (worker gets SIO_DISCONNECT with the reason, exactly once)
  *
- * Order of a socket's events.  A socket has at most one SIO_CONNECT or
- * SIO_EVENT unfinished at its worker: sent (or waiting for credit) and not
- * yet paid back by CREDIT.  A worker applies what a handler did (session
- * data, rooms) before it returns the credit, on the same pipe, so the
- * next event, sent only then, carries the session and rooms as that
- * handler left them.  Events that arrive meanwhile wait in the socket's
- * held queue (struct sio_held, only while there are some), encoded
- * without seq, session and rooms, which are added when each is sent.
- * so->busy counts the socket's unfinished messages (a socket moved to a
- * new worker has its notice and its redelivered event); every path that
- * takes such a message out of a worker's queues (CREDIT, expiry, worker
- * loss, a new HELLO) calls sio_socket_release(), which sends the next
- * held event once none is left.
+ * Order of a socket's events: sio_order.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,19 +25,7 @@
 #include "br_json.h"
 #include "gw_bridge.h"
 #include "sio.h"
-
-static void sio_socket_close(struct sio_socket *so, const char *reason, int tell_worker);
-static void enc_rooms(struct br_enc *e, struct sio_socket *so);
-static void held_flush(struct sio_socket *so);
-
-/* One more message of the socket that its next events wait for. */
-static void
-socket_hold(struct sio_socket *so)
-{
-	if (so->busy < UINT8_MAX)
-		so->busy++;	/* saturated: a release may come early (order only) */
-}
-static void held_free(struct gw *gw, struct sio_socket *so);
+#include "sio_int.h"
 
 /* The socket with this id, or NULL. */
 struct sio_socket *
@@ -80,8 +58,8 @@ sio_ids_local(struct gw *gw, const msgpack_object *to)
 }
 
 /* The socket of a connection for a namespace, or NULL. */
-static struct sio_socket *
-conn_socket(struct sio_conn *c, const char *nsp, size_t n)
+struct sio_socket *
+sio_conn_socket(struct sio_conn *c, const char *nsp, size_t n)
 {
 	struct sio_socket *so;
 
@@ -103,8 +81,8 @@ sio_socket_send(struct sio_socket *so, struct gw_buf **pkts, int n)
 }
 
 /* Send a packet whose payload is given as JSON text. */
-static void
-socket_send_json(struct eio_session *s, int type, const char *nsp, size_t nlen, const char *json)
+void
+sio_send_json(struct eio_session *s, int type, const char *nsp, size_t nlen, const char *json)
 {
 	struct gw_buf *pkt;
 	const char *why;
@@ -120,8 +98,8 @@ socket_send_json(struct eio_session *s, int type, const char *nsp, size_t nlen, 
 }
 
 /* A protocol error: log once and close the Engine.IO connection. */
-static void
-conn_fail(struct sio_conn *c, const char *why, const char *data, size_t len)
+void
+sio_conn_fail(struct sio_conn *c, const char *why, const char *data, size_t len)
 {
 	char esc[96];
 
@@ -166,8 +144,8 @@ sio_conn_open(struct eio_session *s, struct gw_buf *hs)
 }
 
 /* Start an event message to the socket's worker: id, nsp, seq + nfields. */
-static void
-enc_socket(struct br_enc *e, int type, uint32_t nfields, struct sio_socket *so)
+void
+sio_enc_socket(struct br_enc *e, int type, uint32_t nfields, struct sio_socket *so)
 {
 	br_enc_init(e, type, nfields + 3);
 	br_enc_cstr(e, "id", so->id);
@@ -189,20 +167,20 @@ socket_tell_disconnect(struct sio_socket *so, const char *reason)
 	struct gw_evmeta meta = { BR_T_SIO_DISCONNECT, so->id, 0, 0, 0 };
 
 	/* The session and rooms it had, like Node's "disconnecting". */
-	enc_socket(&e, BR_T_SIO_DISCONNECT, 3, so);
+	sio_enc_socket(&e, BR_T_SIO_DISCONNECT, 3, so);
 	br_enc_cstr(&e, "reason", reason);
 	br_enc_key(&e, "session");
 	if (so->session != NULL)
 		msgpack_sbuffer_write(&e.sb, so->session, so->session_len);
 	else
 		msgpack_pack_map(&e.pk, 0);
-	enc_rooms(&e, so);
+	sio_enc_rooms(&e, so);
 	gw_bridge_send_event(gw, w, &e, 1, &meta);
 }
 
 /* Free a pending server-to-client ack, telling its worker why. */
-static void
-wait_end(struct sio_wait *wt, const char *reason)
+void
+sio_wait_end(struct sio_wait *wt, const char *reason)
 {
 	struct sio_socket *so = wt->sock;
 	struct gw *gw = so->conn->eio->gw;
@@ -236,7 +214,7 @@ wait_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct sio_wait *wt = t->data;
 
 	wt->sock->conn->eio->gw->st.ack_timeouts++;
-	wait_end(wt, "timeout");
+	sio_wait_end(wt, "timeout");
 }
 
 /* Register an ack awaited from the client; returns the id to send. */
@@ -259,7 +237,7 @@ sio_socket_wait_ack(struct sio_socket *so, uint32_t worker, uint64_t req, unsign
 }
 
 /* Close a socket: unlink it everywhere, tell the worker, free it. */
-static void
+void
 sio_socket_close(struct sio_socket *so, const char *reason, int tell_worker)
 {
 	struct sio_conn *c = so->conn;
@@ -268,11 +246,11 @@ sio_socket_close(struct sio_socket *so, const char *reason, int tell_worker)
 	struct gw_worker *w;
 
 	if (tell_worker)
-		held_flush(so);		/* what the client sent before it left goes first */
+		sio_held_flush(so);		/* what the client sent before it left goes first */
 	else
-		held_free(gw, so);
+		sio_held_free(gw, so);
 	while (so->waits != NULL)
-		wait_end(so->waits, "disconnected");
+		sio_wait_end(so->waits, "disconnected");
 	if (tell_worker)
 		socket_tell_disconnect(so, reason);
 	if (so->state == SIO_S_CONNECTED) {
@@ -319,7 +297,7 @@ socket_connected(struct sio_socket *so)
 	sio_nsp_add(so);
 	snprintf(json, sizeof json, "{\"sid\":\"%s\"%s%s%s}", so->id, pid ? ",\"pid\":\"" : "",
 	    pid ? pid : "", pid ? "\"" : "");
-	socket_send_json(c->eio, SIO_CONNECT, so->nsp->name, so->nsp->nlen,
+	sio_send_json(c->eio, SIO_CONNECT, so->nsp->name, so->nsp->nlen,
 	    c->eio->v3 ? "" : json);	/* v4 protocol: no payload */
 	/*
 	 * Write the CONNECT reply on its own, before what the worker sends
@@ -429,7 +407,7 @@ socket_refuse(struct sio_socket *so, const char *json)
 
 	so->notified = 0;
 	gw->st.sio_rejects++;
-	socket_send_json(c->eio, SIO_CONNECT_ERROR, so->nsp->name, so->nsp->nlen, json);
+	sio_send_json(c->eio, SIO_CONNECT_ERROR, so->nsp->name, so->nsp->nlen, json);
 	sio_socket_close(so, NULL, 0);
 	if (c->sockets == NULL && !gw_tnode_armed(&c->connect_t)) {
 		/* Nothing connected: the connection's own deadline runs again. */
@@ -475,7 +453,7 @@ sio_socket_disconnect(struct sio_socket *so, int close_conn)
 {
 	struct eio_session *s = so->conn->eio;
 
-	socket_send_json(s, SIO_DISCONNECT, so->nsp->name, so->nsp->nlen, "");
+	sio_send_json(s, SIO_DISCONNECT, so->nsp->name, so->nsp->nlen, "");
 	if (close_conn && s->state == EIO_S_CLOSED) {
 		/* A socket waiting for recovery has no session of its own: it goes alone. */
 		sio_socket_close(so, "forced close", 1);
@@ -490,8 +468,8 @@ sio_socket_disconnect(struct sio_socket *so, int close_conn)
 }
 
 /* CONNECT from the client. */
-static void
-handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
+void
+sio_handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 {
 	struct eio_session *s = c->eio;
 	struct gw *gw = s->gw;
@@ -507,11 +485,11 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 		auth = json_loadb(pkt->data, pkt->data_len, JSON_ALLOW_NUL, &jerr);
 		if (auth == NULL || !json_is_object(auth)) {
 			json_decref(auth);
-			conn_fail(c, "CONNECT payload is not an object", pkt->data, pkt->data_len);
+			sio_conn_fail(c, "CONNECT payload is not an object", pkt->data, pkt->data_len);
 			return;
 		}
 	}
-	if (conn_socket(c, pkt->nsp, pkt->nsp_len) != NULL) {
+	if (sio_conn_socket(c, pkt->nsp, pkt->nsp_len) != NULL) {
 		json_decref(auth);
 		return;		/* already connected (or connecting) to it */
 	}
@@ -523,7 +501,7 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 		if (n >= gw->conf.max_nsp) {
 			json_decref(auth);
 			gw_info("session %s: namespace limit (%u) reached", s->sid, gw->conf.max_nsp);
-			socket_send_json(s, SIO_CONNECT_ERROR, pkt->nsp, pkt->nsp_len,
+			sio_send_json(s, SIO_CONNECT_ERROR, pkt->nsp, pkt->nsp_len,
 			    "{\"message\":\"Too many namespaces\"}");
 			return;
 		}
@@ -535,7 +513,7 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 	w = gw_bridge_pick_nsp(gw, pkt->nsp, pkt->nsp_len, &open);
 	if (w == NULL) {
 		json_decref(auth);
-		socket_send_json(s, SIO_CONNECT_ERROR, pkt->nsp, pkt->nsp_len,
+		sio_send_json(s, SIO_CONNECT_ERROR, pkt->nsp, pkt->nsp_len,
 		    "{\"message\":\"Invalid namespace\"}");
 		return;
 	}
@@ -556,7 +534,7 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 	gw_tlist_stop(&c->connect_t);
 
 	/* SIO_CONNECT {sid, id, nsp, seq, auth, reply, hs[, lost]} */
-	enc_socket(&e, BR_T_SIO_CONNECT, 4 + (lost ? 1 : 0), so);
+	sio_enc_socket(&e, BR_T_SIO_CONNECT, 4 + (lost ? 1 : 0), so);
 	if (lost) {
 		br_enc_key(&e, "lost");	/* asked to recover a session that is gone */
 		msgpack_pack_true(&e.pk);
@@ -569,7 +547,7 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 		json_decref(auth);
 		br_enc_free(&e);
 		sio_socket_close(so, NULL, 0);
-		conn_fail(c, why, pkt->data, pkt->data_len);
+		sio_conn_fail(c, why, pkt->data, pkt->data_len);
 		return;
 	}
 	json_decref(auth);
@@ -587,639 +565,12 @@ handle_connect(struct sio_conn *c, const struct sio_pkt *pkt)
 
 		gw_bridge_send_event(gw, w, &e, 1, &meta);
 		if (!w->unordered)
-			socket_hold(so);
+			sio_socket_hold(so);
 	}
 	if (open)
 		socket_connected(so);
 	else
 		gw_tlist_arm(&gw->t_sio_sock, &so->connect_t);
-}
-
-/* Whether an event name is reserved by Socket.IO. */
-static int
-reserved_event(const char *ev)
-{
-	static const char *const r[] = { "connect", "connect_error", "disconnect", "disconnecting",
-		"newListener", "removeListener" };
-	size_t i;
-
-	for (i = 0; i < sizeof r / sizeof r[0]; i++) {
-		if (strcmp(ev, r[i]) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* Pack the socket's rooms (without its own id room). */
-static void
-enc_rooms(struct br_enc *e, struct sio_socket *so)
-{
-	uint32_t i;
-
-	br_enc_key(e, "rooms");
-	msgpack_pack_array(&e->pk, so->nrooms);
-	for (i = 0; i < so->nrooms; i++)
-		br_enc_item_str(e, so->rooms[i].r->name, strlen(so->rooms[i].r->name));
-}
-
-/*
- * Finish a client event and send it: seq, session and rooms as they are
- * now.  hold: the socket's next events wait for it (busy); force: past the
- * worker's backlog bound (a closing socket's last events).  ack1: the
- * client's ack id + 1 (0: none), t: when it arrived (0: now).  Frees e.
- * When the worker's backlog is full the event is dropped and a waiting
- * client ack gets EOVERLOAD; returns -1 then.
- */
-static int
-event_out(struct sio_socket *so, struct gw_worker *w, struct br_enc *e, uint64_t ack1,
-    ev_tstamp t, int hold, int force)
-{
-	struct gw *gw = so->conn->eio->gw;
-	struct gw_evmeta meta = { BR_T_SIO_EVENT, so->id, ack1, hold, t };
-
-	br_enc_uint(e, "seq", so->seq++);
-	br_enc_key(e, "session");
-	if (so->session != NULL)
-		msgpack_sbuffer_write(&e->sb, so->session, so->session_len);
-	else
-		msgpack_pack_map(&e->pk, 0);
-	enc_rooms(e, so);
-	if (br_enc_failed(e)) {
-		br_enc_free(e);
-		gw_warn("socket %s: out of memory encoding an event, dropped", so->id);
-		return -1;
-	}
-	if (gw_bridge_send_event(gw, w, e, force, &meta) < 0) {
-		gw->st.events_overflow++;
-		if (ack1 != 0)
-			sio_error_ack(gw, so->id, ack1 - 1, "EOVERLOAD", "worker backlog full");
-		gw_warn("socket %s: worker %u backlog full (%u events), event dropped", so->id, w->id,
-		    gw->conf.max_backlog);
-		return -1;
-	}
-	if (hold)
-		socket_hold(so);
-	return 0;
-}
-
-/* A client event waiting for the previous event of its socket. */
-struct sio_held_ev {
-	struct gw_buf *b;	/* SIO_EVENT without seq, session and rooms (see handle_event) */
-	ev_tstamp t;		/* arrival */
-	uint64_t ack1;		/* the client's ack id + 1, 0: none */
-};
-
-/*
- * The held events of one socket, in order.  Owned by gw->sio_held (key:
- * the socket's id; so->held says it exists); freed when it empties or the
- * socket closes.  Bound: [bridge] worker_backlog events and [server]
- * max_output bytes; past it an event is dropped and its ack, if any, gets
- * EOVERLOAD.
- */
-struct sio_held {
-	struct sio_socket *so;
-	struct sio_held_ev *v;	/* ring */
-	uint32_t head, n, cap;
-	size_t bytes;
-};
-
-/* The socket's held queue, or NULL. */
-static struct sio_held *
-held_get(struct sio_socket *so)
-{
-	if (!so->held)
-		return NULL;
-	return gw_map_get(&so->conn->eio->gw->sio_held, so->id, SIO_ID_LEN);
-}
-
-/* Take the oldest held event (its buffer is the caller's). */
-static struct sio_held_ev
-held_take(struct gw *gw, struct sio_held *h)
-{
-	struct sio_held_ev ev = h->v[h->head];
-
-	h->head = (h->head + 1) % h->cap;
-	h->n--;
-	h->bytes -= ev.b->len;
-	gw->st.events_held--;
-	return ev;
-}
-
-/* Free the socket's held queue and what is in it; no-op without one. */
-static void
-held_free(struct gw *gw, struct sio_socket *so)
-{
-	struct sio_held *h = held_get(so);
-
-	if (h == NULL)
-		return;
-	while (h->n > 0)
-		gw_buf_unref(held_take(gw, h).b);
-	gw_map_del(&gw->sio_held, so->id, SIO_ID_LEN);
-	so->held = 0;
-	free(h->v);
-	free(h);
-}
-
-/* Hold a client event (takes e) behind the socket's unfinished one. */
-static void
-held_push(struct sio_socket *so, struct br_enc *e, uint64_t ack1, const char *name)
-{
-	struct gw *gw = so->conn->eio->gw;
-	struct sio_held *h = held_get(so);
-
-	if (h != NULL && (h->n >= gw->conf.max_backlog ||
-	    h->bytes + e->sb.size > gw->conf.max_outq)) {
-		/* A client that sends faster than its worker handles: drop, say so in its ack. */
-		br_enc_free(e);
-		gw->st.events_overflow++;
-		if (ack1 != 0)
-			sio_error_ack(gw, so->id, ack1 - 1, "EOVERLOAD",
-			    "too many events waiting for this socket's previous ones");
-		gw_warn("socket %s: %u event(s) (%zu bytes) already waiting for the previous one, "
-		    "event '%s' dropped", so->id, h->n, h->bytes, name);
-		return;
-	}
-	if (h == NULL) {
-		h = gw_xcalloc(1, sizeof *h);
-		h->so = so;
-		gw_map_put(&gw->sio_held, so->id, SIO_ID_LEN, h);
-		so->held = 1;
-	}
-	if (h->n == h->cap) {
-		uint32_t cap = h->cap ? h->cap * 2 : 4, i;
-		struct sio_held_ev *nv = gw_xmalloc(cap * sizeof *nv);
-
-		for (i = 0; i < h->n; i++)
-			nv[i] = h->v[(h->head + i) % h->cap];
-		free(h->v);
-		h->v = nv;
-		h->head = 0;
-		h->cap = cap;
-	}
-	h->v[(h->head + h->n) % h->cap] = (struct sio_held_ev){
-		gw_buf_from(e->sb.data, e->sb.size), ev_now(gw->loop), ack1 };
-	h->n++;
-	h->bytes += e->sb.size;
-	gw->st.events_held++;
-	br_enc_free(e);
-}
-
-/* An encoder that goes on from a held event's bytes. */
-static void
-held_enc(struct br_enc *e, const struct gw_buf *b)
-{
-	br_enc_resume(e, b->data, b->len);
-}
-
-/*
- * Send held events until one is on its way (the socket is busy again) or
- * none is left: expired ones, or all when no worker has the socket, are
- * dropped and their acks answered with ENOWORKER.
- */
-static void
-held_next(struct gw *gw, struct sio_socket *so)
-{
-	struct sio_held *h = held_get(so);
-	struct gw_worker *w = gw_bridge_find_worker(gw, so->worker);
-	ev_tstamp now = ev_now(gw->loop);
-
-	while (h != NULL && h->n > 0 && so->busy == 0) {
-		struct sio_held_ev ev = held_take(gw, h);
-		struct br_enc e;
-
-		if (w == NULL || now - ev.t > gw->conf.event_expiry / 1000.0) {
-			gw->st.events_expired++;
-			if (ev.ack1 != 0)
-				sio_error_ack(gw, so->id, ev.ack1 - 1, "ENOWORKER",
-				    "no worker took the event in time");
-		} else {
-			held_enc(&e, ev.b);
-			(void)event_out(so, w, &e, ev.ack1, ev.t, 1, 0);
-		}
-		gw_buf_unref(ev.b);
-	}
-	if (h != NULL && h->n == 0)
-		held_free(gw, so);
-}
-
-/* The socket is closing: its held events go to the worker now, before SIO_DISCONNECT. */
-static void
-held_flush(struct sio_socket *so)
-{
-	struct gw *gw = so->conn->eio->gw;
-	struct sio_held *h = held_get(so);
-	struct gw_worker *w = gw_bridge_find_worker(gw, so->worker);
-
-	while (h != NULL && h->n > 0 && w != NULL && so->notified) {
-		struct sio_held_ev ev = held_take(gw, h);
-		struct br_enc e;
-
-		held_enc(&e, ev.b);
-		(void)event_out(so, w, &e, 0, ev.t, 0, 1);
-		gw_buf_unref(ev.b);
-	}
-	held_free(gw, so);
-}
-
-void
-sio_socket_release(struct gw *gw, const char *id)
-{
-	struct sio_socket *so = sio_socket_find(gw, id, strlen(id));
-
-	if (so == NULL)
-		return;		/* closed meanwhile */
-	if (so->busy > 0)
-		so->busy--;
-	if (so->busy == 0 && so->held)
-		held_next(gw, so);
-}
-
-struct held_list {
-	struct sio_socket **v;
-	uint32_t n, cap;
-};
-
-static void
-held_collect(void *val, void *arg)
-{
-	struct sio_held *h = val;
-	struct held_list *g = arg;
-
-	if (g->n == g->cap) {
-		g->cap = g->cap ? g->cap * 2 : 16;
-		g->v = gw_xrealloc(g->v, g->cap * sizeof *g->v);
-	}
-	g->v[g->n++] = h->so;
-}
-
-void
-sio_held_expire(struct gw *gw, ev_tstamp now)
-{
-	struct held_list g = { NULL, 0, 0 };
-	double after = gw->conf.event_expiry / 1000.0;
-	uint32_t i, n = 0;
-
-	if (gw->sio_held.n == 0)
-		return;
-	gw_map_each(&gw->sio_held, held_collect, &g);
-	for (i = 0; i < g.n; i++) {
-		struct sio_held *h = held_get(g.v[i]);
-
-		while (h != NULL && h->n > 0 && now - h->v[h->head].t > after) {
-			struct sio_held_ev ev = held_take(gw, h);
-
-			if (ev.ack1 != 0)
-				sio_error_ack(gw, g.v[i]->id, ev.ack1 - 1, "ENOWORKER",
-				    "no worker took the event in time");
-			gw_buf_unref(ev.b);
-			n++;
-		}
-		if (h != NULL && h->n == 0)
-			held_free(gw, g.v[i]);
-	}
-	free(g.v);
-	gw->st.events_expired += n;
-	if (n > 0)
-		gw_warn("%u client event(s) expired after %u ms waiting for the previous event of "
-		    "their socket", n, gw->conf.event_expiry);
-}
-
-/* EVENT / BINARY_EVENT from the client: forward to the socket's worker. */
-static void
-handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str *att, size_t natt)
-{
-	struct gw *gw = c->eio->gw;
-	struct sio_socket *so;
-	json_t *v = NULL, *ev;
-	json_error_t jerr;
-	struct gw_worker *w;
-	struct br_enc e;
-	const char *why = NULL;
-	char numname[256];
-	const char *name;
-	size_t i, n, name_len;
-	struct br_fast fast;
-	struct br_str fname;
-	int fastway;
-
-	/* Plain JSON (most events) goes to msgpack without jansson. */
-	fastway = natt == 0 && br_json_fast_scan(&fast, pkt->data, pkt->data_len, gw->conf.max_depth,
-	    &fname) == 1;
-	if (fastway) {
-		memcpy(numname, fname.p, fname.n);
-		numname[fname.n] = '\0';
-		name = numname;
-		name_len = fname.n;
-		if (name_len > gw->conf.max_event_name) {
-			conn_fail(c, "event name longer than max_event_name", pkt->data, pkt->data_len);
-			return;
-		}
-		if (reserved_event(name)) {
-			conn_fail(c, "reserved event name", pkt->data, pkt->data_len);
-			return;
-		}
-		goto parsed;
-	}
-	v = json_loadb(pkt->data, pkt->data_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-	if (v == NULL || !json_is_array(v) || json_array_size(v) == 0) {
-		json_decref(v);
-		conn_fail(c, "event payload is not a non-empty array", pkt->data, pkt->data_len);
-		return;
-	}
-	ev = json_array_get(v, 0);
-	if (json_is_string(ev)) {
-		name = json_string_value(ev);
-		name_len = json_string_length(ev);
-		if (name_len > gw->conf.max_event_name) {
-			json_decref(v);
-			conn_fail(c, "event name longer than max_event_name", pkt->data, pkt->data_len);
-			return;
-		}
-		if (reserved_event(name)) {
-			json_decref(v);
-			conn_fail(c, "reserved event name", pkt->data, pkt->data_len);
-			return;
-		}
-	} else if (json_is_integer(ev)) {
-		snprintf(numname, sizeof numname, "%lld", (long long)json_integer_value(ev));
-		name = numname;
-		name_len = strlen(numname);
-	} else {
-		json_decref(v);
-		conn_fail(c, "event name is not a string", pkt->data, pkt->data_len);
-		return;
-	}
-parsed:
-	so = conn_socket(c, pkt->nsp, pkt->nsp_len);
-	if (so == NULL || so->state != SIO_S_CONNECTED) {
-		/* Node closes the connection for this ("invalid state"). */
-		json_decref(v);
-		conn_fail(c, "event for a namespace that is not connected", pkt->data, pkt->data_len);
-		return;
-	}
-	w = gw_bridge_find_worker(gw, so->worker);
-	if (w == NULL) {
-		json_decref(v);
-		return;
-	}
-	/* SIO_EVENT {id, nsp, ev, args, [ack]}, then {seq, session, rooms} when it goes */
-	br_enc_init(&e, BR_T_SIO_EVENT, 7 + (pkt->has_id ? 1 : 0));
-	br_enc_cstr(&e, "id", so->id);
-	br_enc_str(&e, "nsp", so->nsp->name, so->nsp->nlen);
-	br_enc_str(&e, "ev", name, name_len);
-	br_enc_key(&e, "args");
-	if (fastway) {
-		(void)br_json_fast_pack(&fast, &e.pk);	/* a failure poisons the encoder */
-		goto packed;
-	}
-	n = json_array_size(v);
-	msgpack_pack_array(&e.pk, (uint32_t)(n - 1));
-	for (i = 1; i < n; i++) {
-		if (br_json_pack(&e.pk, json_array_get(v, i), natt ? att : NULL, natt, gw->conf.max_depth,
-		    NULL, &why) < 0) {
-			json_decref(v);
-			br_enc_free(&e);
-			conn_fail(c, why, pkt->data, pkt->data_len);
-			return;
-		}
-	}
-	json_decref(v);
-packed:
-	if (pkt->has_id)
-		br_enc_uint(&e, "ack", pkt->id);
-	if (br_enc_failed(&e)) {
-		/* Out of memory while encoding: the bytes are not a message. */
-		br_enc_free(&e);
-		gw_warn("socket %s: out of memory encoding event '%s', dropped", so->id, name);
-		return;
-	}
-	gw->st.events_in++;
-	/* A worker that said "ordered": false takes them as they come (what waits goes first). */
-	if (so->held || (so->busy > 0 && !w->unordered))
-		held_push(so, &e, pkt->has_id ? pkt->id + 1 : 0, name);
-	else
-		event_out(so, w, &e, pkt->has_id ? pkt->id + 1 : 0, 0, !w->unordered, 0);
-}
-
-/* Answer a client's ack with an error object. */
-void
-sio_error_ack(struct gw *gw, const char *id, uint64_t ack, const char *code, const char *message)
-{
-	struct sio_socket *so = sio_socket_find(gw, id, strlen(id));
-	struct gw_buf *pkt;
-	const char *why;
-	char json[256];
-
-	if (so == NULL || so->state != SIO_S_CONNECTED)
-		return;
-	snprintf(json, sizeof json, "[{\"error\":\"%s\",\"code\":\"%s\"}]", message, code);
-	if (sio_packet_encode(SIO_ACK, so->nsp->name, so->nsp->nlen, 1, ack, NULL, NULL, json, &pkt,
-	    &why) == 1) {
-		eio_session_send(so->conn->eio, pkt);
-		gw_buf_unref(pkt);
-	}
-}
-
-/* ACK / BINARY_ACK from the client: route to the worker that asked. */
-static void
-handle_ack(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str *att, size_t natt)
-{
-	struct gw *gw = c->eio->gw;
-	struct sio_socket *so;
-	struct sio_wait *wt;
-	struct gw_worker *w;
-	json_t *v;
-	json_error_t jerr;
-	struct br_enc e;
-	const char *why = NULL;
-	size_t i;
-
-	v = json_loadb(pkt->data, pkt->data_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-	if (!pkt->has_id || v == NULL || !json_is_array(v)) {
-		json_decref(v);
-		conn_fail(c, "ack without id or array payload", pkt->data, pkt->data_len);
-		return;
-	}
-	so = conn_socket(c, pkt->nsp, pkt->nsp_len);
-	for (wt = so ? so->waits : NULL; wt != NULL && wt->ack_id != pkt->id; wt = wt->next)
-		;
-	if (wt != NULL && wt->worker == SIO_WORKER_REMOTE) {
-		/* Another node of the cluster asked: its first argument goes back over Redis. */
-		msgpack_sbuffer sb;
-		msgpack_packer pk;
-
-		msgpack_sbuffer_init(&sb);
-		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-		if (json_array_size(v) == 0)
-			msgpack_pack_nil(&pk);
-		else if (br_json_pack(&pk, json_array_get(v, 0), natt ? att : NULL, natt,
-		    gw->conf.max_depth, NULL, &why) < 0)
-			sb.size = 0;
-		if (sb.size > 0 && gw->adapter != NULL)
-			gw->adapter->client_ack(gw, wt->req, sb.data, sb.size);
-		msgpack_sbuffer_destroy(&sb);
-		json_decref(v);
-		wait_end(wt, NULL);
-		return;
-	}
-	if (wt == NULL || (w = gw_bridge_find_worker(gw, wt->worker)) == NULL) {
-		json_decref(v);
-		if (wt != NULL)
-			wait_end(wt, NULL);
-		return;		/* unknown or late ack: ignored */
-	}
-	br_enc_init(&e, BR_T_SIO_CLIENT_ACK, 4);
-	br_enc_cstr(&e, "id", so->id);
-	br_enc_str(&e, "nsp", so->nsp->name, so->nsp->nlen);
-	br_enc_uint(&e, "req", wt->req);
-	br_enc_key(&e, "args");
-	msgpack_pack_array(&e.pk, (uint32_t)json_array_size(v));
-	for (i = 0; i < json_array_size(v); i++) {
-		if (br_json_pack(&e.pk, json_array_get(v, i), natt ? att : NULL, natt, gw->conf.max_depth,
-		    NULL, &why) < 0) {
-			json_decref(v);
-			br_enc_free(&e);
-			conn_fail(c, why, pkt->data, pkt->data_len);
-			return;
-		}
-	}
-	json_decref(v);
-	{
-		struct gw_evmeta meta = { BR_T_SIO_CLIENT_ACK, so->id, 0, 0, 0 };
-
-		gw_bridge_send_event(gw, w, &e, 1, &meta);
-	}
-	wait_end(wt, NULL);
-}
-
-/* One complete packet (attachments, if any, collected). */
-static void
-conn_dispatch(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str *att, size_t natt)
-{
-	struct sio_socket *so;
-
-	switch (pkt->type) {
-	case SIO_CONNECT:
-		if (c->eio->v3) {
-			/* v4 protocol: the query string in the namespace is the auth */
-			struct sio_pkt p3;
-			char *auth = sio3_connect_pkt(pkt, &p3);
-
-			handle_connect(c, &p3);
-			free(auth);
-			break;
-		}
-		handle_connect(c, pkt);
-		break;
-	case SIO_DISCONNECT:
-		if (pkt->data_len > 0) {
-			conn_fail(c, "DISCONNECT with a payload", pkt->data, pkt->data_len);
-			break;
-		}
-		so = conn_socket(c, pkt->nsp, pkt->nsp_len);
-		if (so == NULL) {
-			conn_fail(c, "DISCONNECT for a namespace that is not connected", pkt->nsp,
-			    pkt->nsp_len);
-			break;
-		}
-		sio_socket_close(so, "client namespace disconnect", 1);
-		break;
-	case SIO_EVENT:
-	case SIO_BINARY_EVENT:
-		handle_event(c, pkt, att, natt);
-		break;
-	case SIO_ACK:
-	case SIO_BINARY_ACK:
-		handle_ack(c, pkt, att, natt);
-		break;
-	default:
-		conn_fail(c, "packet type not accepted from a client", pkt->data, pkt->data_len);
-		break;
-	}
-}
-
-/* Free a binary packet being reassembled; NULL is a no-op. */
-static void
-partial_destroy(struct sio_partial *pp)
-{
-	uint32_t i;
-
-	if (pp == NULL)
-		return;
-	for (i = 0; i < pp->got; i++)
-		free((void *)pp->att[i].p);
-	free(pp->text);
-	free(pp);
-}
-
-/* One Engine.IO message of a Socket.IO session. */
-void
-sio_conn_message(struct eio_session *s, const char *data, size_t len, int binary)
-{
-	struct sio_conn *c = s->sio;
-	struct sio_partial *pp = c->partial;
-	struct sio_pkt pkt;
-	const char *why;
-
-	if (binary) {
-		if (pp == NULL) {
-			conn_fail(c, "unexpected binary attachment", "", 0);
-			return;
-		}
-		pp->att[pp->got].p = gw_xstrndup(data, len);
-		pp->att[pp->got].n = (uint32_t)len;
-		pp->got++;
-		if (pp->got == pp->pkt.natt) {
-			c->partial = NULL;	/* c may be gone after the dispatch */
-			conn_dispatch(c, &pp->pkt, pp->att, pp->got);
-			partial_destroy(pp);
-		}
-		return;
-	}
-	if (pp != NULL) {
-		conn_fail(c, "text packet while attachments were expected", data, len);
-		return;
-	}
-	if (sio_packet_parse(data, len, &pkt, s->gw->conf.max_att, &why) < 0) {
-		conn_fail(c, why, data, len);
-		return;
-	}
-	if ((pkt.type == SIO_BINARY_EVENT || pkt.type == SIO_BINARY_ACK) && pkt.natt > 0) {
-		/* Keep a copy of the text; point the header into it. */
-		pp = gw_xcalloc(1, sizeof *pp);
-		pp->text = gw_xstrndup(data, len);
-		pp->pkt = pkt;
-		if (pkt.nsp >= data && pkt.nsp < data + len)
-			pp->pkt.nsp = pp->text + (pkt.nsp - data);
-		pp->pkt.data = pp->text + (pkt.data - data);
-		c->partial = pp;
-		return;
-	}
-	conn_dispatch(c, &pkt, NULL, 0);
-}
-
-/* The Engine.IO session is closing: every socket goes, with its reason. */
-void
-sio_conn_close(struct eio_session *s, const char *reason)
-{
-	struct sio_conn *c = s->sio;
-
-	if (c == NULL)
-		return;
-	while (c->sockets != NULL) {
-		struct sio_socket *so = c->sockets;
-
-		if (sio_recover_detach(so, reason))
-			continue;	/* kept for the recovery window, off c's list */
-		sio_socket_close(so, reason, so->state == SIO_S_CONNECTED);
-	}
-	partial_destroy(c->partial);
-	c->partial = NULL;
-	gw_tlist_stop(&c->connect_t);
-	gw_buf_unref(c->hs);
-	free(c);
-	s->sio = NULL;
 }
 
 struct gone_ctx {
@@ -1256,7 +607,7 @@ sio_socket_notify(struct sio_socket *so, struct gw_worker *w, const char *flag)
 	struct br_enc e;
 	struct gw_evmeta meta = { BR_T_SIO_CONNECT, so->id, 0, !w->unordered, 0 };
 
-	enc_socket(&e, BR_T_SIO_CONNECT, 5, so);
+	sio_enc_socket(&e, BR_T_SIO_CONNECT, 5, so);
 	br_enc_cstr(&e, "sid", so->conn->eio->sid);
 	br_enc_key(&e, "auth");
 	msgpack_pack_nil(&e.pk);
@@ -1269,7 +620,7 @@ sio_socket_notify(struct sio_socket *so, struct gw_worker *w, const char *flag)
 	so->notified = 1;
 	gw_bridge_send_event(gw, w, &e, 1, &meta);
 	if (!w->unordered)
-		socket_hold(so);	/* the next event waits for the new worker's connect handler */
+		sio_socket_hold(so);	/* the next event waits for the new worker's connect handler */
 }
 
 /*

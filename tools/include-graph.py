@@ -41,7 +41,7 @@ LAYERS = [
     ("transport", "gw_conn gw_http gw_listen"),
     ("engine.io", "eio_packet eio_v3 eio_ws eio_poll eio_v3_io eio_session"),
     ("bridge", "gw_bridge gw_ledger eio_bridge"),
-    ("socket.io", "sio_packet sio_socket sio_room sio_recover sio_v3 sio_bridge sio_eio"),
+    ("socket.io", "sio_packet sio_socket sio_conn sio_order sio_room sio_recover sio_v3 sio_bridge sio_eio"),
     ("cluster", "gw_cluster_msg gw_cluster"),
     ("process", "gw_loops gw_metrics gw_conf gw_super gw_main"),
 ]
