@@ -14,16 +14,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from tap import Gateway, Proc, done, ok  # noqa: E402
+from tap import Gateway, Proc, done, ok, need_gateway_and_socketio  # noqa: E402
 
-try:
-    import socketio  # noqa: E402
-except ImportError:
-    print("1..0 # SKIP python3-socketio is not installed")
-    sys.exit(0)
-if not os.path.exists(os.environ.get("SIOGATE", "")):
-    print("1..0 # SKIP SIOGATE is not set to the gateway binary")
-    sys.exit(0)
+socketio = need_gateway_and_socketio()
 
 WORKER = os.path.join(HERE, "..", "lib", "sio_test_worker.py")
 N = 50

@@ -21,7 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import tap  # noqa: E402
-from tap import Gateway, Proc, done  # noqa: E402
+from tap import Gateway, Proc, done, need_gateway_and_socketio  # noqa: E402
 
 
 def ok(cond, what):
@@ -33,15 +33,7 @@ def ok(cond, what):
     print(("ok" if cond else "not ok") + " %d - %s" % (tap._n, what), flush=True)
     return cond
 
-try:
-    import socketio  # noqa: E402
-except ImportError:
-    print("1..0 # SKIP python3-socketio is not installed")
-    sys.exit(0)
-
-if not os.path.exists(os.environ.get("SIOGATE", "")):
-    print("1..0 # SKIP SIOGATE is not set to the gateway binary")
-    sys.exit(0)
+socketio = need_gateway_and_socketio()
 
 WORKER = os.path.join(HERE, "..", "lib", "sio_test_worker.py")
 GWID = "SioP"

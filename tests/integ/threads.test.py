@@ -24,17 +24,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from tap import Gateway, Proc, done, ok  # noqa: E402
+from tap import Gateway, Proc, done, ok, need_gateway_and_socketio  # noqa: E402
 
-try:
-    import socketio  # noqa: E402
-except ImportError:
-    print("1..0 # SKIP python3-socketio is not installed")
-    sys.exit(0)
-
-if not os.path.exists(os.environ.get("SIOGATE", "")):
-    print("1..0 # SKIP SIOGATE is not set to the gateway binary")
-    sys.exit(0)
+socketio = need_gateway_and_socketio()
 
 BUILD = os.path.dirname(os.path.dirname(os.environ["SIOGATE"]))
 TOP = os.environ.get("TOP_SRCDIR", os.path.join(HERE, "..", ".."))

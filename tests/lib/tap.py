@@ -30,6 +30,21 @@ def done():
     sys.exit(1 if _failed else 0)
 
 
+def need_gateway_and_socketio():
+    """Skip the whole test (a TAP plan of 0) unless $SIOGATE names the
+    gateway binary and Debian's python3-socketio imports; returns the
+    socketio module."""
+    try:
+        import socketio
+    except ImportError:
+        print("1..0 # SKIP python3-socketio is not installed", flush=True)
+        sys.exit(0)
+    if not os.path.exists(os.environ.get("SIOGATE", "")):
+        print("1..0 # SKIP SIOGATE is not set to the gateway binary", flush=True)
+        sys.exit(0)
+    return socketio
+
+
 def free_port():
     """A TCP port of 127.0.0.1 that was free a moment ago."""
     s = socket.socket()
