@@ -29,6 +29,32 @@ reserved_event(const char *ev)
 }
 
 /* EVENT / BINARY_EVENT from the client: forward to the socket's worker. */
+/*
+ * Pack v's items from index from on as the message's argument array (binary
+ * placeholders resolved from att).  Consumes v; on a bad item frees e,
+ * fails the connection and returns -1.
+ */
+static int
+pack_args(struct sio_conn *c, const struct sio_pkt *pkt, struct br_enc *e, json_t *v, size_t from,
+    const struct br_str *att, size_t natt)
+{
+	size_t i, n = json_array_size(v);
+	const char *why = NULL;
+
+	msgpack_pack_array(&e->pk, (uint32_t)(n - from));
+	for (i = from; i < n; i++) {
+		if (br_json_pack(&e->pk, json_array_get(v, i), natt ? att : NULL, natt,
+		    c->eio->gw->conf.max_depth, NULL, &why) < 0) {
+			json_decref(v);
+			br_enc_free(e);
+			sio_conn_fail(c, why, pkt->data, pkt->data_len);
+			return -1;
+		}
+	}
+	json_decref(v);
+	return 0;
+}
+
 static void
 handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str *att, size_t natt)
 {
@@ -38,10 +64,9 @@ handle_event(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str 
 	json_error_t jerr;
 	struct gw_worker *w;
 	struct br_enc e;
-	const char *why = NULL;
 	char numname[256];
 	const char *name;
-	size_t i, n, name_len;
+	size_t name_len;
 	struct br_fast fast;
 	struct br_str fname;
 	int fastway;
@@ -116,18 +141,8 @@ parsed:
 		(void)br_json_fast_pack(&fast, &e.pk);	/* a failure poisons the encoder */
 		goto packed;
 	}
-	n = json_array_size(v);
-	msgpack_pack_array(&e.pk, (uint32_t)(n - 1));
-	for (i = 1; i < n; i++) {
-		if (br_json_pack(&e.pk, json_array_get(v, i), natt ? att : NULL, natt, gw->conf.max_depth,
-		    NULL, &why) < 0) {
-			json_decref(v);
-			br_enc_free(&e);
-			sio_conn_fail(c, why, pkt->data, pkt->data_len);
-			return;
-		}
-	}
-	json_decref(v);
+	if (pack_args(c, pkt, &e, v, 1, att, natt) < 0)
+		return;
 packed:
 	if (pkt->has_id)
 		br_enc_uint(&e, "ack", pkt->id);
@@ -176,7 +191,6 @@ handle_ack(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str *a
 	json_error_t jerr;
 	struct br_enc e;
 	const char *why = NULL;
-	size_t i;
 
 	v = json_loadb(pkt->data, pkt->data_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (!pkt->has_id || v == NULL || !json_is_array(v)) {
@@ -217,17 +231,8 @@ handle_ack(struct sio_conn *c, const struct sio_pkt *pkt, const struct br_str *a
 	br_enc_str(&e, "nsp", so->nsp->name, so->nsp->nlen);
 	br_enc_uint(&e, "req", wt->req);
 	br_enc_key(&e, "args");
-	msgpack_pack_array(&e.pk, (uint32_t)json_array_size(v));
-	for (i = 0; i < json_array_size(v); i++) {
-		if (br_json_pack(&e.pk, json_array_get(v, i), natt ? att : NULL, natt, gw->conf.max_depth,
-		    NULL, &why) < 0) {
-			json_decref(v);
-			br_enc_free(&e);
-			sio_conn_fail(c, why, pkt->data, pkt->data_len);
-			return;
-		}
-	}
-	json_decref(v);
+	if (pack_args(c, pkt, &e, v, 0, att, natt) < 0)
+		return;
 	{
 		struct gw_evmeta meta = { BR_T_SIO_CLIENT_ACK, so->id, 0, 0, 0 };
 
